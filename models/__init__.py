@@ -1,0 +1,1 @@
+"""Wire schemas and domain types: what crosses Omnibroker's edges, validated once."""

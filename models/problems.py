@@ -1,0 +1,68 @@
+"""Bad input, reported whole: every problem with the path of the field at fault.
+
+The shape of a problem is the one FastAPI uses for its own 422 bodies (``loc``, ``msg``, ``type``),
+so an OMS integrator parses one format whether pydantic or a cross-reference check found the fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input: where (``loc``), what (``msg``) and a stable code (``type``)."""
+
+    loc: Path
+    msg: str
+    type: str = "value_error"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+
+    def __str__(self) -> str:
+        where = ".".join(str(part) for part in self.loc) or "(body)"
+        return f"{where}: {self.msg}"
+
+
+class InvalidInput(ValueError):
+    """Raised when an input is refused; carries every problem found, none applied."""
+
+    def __init__(self, problems: Sequence[Problem], what: str = "request") -> None:
+        self.problems: list[Problem] = list(problems)
+        self.what = what
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        head = f"{self.what} refused: {len(self.problems)} problem(s)"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+    def as_body(self) -> dict[str, Any]:
+        """The JSON body of a 422 response."""
+        return {"detail": [p.as_dict() for p in self.problems]}
+
+
+def problems_from_validation_error(error: ValidationError, prefix: Path = ()) -> list[Problem]:
+    """Pydantic's errors as problems, with the input's paths (``orders.3.lines.0.quantity``)."""
+    problems = []
+    for item in error.errors(include_url=False):
+        msg = item["msg"]
+        if item["type"] == "missing":
+            msg = "field required"
+        problems.append(Problem(prefix + tuple(item["loc"]), msg, item["type"]))
+    return problems
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Problems in the order their fields appear, so a long list reads top to bottom."""
+
+    def key(p: Problem) -> tuple[tuple[int, str], ...]:
+        return tuple((0, f"{part:012d}") if isinstance(part, int) else (1, part) for part in p.loc)
+
+    return sorted(problems, key=key)
