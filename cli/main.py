@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # Subcommand modules, in the order `omnibroker --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "cli.solve",
+    "cli.check",
 )
 
 
