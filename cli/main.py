@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "cli.solve",
     "cli.check",
+    "cli.generate",
 )
 
 

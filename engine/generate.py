@@ -231,9 +231,11 @@ def generate(size: str | Size, seed: int) -> dict[str, Any]:
     wh_carries = rng.random((n_warehouses, n_skus)) < np.where(head, 0.95, 0.3)
     wh_carries[rng.integers(0, n_warehouses, n_skus), np.arange(n_skus)] = True
     carriers = wh_carries.sum(axis=0)
-    # Warehouses hold about the batch's demand for a sku (stores add their few units on top).
-    wh_mean = expected_units * rng.uniform(1.0, 1.6, n_skus) * scarcity / carriers
-    wh_quantity = rng.poisson(wh_carries * (wh_mean + 1.0 * scarcity)[None, :])
+    # Warehouses hold more than the batch will ask of a sku (safety stock: a few units even of
+    # slow movers, lognormal across skus), except for the scarce skus; stores add a few units.
+    safety_stock = rng.lognormal(np.log(4.0), 0.8, n_skus)
+    wh_mean = (expected_units * rng.uniform(1.0, 2.5, n_skus) / carriers + safety_stock) * scarcity
+    wh_quantity = rng.poisson(wh_carries * wh_mean[None, :])
     wh_rows_l, wh_rows_s = np.nonzero(
         wh_carries & ((wh_quantity > 0) | (rng.random(wh_carries.shape) < 0.05))
     )
@@ -281,14 +283,15 @@ def generate(size: str | Size, seed: int) -> dict[str, Any]:
         )
 
     line_sku = rng.choice(n_skus, size=n_lines, p=popularity)
-    # Pickup orders are placed against the store's shelf: most of their lines name a sku the store
-    # lists (in stock or not; the site's availability lags), the rest come from the whole catalog.
+    # Pickup orders are placed against the store's shelf: the site offers pickup where the store
+    # shows stock, so nearly all their lines name a sku the store has; the rest reflect the lag of
+    # the availability feed. Ship orders compete for the same shelf units.
     line_location = pickup_location[line_order]
-    store_rows = np.flatnonzero(inv_location >= n_warehouses)
+    store_rows = np.flatnonzero((inv_location >= n_warehouses) & (inv_quantity > 0))
     rows_by_location = store_rows[np.argsort(inv_location[store_rows], kind="stable")]
     row_counts = np.bincount(inv_location[store_rows], minlength=spec.locations)
     row_start = np.concatenate([[0], np.cumsum(row_counts)])
-    from_shelf = (line_location >= 0) & (rng.random(n_lines) < 0.85)
+    from_shelf = (line_location >= 0) & (rng.random(n_lines) < 0.95)
     from_shelf &= row_counts[np.maximum(line_location, 0)] > 0
     shelf_location = line_location[from_shelf]
     pick = row_start[shelf_location] + (
