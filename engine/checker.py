@@ -28,9 +28,17 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from models.problems import InvalidInput, Problem, problems_from_validation_error
 from models.solve import Location, Order, SolveRequest, UnallocatedReason
@@ -82,6 +90,10 @@ class ResponseInvalid(AssertionError):
 # be checked otherwise (quantities are JSON integers, ids are strings, figures are numbers).
 
 
+# A JSON number: an integer is fine (``"cost": 0``), a string or a boolean is not.
+Figure = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -109,8 +121,8 @@ class _RemainingRow(_Row):
 class _ShipmentRow(_Row):
     order_id: StrictStr
     location_id: StrictStr
-    distance_km: float = Field(allow_inf_nan=False)
-    cost: float = Field(allow_inf_nan=False)
+    distance_km: Figure
+    cost: Figure
 
 
 class _PriorityFillRow(_Row):
@@ -126,17 +138,17 @@ class _SummaryShape(_Row):
     units_allocated: StrictInt
     shipments: StrictInt
     split_orders: StrictInt
-    total_cost: float = Field(allow_inf_nan=False)
+    total_cost: Figure
     by_priority: list[_PriorityFillRow] | None = None
 
 
 class _SolverShape(_Row):
     name: StrictStr
     status: StrictStr
-    objective: float = Field(allow_inf_nan=False)
-    bound: float = Field(allow_inf_nan=False)
-    gap: float = Field(allow_inf_nan=False)
-    seconds: float = Field(allow_inf_nan=False)
+    objective: Figure
+    bound: Figure
+    gap: Figure
+    seconds: Figure
 
 
 class _ResponseShape(_Row):
