@@ -545,25 +545,28 @@ def _remaining_violations(
             )
 
 
-def _takers(
-    index: _RequestIndex, rows: Sequence[_AllocationRow]
-) -> dict[StockKey, list[tuple[int, str]]]:
-    """(sku, location) -> sorted (priority, order id) of the orders given its units."""
-    takers: dict[StockKey, set[tuple[int, str]]] = defaultdict(set)
+Taker = tuple[int, str, str]  # (priority, order id, line id) of a line given units
+
+
+def _takers(index: _RequestIndex, rows: Sequence[_AllocationRow]) -> dict[StockKey, list[Taker]]:
+    """(sku, location) -> the lines given its units, least urgent first."""
+    takers: dict[StockKey, set[Taker]] = defaultdict(set)
     for row in rows:
         if row.quantity <= 0 or (row.order_id, row.line_id) not in index.line_sku:
             continue
         sku = index.line_sku[row.order_id, row.line_id]
-        takers[sku, row.location_id].add((index.orders[row.order_id].priority, row.order_id))
+        priority = index.orders[row.order_id].priority
+        takers[sku, row.location_id].add((priority, row.order_id, row.line_id))
     return {key: sorted(value) for key, value in takers.items()}
 
 
 def _reason_contradiction(
     index: _RequestIndex,
     ledger: _Ledger,
-    takers: Mapping[StockKey, list[tuple[int, str]]],
+    takers: Mapping[StockKey, list[Taker]],
     solver_status: str,
     order: Order,
+    line_id: str,
     sku: str,
     reason: str,
 ) -> str | None:
@@ -592,14 +595,16 @@ def _reason_contradiction(
         ):
             return "no higher-priority order got the sku at a location that may serve this one"
     elif reason == UnallocatedReason.ALLOCATED_TO_OTHER_ORDERS:
+        # Another line of the same order counts: the closed list has no closer reason for a
+        # line that lost the last unit to its sibling of the same sku.
         if not any(
-            taker_priority <= order.priority and taker_id != order.id
+            taker_priority <= order.priority and (taker_order, taker_line) != (order.id, line_id)
             for loc in eligible
-            # The least urgent two: if one is this order itself, the other decides.
-            for taker_priority, taker_id in takers.get((sku, loc.id), [])[:2]
+            # The least urgent two: if one is this line itself, the other decides.
+            for taker_priority, taker_order, taker_line in takers.get((sku, loc.id), [])[:2]
         ):
             return (
-                "no other order of the same or lower priority got the sku at a location "
+                "no other line of the same or lower priority got the sku at a location "
                 "that may serve this one"
             )
     elif reason == UnallocatedReason.CAPACITY:
@@ -670,6 +675,7 @@ def _unallocated_violations(
                 takers,
                 shape.solver.status,
                 index.orders[row.order_id],
+                row.line_id,
                 index.line_sku[key],
                 row.reason,
             )
