@@ -1,0 +1,189 @@
+"""Orders, brokering runs, availability and the morning run on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from api.settings import get_settings
+from cli.io import read_bytes, write_json
+from cli.ledger_common import add_database_option, engine_of, handles_bad_input
+from models.inventory import parse_feed_header
+from models.problems import InvalidInput, Problem
+from storage.availability import export_csv, publish
+from storage.morning import MorningFeed, morning_run
+from storage.orders import get_order, submit_orders
+from storage.runs import get_run, run_brokering
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    orders = subparsers.add_parser("orders", help="the order queue")
+    orders_commands = orders.add_subparsers(dest="orders_command", metavar="ACTION", required=True)
+    submit = orders_commands.add_parser("submit", help="queue orders (an order or {orders: [...]})")
+    submit.add_argument("file", help="JSON file, or - for stdin")
+    add_database_option(submit)
+    submit.set_defaults(handler=orders_submit)
+    show = orders_commands.add_parser("show", help="an order's status in the queue")
+    show.add_argument("order_id")
+    add_database_option(show)
+    show.set_defaults(handler=orders_show)
+
+    broker = subparsers.add_parser(
+        "broker",
+        help="a brokering run: broker every queued order, reserve what is allocated",
+    )
+    _policy_options(broker)
+    broker.add_argument("-o", "--output", help="write the run's full result (JSON) here")
+    broker.add_argument("--show", type=int, metavar="RUN_ID", help="print an earlier run instead")
+    add_database_option(broker)
+    broker.set_defaults(handler=broker_command)
+
+    availability = subparsers.add_parser("availability", help="the outbound availability feed")
+    availability_commands = availability.add_subparsers(
+        dest="availability_command", metavar="ACTION", required=True
+    )
+    export = availability_commands.add_parser("export", help="the published feed as CSV")
+    export.add_argument("--since", type=int, metavar="CURSOR", help="only the changes after CURSOR")
+    export.add_argument("--publish", action="store_true", help="publish the ledger's state first")
+    export.add_argument("-o", "--output", help="write here instead of stdout")
+    add_database_option(export)
+    export.set_defaults(handler=availability_export)
+    pub = availability_commands.add_parser("publish", help="publish the ledger's availability now")
+    add_database_option(pub)
+    pub.set_defaults(handler=availability_publish)
+
+    morning = subparsers.add_parser(
+        "morning-run",
+        help="load the morning feeds, broker the backlog, publish availability",
+        description="Feeds are applied in the order given; a refused feed stops the run (exit 2).",
+    )
+    morning.add_argument(
+        "--feed", action="append", default=[], metavar="FILE.json", help="a JSON feed"
+    )
+    morning.add_argument(
+        "--csv-feed",
+        action="append",
+        nargs=4,
+        default=[],
+        metavar=("FILE.csv", "SOURCE", "BASIS", "AS_OF"),
+        help="a CSV feed with its source (erp, sim, wms), basis (physical, available) and as_of",
+    )
+    morning.add_argument(
+        "--export", metavar="FILE.csv", help="also write the availability changes here"
+    )
+    _policy_options(morning)
+    add_database_option(morning)
+    morning.set_defaults(handler=morning_command)
+
+
+def _policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", metavar="FILE.json", help="the solve policy (JSON object)")
+    parser.add_argument("--time-limit", type=float, metavar="S", help="the engine's time limit")
+
+
+def _policy(args: argparse.Namespace) -> dict:
+    policy: dict = {"time_limit_s": get_settings().run_time_limit_s}
+    if args.policy:
+        loaded = orjson.loads(read_bytes(args.policy, "policy"))
+        if not isinstance(loaded, dict):
+            raise InvalidInput(
+                [Problem(("policy",), "the policy must be a JSON object", "model_type")], "policy"
+            )
+        policy.update(loaded)
+    if args.time_limit is not None:
+        policy["time_limit_s"] = args.time_limit
+    return policy
+
+
+@handles_bad_input
+def orders_submit(args: argparse.Namespace) -> int:
+    try:
+        raw = orjson.loads(read_bytes(args.file, "orders"))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            [Problem((), f"not valid JSON: {exc}", "json_invalid")], "orders"
+        ) from None
+    result = submit_orders(engine_of(args), raw)
+    print(
+        f"queued {len(result.accepted)} order(s), {len(result.duplicates)} duplicate(s)",
+        file=sys.stderr,
+    )
+    write_json(result.model_dump(mode="json"), None)
+    return 0
+
+
+@handles_bad_input
+def orders_show(args: argparse.Namespace) -> int:
+    write_json(get_order(engine_of(args), args.order_id).model_dump(mode="json"), None)
+    return 0
+
+
+@handles_bad_input
+def broker_command(args: argparse.Namespace) -> int:
+    engine = engine_of(args)
+    run = (
+        get_run(engine, args.show)
+        if args.show is not None
+        else run_brokering(engine, _policy(args))
+    )
+    document = run.model_dump(mode="json")
+    if args.output:
+        write_json(document, args.output)
+    summary = {k: v for k, v in document.items() if k != "result"}
+    summary["summary"] = run.result["summary"]
+    summary["solver"] = run.result["solver"]
+    write_json(summary, None)
+    return 0
+
+
+@handles_bad_input
+def availability_export(args: argparse.Namespace) -> int:
+    engine = engine_of(args)
+    if args.publish:
+        publish(engine)
+    cursor = _export(engine, args.output, args.since)
+    print(f"cursor {cursor}", file=sys.stderr)
+    return 0
+
+
+def _export(engine, output: str | None, since: int | None) -> int:
+    if output is None or output == "-":
+        return export_csv(engine, sys.stdout, since)
+    with open(output, "w", newline="") as out:
+        return export_csv(engine, out, since)
+
+
+@handles_bad_input
+def availability_publish(args: argparse.Namespace) -> int:
+    publication = publish(engine_of(args))
+    write_json(
+        {"cursor": publication.cursor, "version": publication.version,
+         "rows_changed": publication.rows_changed, "seconds": publication.seconds},
+        None,
+    )  # fmt: skip
+    return 0
+
+
+@handles_bad_input
+def morning_command(args: argparse.Namespace) -> int:
+    feeds = [MorningFeed(Path(path)) for path in args.feed]
+    for path, source, basis, as_of in args.csv_feed:
+        feeds.append(
+            MorningFeed(
+                Path(path), parse_feed_header({"source": source, "basis": basis, "as_of": as_of})
+            )
+        )
+    engine = engine_of(args)
+    with engine.connect() as connection:
+        from storage.availability import latest_cursor
+
+        before = latest_cursor(connection)
+    report = morning_run(engine, feeds, _policy(args))
+    if args.export:
+        # The changes since the previous publication: what the web shop has not seen yet.
+        _export(engine, args.export, before)
+    write_json(report.model_dump(mode="json"), None)
+    return 0

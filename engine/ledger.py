@@ -1,0 +1,221 @@
+"""The rules of the inventory contract: how each event and each full feed changes a position, the
+order in which they apply, safety stock and available to promise. Pure functions over plain values
+and numpy arrays; :mod:`storage` reads and writes, these decide.
+
+Times are integer microseconds since the epoch, UTC (see :func:`models.inventory.to_us`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+
+# Stands for "no setting" in integer arrays of safety stock (settings are >= 0).
+UNSET = -1
+
+
+class Outcome(StrEnum):
+    """What an event did to its position (recorded with the event, counted in batch results)."""
+
+    APPLIED = "applied"
+    HELD = "held"  # a store receipt or return, waiting for approval
+    RECORDED_UNTIL_FEED = "recorded_until_next_feed"  # a warehouse receipt: the next feed counts it
+    BEFORE_FEED = "ignored_before_feed"  # at or before the last feed's as_of: the feed counts it
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    on_hand: int = 0
+    reserved: int = 0
+    held: int = 0
+    counted_at_us: int | None = None  # the last cycle count: deltas before it are in the count
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRules:
+    """What the ledger needs to know of a location to apply an event there."""
+
+    kind: str  # warehouse or store
+    receipts_count_at_once: bool = False
+    returns_auto_approved: bool = False
+    feed_as_of_us: int | None = None
+    feed_basis: str | None = None  # physical or available
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """The change an event makes: ``on_hand`` set (a count) or moved, ``reserved`` and ``held``
+    moved. ``open_reservation_used`` is how much of the order line's reservation it settles."""
+
+    outcome: Outcome
+    on_hand_delta: int = 0
+    on_hand_set: int | None = None
+    reserved_delta: int = 0
+    held_delta: int = 0
+    counted_at_us: int | None = None
+
+
+def watermark_us(location: LocationRules, position: Position) -> int | None:
+    """The moment up to which the position's stock is already known from a reset (the last full
+    feed covering it, or a later cycle count): deltas at or before it are counted there."""
+    marks = [m for m in (location.feed_as_of_us, position.counted_at_us) if m is not None]
+    return max(marks) if marks else None
+
+
+def counted_by_reset(occurred_us: int, location: LocationRules, position: Position) -> bool:
+    """True when a delta occurred at or before the watermark: ignore it, the reset counts it."""
+    mark = watermark_us(location, position)
+    return mark is not None and occurred_us <= mark
+
+
+def sale(quantity: int, occurred_us: int, location: LocationRules, position: Position) -> Effect:
+    if counted_by_reset(occurred_us, location, position):
+        return Effect(Outcome.BEFORE_FEED)
+    return Effect(Outcome.APPLIED, on_hand_delta=-quantity)
+
+
+TAKE_AWAY_REASONS = frozenset({"lost", "damaged", "defective"})
+
+
+def variance(
+    quantity: int, reason: str, occurred_us: int, location: LocationRules, position: Position
+) -> Effect:
+    if counted_by_reset(occurred_us, location, position):
+        return Effect(Outcome.BEFORE_FEED)
+    if reason == "count":
+        # A cycle count is a reset of one position: later deltas apply on top of it, earlier
+        # ones arriving late are in it already.
+        return Effect(Outcome.APPLIED, on_hand_set=quantity, counted_at_us=occurred_us)
+    if reason in TAKE_AWAY_REASONS:
+        return Effect(Outcome.APPLIED, on_hand_delta=-quantity)
+    if reason == "found":
+        return Effect(Outcome.APPLIED, on_hand_delta=quantity)
+    raise ValueError(f"unknown variance reason {reason!r}")
+
+
+def receipt(
+    quantity: int, occurred_us: int, location: LocationRules, position: Position, *, is_return: bool
+) -> Effect:
+    """A receipt (or a return, ``is_return``): held at a store until approved, recorded at a
+    warehouse until the next feed counts it; counted at once where the location says so."""
+    at_once = location.returns_auto_approved if is_return else location.receipts_count_at_once
+    if at_once:
+        if counted_by_reset(occurred_us, location, position):
+            return Effect(Outcome.BEFORE_FEED)
+        return Effect(Outcome.APPLIED, on_hand_delta=quantity)
+    if location.kind == "store":
+        return Effect(Outcome.HELD, held_delta=quantity)
+    return Effect(Outcome.RECORDED_UNTIL_FEED)
+
+
+def approve(
+    held_quantity: int, occurred_us: int, location: LocationRules, position: Position
+) -> Effect:
+    """The held units leave ``held``; they join ``on_hand`` unless a feed taken after the approval
+    counts them already."""
+    if counted_by_reset(occurred_us, location, position):
+        return Effect(Outcome.BEFORE_FEED, held_delta=-held_quantity)
+    return Effect(Outcome.APPLIED, held_delta=-held_quantity, on_hand_delta=held_quantity)
+
+
+def shipped(
+    quantity: int, open_reserved: int, occurred_us: int, location: LocationRules, position: Position
+) -> Effect:
+    """The line's reservation is settled (never below zero) and the units leave ``on_hand``.
+
+    A shipment that occurred before the last feed is in a ``physical`` feed's count already; an
+    ``available`` feed, though, set ``on_hand = quantity + reserved`` with this reservation still
+    open, so the units must leave ``on_hand`` with the reservation or they would be promised again.
+    """
+    settled = min(quantity, max(open_reserved, 0))
+    if counted_by_reset(occurred_us, location, position) and location.feed_basis != "available":
+        return Effect(Outcome.BEFORE_FEED, reserved_delta=-settled)
+    return Effect(Outcome.APPLIED, reserved_delta=-settled, on_hand_delta=-quantity)
+
+
+def rejected(
+    quantity: int,
+    open_reserved: int,
+    not_found: bool,
+    occurred_us: int,
+    location: LocationRules,
+    position: Position,
+) -> Effect:
+    """The reservation is released; with ``not_found`` the units were never there: a variance."""
+    released = min(quantity, max(open_reserved, 0))
+    if not_found and not counted_by_reset(occurred_us, location, position):
+        return Effect(Outcome.APPLIED, reserved_delta=-released, on_hand_delta=-quantity)
+    return Effect(Outcome.APPLIED, reserved_delta=-released)
+
+
+def apply_effect(position: Position, effect: Effect) -> Position:
+    """The position after the effect."""
+    on_hand = effect.on_hand_set if effect.on_hand_set is not None else position.on_hand
+    return replace(
+        position,
+        on_hand=on_hand + effect.on_hand_delta,
+        reserved=position.reserved + effect.reserved_delta,
+        held=position.held + effect.held_delta,
+        counted_at_us=effect.counted_at_us
+        if effect.counted_at_us is not None
+        else position.counted_at_us,
+    )
+
+
+# --- full feeds -------------------------------------------------------------------------------
+
+
+def feed_is_stale(as_of_us: int, last_as_of_us: int | None) -> bool:
+    """A feed older than the last one applied to a location is refused for that location. The
+    same ``as_of`` again is a re-delivery and applies (a reset to the same values)."""
+    return last_as_of_us is not None and as_of_us < last_as_of_us
+
+
+def on_hand_from_feed(basis: str, quantity: np.ndarray | int, reserved: np.ndarray | int):
+    """``physical``: the quantity is the stock on hand, open reservations stay deducted from it.
+    ``available``: the sender already deducted the orders it knows, so ``on_hand`` is put back to
+    ``quantity + reserved`` and the ATP does not deduct the reservations twice."""
+    if basis == "physical":
+        return quantity
+    if basis == "available":
+        return quantity + reserved
+    raise ValueError(f"unknown feed basis {basis!r}")
+
+
+def feed_reserved_factor(basis: str) -> int:
+    """``on_hand = quantity + factor * reserved``: the feed rule as a number SQL can use."""
+    return 1 if basis == "available" else 0
+
+
+# --- safety stock and available to promise ----------------------------------------------------
+
+
+def resolve_safety_stock(
+    per_position: np.ndarray,
+    per_sku: np.ndarray,
+    per_location: np.ndarray,
+    per_kind: np.ndarray,
+) -> np.ndarray:
+    """The most specific setting wins: (location, sku), then sku, then location, then location
+    kind, else 0. Arrays are aligned per position; :data:`UNSET` marks no setting.
+
+    A sku's setting outranks a location's: it is the narrower rule in a network where a location
+    carries thousands of skus, and it is how merchandisers protect fragile or display stock."""
+    resolved = np.where(per_kind != UNSET, per_kind, 0)
+    resolved = np.where(per_location != UNSET, per_location, resolved)
+    resolved = np.where(per_sku != UNSET, per_sku, resolved)
+    return np.where(per_position != UNSET, per_position, resolved)
+
+
+def available_to_promise(
+    on_hand: np.ndarray, reserved: np.ndarray, safety_stock: np.ndarray
+) -> np.ndarray:
+    """``atp = max(0, on_hand - reserved - safety_stock)``."""
+    return np.maximum(0, on_hand - reserved - safety_stock)
+
+
+def atp_of(position: Position, safety_stock: int) -> int:
+    return max(0, position.on_hand - position.reserved - safety_stock)

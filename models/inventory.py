@@ -1,0 +1,838 @@
+"""Wire schemas of the inventory contract (``shared/contract/inventory.md``) and the readers that
+turn feeds and event batches into validated rows, or refuse them whole.
+
+Events, feeds, positions, snapshots, the outbound availability feed, queued orders and brokering
+runs. A batch or feed with any bad row is refused whole: :class:`~models.problems.InvalidInput`
+lists every bad row with its line number and reason (``loc`` ``["line", 17, "quantity"]`` for CSV
+and JSON lines, ``["rows", 16, "quantity"]`` / ``["events", 16, ...]`` for a JSON document).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
+
+from models.problems import InvalidInput, Problem, problems_from_validation_error
+from models.solve import Id, Latitude, Longitude, Money, Order, Sku
+
+EventQuantity = Annotated[int, Strict(), Field(ge=1)]
+FeedQuantity = Annotated[int, Strict(), Field(ge=0)]
+Setting = Annotated[int, Strict(), Field(ge=0)]
+
+FeedSource = Literal["erp", "sim", "wms"]
+FeedBasis = Literal["physical", "available"]
+VarianceReason = Literal["lost", "damaged", "defective", "found", "count"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def to_us(moment: datetime) -> int:
+    """A zone-aware time as integer microseconds since the epoch (the ledger's clock)."""
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(moment_us: int | None) -> datetime | None:
+    if moment_us is None:
+        return None
+    return datetime.fromtimestamp(moment_us / 1_000_000, tz=UTC)
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+class _Event(_Wire):
+    id: Id
+    location_id: Id
+    occurred_at: AwareDatetime
+
+
+class _StockEvent(_Event):
+    sku: Sku
+    quantity: EventQuantity
+
+
+class SaleEvent(_StockEvent):
+    """POS: units sold over the counter."""
+
+    kind: Literal["sale"]
+
+
+class VarianceEvent(_StockEvent):
+    """POS, SIM: stock found wrong. ``count`` is a cycle count: ``on_hand`` becomes ``quantity``."""
+
+    kind: Literal["variance"]
+    reason: VarianceReason
+
+
+class ReceiptEvent(_StockEvent):
+    """Goods received: held at a store until approved; at a warehouse counted by the next feed."""
+
+    kind: Literal["receipt"]
+
+
+class ReturnEvent(_StockEvent):
+    """A customer return: as a receipt, unless the location approves returns automatically."""
+
+    kind: Literal["return"]
+
+
+class ApproveEvent(_Event):
+    """Releases the held units of the receipt or return whose event id is ``held_id``."""
+
+    kind: Literal["approve"]
+    held_id: Id
+
+
+class ShippedEvent(_StockEvent):
+    """A brokered order line left the location."""
+
+    kind: Literal["shipped"]
+    order_id: Id
+    line_id: Id
+
+
+class RejectedEvent(_StockEvent):
+    """The location cannot fulfil the brokered line; ``not_found``: the units are not there."""
+
+    kind: Literal["rejected"]
+    order_id: Id
+    line_id: Id
+    not_found: StrictBool = False
+
+
+Event = Annotated[
+    SaleEvent
+    | VarianceEvent
+    | ReceiptEvent
+    | ReturnEvent
+    | ApproveEvent
+    | ShippedEvent
+    | RejectedEvent,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_KINDS = ("sale", "variance", "receipt", "return", "approve", "shipped", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedEvent:
+    """An event and where it stood in its batch (its line number), for problems found later."""
+
+    where: tuple[str | int, ...]
+    event: Event
+
+
+def parse_events(
+    items: Iterable[tuple[tuple[str | int, ...], Any]], known_locations: Mapping[str, Any]
+) -> list[NumberedEvent]:
+    """Validate a batch: every item against its kind's schema and its location against the known
+    ones. ``items`` are (where, decoded JSON or raw JSON text). Raises :class:`InvalidInput` with
+    every bad row; returns the events in batch order."""
+    problems: list[Problem] = []
+    parsed: list[NumberedEvent] = []
+    for where, item in items:
+        try:
+            if isinstance(item, str | bytes):
+                event = EVENT_ADAPTER.validate_json(item)
+            else:
+                event = EVENT_ADAPTER.validate_python(item)
+        except ValidationError as exc:
+            problems.extend(_row_problems(exc, where))
+            continue
+        if event.location_id not in known_locations:
+            problems.append(
+                Problem(
+                    (*where, "location_id"),
+                    f"{_describe(where)}: unknown location {event.location_id!r}",
+                    "unknown_location",
+                )
+            )
+            continue
+        parsed.append(NumberedEvent(where, event))
+    if problems:
+        raise InvalidInput(problems, what="event batch")
+    return parsed
+
+
+def read_event_batch(data: bytes | str | IO[bytes]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Items of an event batch: a JSON array, ``{"events": [...]}``, or JSON lines (one event per
+    line). JSON lines are yielded as raw text (validated straight from JSON, the fast path)."""
+    if not isinstance(data, bytes | str):
+        data = data.read()
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    stripped = text.lstrip()
+    if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                [Problem((), f"body is not valid JSON: {exc}", "json_invalid")], what="event batch"
+            ) from None
+        if isinstance(document, dict) and "events" not in document:
+            # One event alone: a batch of JSON lines with one line.
+            yield ("line", 1), document
+            return
+        if isinstance(document, dict):
+            document = document["events"]
+        if not isinstance(document, list):
+            raise InvalidInput(
+                [Problem((), 'expected a JSON array of events, {"events": [...]} or JSON lines')],
+                what="event batch",
+            )
+        for index, item in enumerate(document):
+            yield ("events", index), item
+        return
+    for number, line in enumerate(io.StringIO(text), start=1):
+        if line.strip():
+            yield ("line", number), line
+
+
+def _is_single_document(text: str) -> bool:
+    # A JSON-lines batch also starts with "{"; it is one document only if it parses as one.
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _describe(where: tuple[str | int, ...]) -> str:
+    kind, number = where[0], where[1]
+    return f"line {number}" if kind == "line" else f"{kind}[{number}]"
+
+
+def _row_problems(error: ValidationError, where: tuple[str | int, ...]) -> list[Problem]:
+    problems = []
+    for problem in problems_from_validation_error(error, prefix=where):
+        # The discriminated union puts the kind's tag in the path ("sale"); drop it, the row is
+        # the useful part for an integrator.
+        loc = tuple(
+            part
+            for i, part in enumerate(problem.loc)
+            if not (i == len(where) and part in EVENT_KINDS)
+        )
+        field = ".".join(str(part) for part in loc[len(where) :])
+        msg = f"{_describe(where)}: {field + ': ' if field else ''}{problem.msg}"
+        problems.append(Problem(loc, msg, problem.type))
+    return problems
+
+
+# --- full feeds -------------------------------------------------------------------------------
+
+
+class FeedHeader(_Wire):
+    """What a full feed is: who sent it, what its quantities mean, and as of when."""
+
+    source: FeedSource
+    basis: FeedBasis
+    as_of: AwareDatetime
+
+
+class FeedRow(_Wire):
+    location_id: Id
+    sku: Sku
+    quantity: FeedQuantity
+
+
+FEED_ROW_ADAPTER: TypeAdapter[FeedRow] = TypeAdapter(FeedRow)
+FEED_COLUMNS = ("location_id", "sku", "quantity")
+
+
+def parse_feed_header(raw: Mapping[str, Any]) -> FeedHeader:
+    """Raises :class:`InvalidInput` naming each bad header field."""
+    try:
+        return FeedHeader.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise InvalidInput(problems_from_validation_error(exc), what="feed") from None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedChunk:
+    """Validated rows of a feed, as arrays: ``location_id`` the ledger's integer ids, ``sku`` the
+    codes, ``line`` where each row stood in the file."""
+
+    line: np.ndarray
+    location_id: np.ndarray
+    sku: np.ndarray
+    quantity: np.ndarray
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def read_csv_feed(
+    source: IO[bytes] | str, location_ids: Mapping[str, int], chunk_rows: int = 1_000_000
+) -> Iterator[tuple[FeedChunk, list[Problem]]]:
+    """Stream a CSV feed (header ``location_id,sku,quantity``) in chunks, each validated with
+    vectorised checks. Yields (valid rows, problems of the chunk); line 1 is the header."""
+    try:
+        reader = pd.read_csv(
+            source,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,  # a blank line is a bad row, and line numbers stay true
+            chunksize=chunk_rows,
+            engine="c",
+        )
+    except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            [Problem(("line", 1), f"line 1: not a CSV feed ({exc})", "csv_invalid")], what="feed"
+        ) from None
+    location_map = (
+        pd.Series(location_ids, dtype="int64") if location_ids else pd.Series([], dtype="int64")
+    )
+    try:
+        for frame in reader:
+            missing = [column for column in FEED_COLUMNS if column not in frame.columns]
+            if missing:
+                raise InvalidInput(
+                    [
+                        Problem(
+                            ("line", 1), f"line 1: the header lacks {', '.join(missing)}", "missing"
+                        )
+                    ],
+                    what="feed",
+                )
+            yield _validate_feed_frame(frame, location_map)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            [Problem((), f"not a well-formed CSV feed: {exc}", "csv_invalid")], what="feed"
+        ) from None
+
+
+def _validate_feed_frame(
+    frame: pd.DataFrame, location_map: pd.Series
+) -> tuple[FeedChunk, list[Problem]]:
+    lines = frame.index.to_numpy(dtype=np.int64) + 2
+    location = frame["location_id"]
+    sku = frame["sku"].to_numpy(dtype=object)
+    quantity_text = frame["quantity"]
+    quantity = pd.to_numeric(quantity_text, errors="coerce")
+    if quantity.dtype.kind == "i":
+        bad_quantity = (quantity < 0).to_numpy()
+    else:
+        # Some value is not a plain integer ("2.0", "x", ""): find which, the slow way, but only
+        # in the chunks that need it.
+        bad_quantity = ~quantity_text.str.fullmatch(_DIGITS.pattern).to_numpy(dtype=bool)
+        quantity = quantity.where(~bad_quantity, 0)
+    location_id = location.map(location_map)
+    unknown_location = location_id.isna().to_numpy()
+    empty_sku = (frame["sku"].str.len() == 0).to_numpy()
+    bad = unknown_location | empty_sku | bad_quantity
+    problems: list[Problem] = []
+    if bad.any():
+        for index in np.flatnonzero(bad):
+            line = int(lines[index])
+            if unknown_location[index]:
+                value = location.iat[index]
+                reason = f"unknown location {value!r}" if value else "location_id is missing"
+                problems.append(
+                    Problem(
+                        ("line", line, "location_id"),
+                        f"line {line}: {reason}",
+                        "unknown_location" if value else "missing",
+                    )
+                )
+            if empty_sku[index]:
+                problems.append(
+                    Problem(("line", line, "sku"), f"line {line}: sku is missing", "missing")
+                )
+            if bad_quantity[index]:
+                value = quantity_text.iat[index]
+                problems.append(
+                    Problem(
+                        ("line", line, "quantity"),
+                        f"line {line}: quantity {value!r} is not an integer >= 0",
+                        "quantity_invalid",
+                    )
+                )
+    keep = ~bad
+    chunk = FeedChunk(
+        line=lines[keep],
+        location_id=location_id.to_numpy()[keep].astype(np.int64),
+        sku=sku[keep],
+        quantity=quantity.to_numpy()[keep].astype(np.int64),
+    )
+    return chunk, problems
+
+
+def read_json_feed(
+    source: IO[bytes] | IO[str], location_ids: Mapping[str, int], chunk_rows: int = 200_000
+) -> tuple[FeedHeader | None, Iterator[tuple[FeedChunk, list[Problem]]]]:
+    """Stream a JSON feed document ``{"source", "basis", "as_of", "rows": [...]}``.
+
+    The header fields may stand before or after ``rows``; when they come first (as they should),
+    the header is returned before any row is read, otherwise it is ``None`` here and read
+    afterwards with :func:`JsonFeedStream.header`. Returns (header, chunks)."""
+    stream = JsonFeedStream(source, location_ids, chunk_rows)
+    return stream.leading_header(), stream.chunks()
+
+
+class JsonFeedStream:
+    """An incremental reader of one JSON feed document: rows are decoded one by one from a buffer,
+    so a feed of millions of rows never sits whole in memory."""
+
+    _WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+    def __init__(
+        self, source: IO[bytes] | IO[str], location_ids: Mapping[str, int], chunk_rows: int
+    ) -> None:
+        self._source = source
+        self._locations = location_ids
+        self._chunk_rows = chunk_rows
+        self._decoder = json.JSONDecoder()
+        self._buffer = ""
+        self._position = 0
+        self._eof = False
+        self._fields: dict[str, Any] = {}
+        self._in_rows = False
+
+    # -- low level ----------------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        block = self._source.read(1 << 20)
+        if isinstance(block, bytes):
+            block = block.decode("utf-8")
+        if not block:
+            self._eof = True
+        self._buffer = self._buffer[self._position :] + block
+        self._position = 0
+
+    def _peek(self) -> str:
+        while True:
+            match = self._WHITESPACE.match(self._buffer, self._position)
+            self._position = match.end() if match else self._position
+            if self._position < len(self._buffer):
+                return self._buffer[self._position]
+            if self._eof:
+                return ""
+            self._fill()
+
+    def _expect(self, char: str) -> None:
+        if self._peek() != char:
+            found = self._peek() or "end of input"
+            raise InvalidInput(
+                [Problem((), f"feed JSON: expected {char!r}, found {found!r}", "json_invalid")],
+                what="feed",
+            )
+        self._position += 1
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buffer, self._position)
+            except json.JSONDecodeError as exc:
+                if self._eof:
+                    raise InvalidInput(
+                        [Problem((), f"feed JSON is malformed: {exc}", "json_invalid")], what="feed"
+                    ) from None
+                self._fill()
+                continue
+            if end == len(self._buffer) and not self._eof:
+                self._fill()  # a number may go on in the next block
+                continue
+            self._position = end
+            return value
+
+    # -- document structure -----------------------------------------------------------------
+
+    def leading_header(self) -> FeedHeader | None:
+        self._expect("{")
+        while True:
+            if self._peek() == "}":
+                self._position += 1
+                return self._header_if_complete()
+            key = self._value()
+            self._expect(":")
+            if key == "rows":
+                self._expect("[")
+                self._in_rows = True
+                return self._header_if_complete()
+            self._fields[key] = self._value()
+            if self._peek() == ",":
+                self._position += 1
+
+    def _header_if_complete(self) -> FeedHeader | None:
+        if all(name in self._fields for name in ("source", "basis", "as_of")):
+            return parse_feed_header(self._fields)
+        return None
+
+    def header(self) -> FeedHeader:
+        """The header, once every row has been read (fields after ``rows`` included)."""
+        return parse_feed_header(self._fields)
+
+    def chunks(self) -> Iterator[tuple[FeedChunk, list[Problem]]]:
+        if not self._in_rows:
+            raise InvalidInput([Problem(("rows",), "field required", "missing")], what="feed")
+        index = 0
+        rows: list[tuple[int, int, str, int]] = []
+        problems: list[Problem] = []
+        if self._peek() == "]":
+            self._position += 1
+        else:
+            while True:
+                raw = self._value()
+                self._check_row(index, raw, rows, problems)
+                index += 1
+                if len(rows) >= self._chunk_rows:
+                    yield _chunk_of(rows), problems
+                    rows, problems = [], []
+                separator = self._peek()
+                self._position += 1
+                if separator == "]":
+                    break
+                if separator != ",":
+                    raise InvalidInput(
+                        [
+                            Problem(
+                                ("rows", index),
+                                f"feed JSON: expected ',' or ']' after row {index - 1}",
+                                "json_invalid",
+                            )
+                        ],
+                        what="feed",
+                    )
+        # The fields after "rows".
+        while self._peek() == ",":
+            self._position += 1
+            key = self._value()
+            self._expect(":")
+            self._fields[key] = self._value()
+        self._expect("}")
+        yield _chunk_of(rows), problems
+
+    def _check_row(
+        self, index: int, raw: Any, rows: list[tuple[int, int, str, int]], problems: list[Problem]
+    ) -> None:
+        where = ("rows", index)
+        try:
+            row = FEED_ROW_ADAPTER.validate_python(raw)
+        except ValidationError as exc:
+            problems.extend(_row_problems(exc, where))
+            return
+        location_id = self._locations.get(row.location_id)
+        if location_id is None:
+            problems.append(
+                Problem(
+                    (*where, "location_id"),
+                    f"rows[{index}]: unknown location {row.location_id!r}",
+                    "unknown_location",
+                )
+            )
+            return
+        rows.append((index, location_id, row.sku, row.quantity))
+
+
+def _chunk_of(rows: list[tuple[int, int, str, int]]) -> FeedChunk:
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return FeedChunk(empty, empty, np.zeros(0, dtype=object), empty)
+    lines, location_id, sku, quantity = zip(*rows, strict=True)
+    return FeedChunk(
+        np.asarray(lines, dtype=np.int64),
+        np.asarray(location_id, dtype=np.int64),
+        np.asarray(sku, dtype=object),
+        np.asarray(quantity, dtype=np.int64),
+    )
+
+
+def feed_rows_to_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> None:
+    """Write feed rows as the CSV the loader reads (used by tests and the benchmark)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FEED_COLUMNS)
+    for row in rows:
+        writer.writerow((row["location_id"], row["sku"], row["quantity"]))
+
+
+# --- the catalog: locations, skus and the settings of the ledger ------------------------------
+
+
+class LocationSetting(_Wire):
+    """A location of the solve contract plus the ledger's settings for it."""
+
+    id: Id
+    kind: Literal["warehouse", "store"]
+    lat: Latitude
+    lon: Longitude
+    ships: StrictBool = True
+    pickup: StrictBool | None = None
+    max_shipments: Setting | None = None
+    max_units: Setting | None = None
+    shipment_cost: Money | None = None
+    unit_cost: Money = 0.0
+    safety_stock: Setting | None = Field(default=None, description="For every sku here.")
+    receipts_count_at_once: StrictBool = Field(
+        default=False, description="Receipts add to on_hand at once instead of being held/fed."
+    )
+    returns_auto_approved: StrictBool = Field(default=False, description="Returns are not held.")
+    active: StrictBool = True
+
+
+class SkuSetting(_Wire):
+    sku: Sku
+    category: Id | None = None
+    safety_stock: Setting | None = None
+    online_threshold: Setting | None = None
+
+
+class CategorySetting(_Wire):
+    category: Id
+    online_threshold: Setting
+
+
+class PositionSafetyStock(_Wire):
+    location_id: Id
+    sku: Sku
+    safety_stock: Setting | None
+
+
+class Catalog(_Wire):
+    """Locations, skus and the settings of safety stock and online thresholds. Each list replaces
+    or adds the entries it names (an upsert); entries it does not name are kept."""
+
+    locations: list[LocationSetting] = Field(default_factory=list)
+    skus: list[SkuSetting] = Field(default_factory=list)
+    categories: list[CategorySetting] = Field(default_factory=list)
+    safety_stock_by_kind: dict[Literal["warehouse", "store"], Setting] = Field(default_factory=dict)
+    position_safety_stock: list[PositionSafetyStock] = Field(default_factory=list)
+
+
+def parse_catalog(raw: Any) -> Catalog:
+    try:
+        catalog = Catalog.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(problems_from_validation_error(exc), what="catalog") from None
+    problems = []
+    seen: dict[str, int] = {}
+    for index, location in enumerate(catalog.locations):
+        if location.id in seen:
+            problems.append(
+                Problem(
+                    ("locations", index, "id"),
+                    f"duplicate location id {location.id!r}",
+                    "duplicate_id",
+                )
+            )
+        seen[location.id] = index
+    if problems:
+        raise InvalidInput(problems, what="catalog")
+    return catalog
+
+
+# --- positions, snapshots, availability -------------------------------------------------------
+
+
+class PositionOut(BaseModel):
+    location_id: str
+    sku: str
+    on_hand: int
+    reserved: int
+    held: int
+    safety_stock: int
+    atp: int
+    version: int
+
+
+class PositionChange(BaseModel):
+    """One entry of a position's history: what it became, why, and as of which ledger version."""
+
+    version: int
+    cause: str
+    ref: str | None
+    at: datetime | None
+    on_hand: int
+    reserved: int
+    held: int
+    note: str | None = None
+
+
+class PositionHistory(BaseModel):
+    location_id: str
+    sku: str
+    changes: list[PositionChange]
+
+
+class SnapshotRow(BaseModel):
+    location_id: str
+    sku: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    atp: int
+
+
+class SnapshotOut(BaseModel):
+    version: int
+    taken_at: datetime
+    positions: int
+    rows: list[SnapshotRow]
+
+
+class OnlineAvailability(BaseModel):
+    sku: str
+    quantity: int
+
+
+class PickupAvailability(BaseModel):
+    location_id: str
+    sku: str
+    quantity: int
+
+
+class AvailabilityFeed(BaseModel):
+    """The outbound feed. ``mode`` ``full``: every row (a hard reset); ``changes``: the rows that
+    changed after ``since``. Pass ``cursor`` as ``since`` next time."""
+
+    mode: Literal["full", "changes"]
+    since: int | None
+    cursor: int
+    online: list[OnlineAvailability]
+    pickup: list[PickupAvailability]
+
+
+# --- orders and brokering runs ----------------------------------------------------------------
+
+ORDER_ADAPTER: TypeAdapter[Order] = TypeAdapter(Order)
+
+
+def parse_orders(raw: Any, known_locations: Mapping[str, bool]) -> list[Order]:
+    """One order or ``{"orders": [...]}``, validated against the solve contract's order schema.
+    ``known_locations`` maps location ids to whether they serve pickup."""
+    items = raw.get("orders") if isinstance(raw, dict) and "orders" in raw else [raw]
+    prefix: tuple[str | int, ...] = ("orders",) if isinstance(raw, dict) and "orders" in raw else ()
+    if not isinstance(items, list):
+        raise InvalidInput(
+            [Problem(("orders",), "expected a list of orders", "list_type")], what="orders"
+        )
+    problems: list[Problem] = []
+    orders: list[Order] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        where = (*prefix, index) if prefix else ()
+        try:
+            order = ORDER_ADAPTER.validate_python(item)
+        except ValidationError as exc:
+            problems.extend(problems_from_validation_error(exc, prefix=where))
+            continue
+        if order.id in seen:
+            problems.append(
+                Problem((*where, "id"), f"duplicate order id {order.id!r}", "duplicate_id")
+            )
+        seen.add(order.id)
+        line_ids = [line.id for line in order.lines]
+        if len(set(line_ids)) != len(line_ids):
+            problems.append(
+                Problem(
+                    (*where, "lines"), "line ids must be unique within the order", "duplicate_id"
+                )
+            )
+        if order.delivery == "ship" and order.ship_to is None:
+            problems.append(Problem((*where, "ship_to"), "a ship order needs ship_to", "missing"))
+        if order.delivery == "pickup":
+            store = order.pickup_location_id
+            if store is None:
+                problems.append(
+                    Problem(
+                        (*where, "pickup_location_id"),
+                        "a pickup order needs pickup_location_id",
+                        "missing",
+                    )
+                )
+            elif store not in known_locations:
+                problems.append(
+                    Problem(
+                        (*where, "pickup_location_id"),
+                        f"unknown location {store!r}",
+                        "unknown_location",
+                    )
+                )
+            elif not known_locations[store]:
+                problems.append(
+                    Problem(
+                        (*where, "pickup_location_id"),
+                        f"location {store!r} does not serve pickup",
+                        "pickup_not_served",
+                    )
+                )
+        orders.append(order)
+    if problems:
+        raise InvalidInput(problems, what="orders")
+    return orders
+
+
+class OrderSubmission(BaseModel):
+    accepted: list[str]
+    duplicates: list[str]
+
+
+class QueuedLine(BaseModel):
+    line_id: str
+    sku: str
+    quantity: int
+    allocated: int
+
+
+class OrderStatus(BaseModel):
+    id: str
+    status: Literal["queued", "brokered"]
+    priority: int
+    lines: list[QueuedLine]
+    excluded_location_ids: list[str]
+
+
+class BrokeringRunOut(BaseModel):
+    """A brokering run: its ledger versions and its result in the solve response's shape."""
+
+    id: int
+    snapshot_version: int
+    version: int
+    started_at: datetime
+    finished_at: datetime
+    orders: int
+    result: dict[str, Any]
+
+
+# --- results of writes ------------------------------------------------------------------------
+
+
+class FeedResult(BaseModel):
+    feed_id: int
+    version: int
+    source: FeedSource
+    basis: FeedBasis
+    as_of: datetime
+    rows: int
+    locations: int
+    refused_locations: list[str] = Field(description="Locations whose last feed is newer.")
+    seconds: float
+
+
+class EventBatchResult(BaseModel):
+    version: int | None
+    applied: int
+    duplicates: list[str]
+    outcomes: dict[str, int]
+    seconds: float

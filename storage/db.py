@@ -1,0 +1,133 @@
+"""Engines and transactions: SQLite (default) or PostgreSQL, and the ledger's write lock.
+
+Every change to the ledger happens in a *write transaction*, and write transactions are serialised:
+the contract's order rules (a feed's watermark, an event seen once, a run promising each unit
+once) are then decided against a state no other writer is changing. On SQLite that is
+``BEGIN IMMEDIATE`` (the database's single writer lock, taken at the start, not at the first
+write); on PostgreSQL a transaction-scoped advisory lock, so readers are never blocked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert
+
+from storage import tables
+
+# pg_advisory_xact_lock key of the ledger's write lock (any constant; "OMNI" in ASCII).
+LEDGER_LOCK_KEY = 0x4F4D4E49
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def make_engine(url: str, busy_timeout_s: float = 300.0) -> Engine:
+    """An engine for ``url`` with the settings the ledger relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
+        _configure_sqlite(engine, busy_timeout_s)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions out of the driver's hands so we can say BEGIN IMMEDIATE ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers see a consistent snapshot while a writer works, and a killed writer
+        # leaves the file as of its last commit.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache for bulk loads
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("ledger_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine, kind: str, ref: str | None = None) -> Iterator[WriteContext]:
+    """One serialised write transaction of the ledger, with its new version number.
+
+    Commits when the block ends, rolls everything back if it raises (or the process dies).
+    """
+    with engine.connect() as connection:
+        connection = connection.execution_options(ledger_write=True)
+        with connection.begin():
+            if not is_sqlite(connection):
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK_KEY})")
+            recorded_us = now_us()
+            version = connection.execute(
+                insert(tables.ledger_changes)
+                .values(kind=kind, ref=ref, recorded_us=recorded_us)
+                .returning(tables.ledger_changes.c.version)
+            ).scalar_one()
+            yield WriteContext(connection, int(version), recorded_us)
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction whose reads all see the same committed state."""
+    with engine.connect() as connection:
+        if not is_sqlite(connection):
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection
+
+
+class WriteContext:
+    """The connection of a write transaction, its ledger version and its time."""
+
+    def __init__(self, connection: Connection, version: int, recorded_us: int) -> None:
+        self.connection = connection
+        self.version = version
+        self.recorded_us = recorded_us
+
+
+def bulk_insert(
+    connection: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert many rows fast: one prepared statement executed over the rows on SQLite, COPY on
+    PostgreSQL. ``rows`` may be any iterable of tuples (it is consumed once)."""
+    if is_sqlite(connection):
+        placeholders = ", ".join("?" for _ in columns)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows
+        )
+        cursor.close()
+        return
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.close()
+
+
+def executemany(connection: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Run one statement with ``?`` placeholders over many parameter rows, on either database."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if not is_sqlite(connection):
+        sql = sql.replace("?", "%s")
+        rows = list(rows)
+        if not rows:
+            cursor.close()
+            return
+    cursor.executemany(sql, rows)
+    cursor.close()

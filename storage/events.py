@@ -1,0 +1,441 @@
+"""Event batches: each event counts once, in the order it occurred, by the rules of
+:mod:`engine.ledger`; a batch with a bad row is refused whole.
+
+A batch is applied in one write transaction: positions, history, holds, reservations and the
+order queue change together or not at all. Events are applied in the order of ``occurred_at``
+(ties in batch order), whatever order they were delivered in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import IO, Any
+
+import orjson
+from sqlalchemy import Connection, Engine
+
+from engine import ledger
+from engine.ledger import Effect, LocationRules, Outcome, Position
+from models.inventory import (
+    ApproveEvent,
+    EventBatchResult,
+    NumberedEvent,
+    RejectedEvent,
+    ShippedEvent,
+    VarianceEvent,
+    parse_events,
+    read_event_batch,
+    to_us,
+)
+from models.problems import InvalidInput, Problem
+from storage.catalog import ensure_skus, location_id_map, location_rules
+from storage.db import bulk_insert, executemany, is_sqlite, write_transaction
+
+CHUNK = 400  # pairs per query: 800 parameters, well under SQLite's limit
+
+
+def apply_event_batch(engine: Engine, data: bytes | str | IO[bytes]) -> EventBatchResult:
+    """Parse and apply a batch (JSON array, ``{"events": [...]}`` or JSON lines).
+
+    Raises :class:`InvalidInput` with every bad row; nothing is applied then."""
+    with engine.connect() as connection:
+        known = location_id_map(connection)
+    return apply_events(engine, parse_events(read_event_batch(data), known))
+
+
+def apply_events(engine: Engine, batch: list[NumberedEvent]) -> EventBatchResult:
+    """Apply validated events. Duplicates (ids seen before, in the ledger or earlier in the batch)
+    are ignored and reported; cross-reference problems (an approval of an unknown hold, a shipment
+    of a line never brokered there) refuse the batch."""
+    started = time.perf_counter()
+    with write_transaction(engine, "events") as write:
+        connection = write.connection
+        applier = _BatchApplier(connection, write.version)
+        duplicates = applier.run(batch)
+    return EventBatchResult(
+        version=write.version,
+        applied=sum(applier.outcomes.values()),
+        duplicates=duplicates,
+        outcomes=dict(applier.outcomes),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _mark(connection: Connection) -> str:
+    return "?" if is_sqlite(connection) else "%s"
+
+
+def existing_event_ids(connection: Connection, ids: list[str]) -> set[str]:
+    return existing_ids_in(connection, "events", ids)
+
+
+def existing_ids_in(connection: Connection, table: str, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the table (events, orders) holds already."""
+    found: set[str] = set()
+    mark = _mark(connection)
+    for start in range(0, len(ids), CHUNK * 2):
+        part = ids[start : start + CHUNK * 2]
+        rows = connection.exec_driver_sql(
+            f"SELECT id FROM {table} WHERE id IN ({', '.join([mark] * len(part))})", tuple(part)
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
+def load_positions(
+    connection: Connection, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], Position]:
+    """Positions of the (location id, sku id) pairs; pairs without a position are left out."""
+    pairs = list(pairs)
+    found: dict[tuple[int, int], Position] = {}
+    mark = _mark(connection)
+    for start in range(0, len(pairs), CHUNK):
+        part = pairs[start : start + CHUNK]
+        values = ", ".join([f"({mark}, {mark})"] * len(part))
+        flat = tuple(x for pair in part for x in pair)
+        rows = connection.exec_driver_sql(
+            "SELECT location_id, sku_id, on_hand, reserved, held, counted_at_us FROM positions"
+            f" WHERE (location_id, sku_id) IN (VALUES {values})",
+            flat,
+        )
+        for loc, sku, on_hand, reserved, held, counted in rows:
+            found[(loc, sku)] = Position(on_hand, reserved, held, counted)
+    return found
+
+
+class _BatchApplier:
+    """Applies one batch inside a write transaction; collects every problem before writing."""
+
+    def __init__(self, connection: Connection, version: int) -> None:
+        self.connection = connection
+        self.version = version
+        self.outcomes: Counter[str] = Counter()
+        self.problems: list[Problem] = []
+
+    def run(self, batch: list[NumberedEvent]) -> list[str]:
+        connection = self.connection
+        locations = location_id_map(connection)
+        self.rules: dict[int, LocationRules] = location_rules(connection)
+        seen_before = existing_event_ids(connection, [n.event.id for n in batch])
+        fresh: list[NumberedEvent] = []
+        duplicates: list[str] = []
+        seen: set[str] = set()
+        for numbered in batch:
+            event_id = numbered.event.id
+            if event_id in seen_before or event_id in seen:
+                duplicates.append(event_id)
+                continue
+            seen.add(event_id)
+            fresh.append(numbered)
+        if not fresh:
+            return duplicates
+        self.skus = ensure_skus(connection, {n.event.sku for n in fresh if hasattr(n.event, "sku")})
+        self.holds = self._load_holds(
+            {n.event.held_id for n in fresh if isinstance(n.event, ApproveEvent)}
+        )
+        self.reservations = self._load_reservations(
+            {
+                (n.event.order_id, n.event.line_id, locations[n.event.location_id])
+                for n in fresh
+                if isinstance(n.event, ShippedEvent | RejectedEvent)
+            }
+        )
+        pairs = set()
+        for n in fresh:
+            loc = locations[n.event.location_id]
+            if isinstance(n.event, ApproveEvent):
+                hold = self.holds.get(n.event.held_id)
+                if hold is not None:
+                    pairs.add((hold["location_id"], hold["sku_id"]))
+            else:
+                pairs.add((loc, self.skus[n.event.sku]))
+        self.positions = load_positions(connection, pairs)
+        self.new_holds: list[tuple[Any, ...]] = []
+        self.approved_holds: list[tuple[str, str]] = []
+        self.history: list[tuple[Any, ...]] = []
+        self.event_rows: list[tuple[Any, ...]] = []
+        self.reservation_updates: dict[int, tuple[int, str]] = {}
+        self.requeued: dict[tuple[str, str], int] = defaultdict(int)
+        self.exclusions: set[tuple[str, int, str]] = set()
+        # Stable sort: the order things happened, batch order between equal times.
+        timed = sorted(
+            ((to_us(n.event.occurred_at), i, n) for i, n in enumerate(fresh)),
+            key=lambda t: (t[0], t[1]),
+        )
+        for occurred_us, _, numbered in timed:
+            self._apply_one(numbered, locations[numbered.event.location_id], occurred_us)
+        if self.problems:
+            raise InvalidInput(self.problems, what="event batch")
+        self._write()
+        return duplicates
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _load_holds(self, held_ids: set[str]) -> dict[str, dict[str, Any]]:
+        holds: dict[str, dict[str, Any]] = {}
+        ids = list(held_ids)
+        mark = _mark(self.connection)
+        for start in range(0, len(ids), CHUNK * 2):
+            part = ids[start : start + CHUNK * 2]
+            rows = self.connection.exec_driver_sql(
+                "SELECT id, location_id, sku_id, quantity, approved_by FROM holds"
+                f" WHERE id IN ({', '.join([mark] * len(part))})",
+                tuple(part),
+            )
+            for hold_id, loc, sku, quantity, approved_by in rows:
+                holds[hold_id] = {
+                    "location_id": loc,
+                    "sku_id": sku,
+                    "quantity": quantity,
+                    "approved_by": approved_by,
+                }
+        return holds
+
+    def _load_reservations(
+        self, keys: set[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], list[list[int]]]:
+        """Per (order, line, location): [[reservation id, open quantity], ...], oldest first."""
+        found: dict[tuple[str, str, int], list[list[int]]] = defaultdict(list)
+        keys_list = list(keys)
+        mark = _mark(self.connection)
+        for start in range(0, len(keys_list), CHUNK // 2):
+            part = keys_list[start : start + CHUNK // 2]
+            values = ", ".join([f"({mark}, {mark}, {mark})"] * len(part))
+            rows = self.connection.exec_driver_sql(
+                "SELECT order_id, line_id, location_id, id, open_quantity FROM reservations"
+                f" WHERE (order_id, line_id, location_id) IN (VALUES {values}) ORDER BY id",
+                tuple(x for key in part for x in key),
+            )
+            for order_id, line_id, loc, reservation_id, open_quantity in rows:
+                found[(order_id, line_id, loc)].append([reservation_id, open_quantity])
+        return found
+
+    # -- the rules ----------------------------------------------------------------------------
+
+    def _problem(self, numbered: NumberedEvent, field: str, msg: str, kind: str) -> None:
+        where = numbered.where
+        label = f"line {where[1]}" if where[0] == "line" else f"{where[0]}[{where[1]}]"
+        self.problems.append(Problem((*where, field), f"{label}: {msg}", kind))
+
+    def _apply_one(self, numbered: NumberedEvent, loc: int, occurred_us: int) -> None:
+        event = numbered.event
+        rules = self.rules[loc]
+        detail: dict[str, Any] = {}
+        if isinstance(event, ApproveEvent):
+            hold = self.holds.get(event.held_id)
+            detail["held_id"] = event.held_id
+            if hold is None:
+                self._problem(
+                    numbered,
+                    "held_id",
+                    f"no receipt or return {event.held_id!r} is held",
+                    "unknown_hold",
+                )
+                return
+            if hold["location_id"] != loc:
+                self._problem(
+                    numbered,
+                    "held_id",
+                    f"hold {event.held_id!r} is at another location",
+                    "hold_elsewhere",
+                )
+                return
+            if hold["approved_by"] is not None:
+                self._problem(
+                    numbered,
+                    "held_id",
+                    f"hold {event.held_id!r} was approved by {hold['approved_by']!r}",
+                    "hold_approved",
+                )
+                return
+            pair = (loc, hold["sku_id"])
+            position = self.positions.get(pair, Position())
+            effect = ledger.approve(hold["quantity"], occurred_us, rules, position)
+            hold["approved_by"] = event.id
+            self.approved_holds.append((event.id, event.held_id))
+            sku_id, quantity = hold["sku_id"], None
+        else:
+            sku_id = self.skus[event.sku]
+            quantity = event.quantity
+            pair = (loc, sku_id)
+            position = self.positions.get(pair, Position())
+            effect = self._effect(numbered, event, loc, occurred_us, rules, position, detail)
+            if effect is None:
+                return
+        after = ledger.apply_effect(position, effect)
+        self.positions[pair] = after
+        self.outcomes[effect.outcome.value] += 1
+        self.history.append(
+            (
+                loc, sku_id, self.version, event.kind, event.id, occurred_us, after.on_hand, after.reserved,
+                after.held, None if effect.outcome is Outcome.APPLIED else effect.outcome.value,
+            )
+        )  # fmt: skip
+        self.event_rows.append(
+            (
+                event.id, event.kind, loc, sku_id, quantity, occurred_us, self.version, effect.outcome.value,
+                after.on_hand - position.on_hand, after.reserved - position.reserved,
+                orjson.dumps(detail).decode() if detail else None,
+            )
+        )  # fmt: skip
+
+    def _effect(
+        self,
+        numbered: NumberedEvent,
+        event: Any,
+        loc: int,
+        occurred_us: int,
+        rules: LocationRules,
+        position: Position,
+        detail: dict[str, Any],
+    ) -> Effect | None:
+        kind = event.kind
+        if kind == "sale":
+            return ledger.sale(event.quantity, occurred_us, rules, position)
+        if isinstance(event, VarianceEvent):
+            detail["reason"] = event.reason
+            return ledger.variance(event.quantity, event.reason, occurred_us, rules, position)
+        if kind in ("receipt", "return"):
+            effect = ledger.receipt(
+                event.quantity, occurred_us, rules, position, is_return=kind == "return"
+            )
+            if effect.outcome is Outcome.HELD:
+                # The event's id names the hold; an approval later in this batch may release it.
+                self.new_holds.append(
+                    (event.id, kind, loc, self.skus[event.sku], event.quantity, occurred_us)
+                )
+                self.holds[event.id] = {
+                    "location_id": loc, "sku_id": self.skus[event.sku], "quantity": event.quantity, "approved_by": None,
+                }  # fmt: skip
+            return effect
+        # shipped / rejected: settle the line's reservation at this location.
+        detail.update(order_id=event.order_id, line_id=event.line_id)
+        key = (event.order_id, event.line_id, loc)
+        reservations = self.reservations.get(key)
+        if not reservations:
+            self._problem(
+                numbered,
+                "order_id",
+                f"order {event.order_id!r} line {event.line_id!r} was not brokered to {event.location_id!r}",
+                "unknown_reservation",
+            )
+            return None
+        open_reserved = sum(open_quantity for _, open_quantity in reservations)
+        if isinstance(event, ShippedEvent):
+            effect = ledger.shipped(event.quantity, open_reserved, occurred_us, rules, position)
+            self._settle(reservations, -effect.reserved_delta, "shipped")
+            return effect
+        detail["not_found"] = event.not_found
+        effect = ledger.rejected(
+            event.quantity, open_reserved, event.not_found, occurred_us, rules, position
+        )
+        released = -effect.reserved_delta
+        self._settle(reservations, released, "rejected")
+        # Back to the queue, never again to this location.
+        self.requeued[(event.order_id, event.line_id)] += released
+        self.exclusions.add((event.order_id, loc, event.id))
+        return effect
+
+    def _settle(self, reservations: list[list[int]], quantity: int, status: str) -> None:
+        """Take ``quantity`` off the open reservations of a line, oldest first."""
+        for reservation in reservations:
+            if quantity <= 0:
+                break
+            take = min(quantity, reservation[1])
+            reservation[1] -= take
+            quantity -= take
+            self.reservation_updates[reservation[0]] = (
+                reservation[1],
+                status if reservation[1] == 0 else "open",
+            )
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        connection = self.connection
+        executemany(
+            connection,
+            """INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, counted_at_us, version)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (location_id, sku_id) DO UPDATE SET on_hand = excluded.on_hand,
+                   reserved = excluded.reserved, held = excluded.held,
+                   counted_at_us = excluded.counted_at_us, version = excluded.version""",
+            [
+                (loc, sku, p.on_hand, p.reserved, p.held, p.counted_at_us, self.version)
+                for (loc, sku), p in self.positions.items()
+            ],
+        )
+        bulk_insert(
+            connection,
+            "position_history",
+            (
+                "location_id",
+                "sku_id",
+                "version",
+                "cause",
+                "ref",
+                "at_us",
+                "on_hand",
+                "reserved",
+                "held",
+                "note",
+            ),
+            self.history,
+        )
+        bulk_insert(
+            connection,
+            "events",
+            (
+                "id",
+                "kind",
+                "location_id",
+                "sku_id",
+                "quantity",
+                "occurred_us",
+                "version",
+                "outcome",
+                "on_hand_delta",
+                "reserved_delta",
+                "detail",
+            ),
+            self.event_rows,
+        )
+        if self.new_holds:
+            bulk_insert(
+                connection,
+                "holds",
+                ("id", "kind", "location_id", "sku_id", "quantity", "occurred_us"),
+                self.new_holds,
+            )
+        executemany(
+            connection, "UPDATE holds SET approved_by = ? WHERE id = ?", self.approved_holds
+        )
+        executemany(
+            connection,
+            "UPDATE reservations SET open_quantity = ?, status = ? WHERE id = ?",
+            [
+                (open_quantity, status, rid)
+                for rid, (open_quantity, status) in self.reservation_updates.items()
+            ],
+        )
+        requeued = [
+            (q, order_id, line_id) for (order_id, line_id), q in self.requeued.items() if q > 0
+        ]
+        executemany(
+            connection,
+            "UPDATE order_lines SET allocated = allocated - ? WHERE order_id = ? AND line_id = ?",
+            requeued,
+        )
+        executemany(
+            connection,
+            "UPDATE orders SET status = 'queued' WHERE id = ?",
+            [(order_id,) for order_id in {order_id for _, order_id, _ in requeued}],
+        )
+        executemany(
+            connection,
+            "INSERT INTO order_exclusions (order_id, location_id, event_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (order_id, location_id) DO NOTHING",
+            sorted(self.exclusions),
+        )

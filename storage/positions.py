@@ -1,0 +1,88 @@
+"""Reading positions back: one position now, and its history (every change, with its cause)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from engine.ledger import Position, atp_of
+from models.inventory import PositionChange, PositionHistory, PositionOut, from_us
+from models.problems import InvalidInput, Problem
+from storage import tables
+from storage.db import read_transaction
+from storage.snapshots import take_snapshot
+
+
+def _ids(connection, location: str, sku: str) -> tuple[int, int]:
+    loc = connection.execute(
+        select(tables.locations.c.id).where(tables.locations.c.code == location)
+    ).scalar()
+    sku_id = connection.execute(select(tables.skus.c.id).where(tables.skus.c.code == sku)).scalar()
+    problems = []
+    if loc is None:
+        problems.append(
+            Problem(("location_id",), f"unknown location {location!r}", "unknown_location")
+        )
+    if sku_id is None:
+        problems.append(Problem(("sku",), f"unknown sku {sku!r}", "unknown_sku"))
+    if problems:
+        raise InvalidInput(problems, what="position")
+    return int(loc), int(sku_id)
+
+
+def get_position(engine: Engine, location: str, sku: str) -> PositionOut:
+    """The position now, with its resolved safety stock and ATP. Raises InvalidInput if unknown."""
+    with read_transaction(engine) as connection:
+        loc, sku_id = _ids(connection, location, sku)
+        snapshot = take_snapshot(connection, location_ids=[loc], sku_ids=[sku_id])
+        p = tables.positions
+        row = connection.execute(
+            select(p.c.on_hand, p.c.reserved, p.c.held, p.c.version).where(
+                (p.c.location_id == loc) & (p.c.sku_id == sku_id)
+            )
+        ).first()
+    if row is None:
+        position, version = Position(), 0
+        safety = int(snapshot.safety_stock[0]) if snapshot.positions else 0
+    else:
+        position, version = Position(row.on_hand, row.reserved, row.held), int(row.version)
+        safety = int(snapshot.safety_stock[0])
+    return PositionOut(
+        location_id=location,
+        sku=sku,
+        on_hand=position.on_hand,
+        reserved=position.reserved,
+        held=position.held,
+        safety_stock=safety,
+        atp=atp_of(position, safety),
+        version=version,
+    )
+
+
+def get_history(engine: Engine, location: str, sku: str, limit: int = 1000) -> PositionHistory:
+    """The position's changes, oldest first (the last ``limit``)."""
+    h = tables.position_history
+    with read_transaction(engine) as connection:
+        loc, sku_id = _ids(connection, location, sku)
+        rows = connection.execute(
+            select(
+                h.c.version,
+                h.c.cause,
+                h.c.ref,
+                h.c.at_us,
+                h.c.on_hand,
+                h.c.reserved,
+                h.c.held,
+                h.c.note,
+            )
+            .where((h.c.location_id == loc) & (h.c.sku_id == sku_id))
+            .order_by(h.c.id.desc())
+            .limit(limit)
+        ).all()
+    changes = [
+        PositionChange(
+            version=r.version, cause=r.cause, ref=r.ref, at=from_us(r.at_us), on_hand=r.on_hand,
+            reserved=r.reserved, held=r.held, note=r.note,
+        )
+        for r in reversed(rows)
+    ]  # fmt: skip
+    return PositionHistory(location_id=location, sku=sku, changes=changes)

@@ -1,0 +1,110 @@
+"""Snapshots read from the ledger: every position's ATP at one ledger version, as arrays.
+
+The current state is read from ``positions`` inside one read transaction (a consistent view
+even while writers work); an earlier version is rebuilt from ``position_history``, where every
+change is recorded with the version that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import Connection, Engine
+
+from engine.ledger import UNSET
+from engine.snapshot import Snapshot, build_snapshot
+from storage.catalog import load_catalog_arrays
+from storage.db import is_sqlite, now_us, read_transaction
+
+
+def current_version(connection: Connection, below: int | None = None) -> int:
+    """The newest committed ledger version visible here (below ``below`` if given)."""
+    if below is None:
+        sql = "SELECT COALESCE(MAX(version), 0) FROM ledger_changes"
+    else:
+        sql = f"SELECT COALESCE(MAX(version), 0) FROM ledger_changes WHERE version < {int(below)}"
+    return int(connection.exec_driver_sql(sql).scalar_one())
+
+
+def snapshot(engine: Engine, version: int | None = None) -> Snapshot:
+    """A snapshot of the whole ledger, now or at an earlier ``version``."""
+    with read_transaction(engine) as connection:
+        return take_snapshot(connection, version=version)
+
+
+def take_snapshot(
+    connection: Connection,
+    version: int | None = None,
+    location_ids: Sequence[int] | None = None,
+    sku_ids: Sequence[int] | None = None,
+    snapshot_version: int | None = None,
+) -> Snapshot:
+    """Read a snapshot on ``connection`` (in its transaction), optionally restricted to some
+    locations or skus. ``version`` None: the state now; else the state at that version."""
+    latest = snapshot_version if snapshot_version is not None else current_version(connection)
+    catalog = load_catalog_arrays(connection)
+    where = []
+    if location_ids is not None:
+        where.append(f"location_id IN ({', '.join(str(int(i)) for i in location_ids) or 'NULL'})")
+    if sku_ids is not None:
+        where.append(f"sku_id IN ({', '.join(str(int(i)) for i in sku_ids) or 'NULL'})")
+    if version is None or version >= latest:
+        arrays = _read_positions(connection, where)
+        taken_version = latest
+    else:
+        arrays = _read_history(connection, int(version), where)
+        taken_version = int(version)
+    return build_snapshot(taken_version, now_us(), catalog, *arrays)
+
+
+COLUMNS = ("location_id", "sku_id", "on_hand", "reserved", "safety_stock")
+
+
+def _read_positions(connection: Connection, where: list[str]) -> tuple[np.ndarray, ...]:
+    """Positions as int64 arrays. The database concatenates each location's column values into
+    one text per location, which numpy parses in C: a few thousand rows cross the driver instead
+    of millions (the difference between ~10 s and ~2 s for ten million positions)."""
+    concat = (
+        "group_concat({}, ',')"
+        if is_sqlite(connection)
+        else "string_agg(({})::text, ',' ORDER BY sku_id)"
+    )
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    sql = (
+        "SELECT location_id, COUNT(*), "
+        + ", ".join(
+            concat.format(column)
+            for column in ("sku_id", "on_hand", "reserved", f"COALESCE(safety_stock, {UNSET})")
+        )
+        + f" FROM positions{condition} GROUP BY location_id ORDER BY location_id"
+    )
+    rows = connection.exec_driver_sql(sql).all()
+    total = sum(int(r[1]) for r in rows)
+    out = [np.empty(total, dtype=np.int64) for _ in COLUMNS]
+    start = 0
+    for row in rows:
+        count = int(row[1])
+        end = start + count
+        out[0][start:end] = row[0]
+        for column in range(4):
+            if count:
+                out[column + 1][start:end] = np.fromstring(row[column + 2], dtype=np.int64, sep=",")
+        start = end
+    return tuple(out)
+
+
+def _read_history(connection: Connection, version: int, where: list[str]) -> tuple[np.ndarray, ...]:
+    """The last recorded state of each position at or before ``version``."""
+    condition = "".join(f" AND h.{clause}" for clause in where)
+    rows = connection.exec_driver_sql(
+        "SELECT h.location_id, h.sku_id, h.on_hand, h.reserved, COALESCE(p.safety_stock, "
+        f"{UNSET}) FROM position_history h JOIN (SELECT location_id, sku_id, MAX(id) AS id"
+        f" FROM position_history WHERE version <= {version} GROUP BY location_id, sku_id) last"
+        " ON h.id = last.id LEFT JOIN positions p ON p.location_id = h.location_id"
+        f" AND p.sku_id = h.sku_id WHERE true{condition} ORDER BY h.location_id, h.sku_id"
+    ).all()
+    if not rows:
+        return tuple(np.zeros(0, dtype=np.int64) for _ in COLUMNS)
+    matrix = np.array(rows, dtype=np.int64)
+    return tuple(np.ascontiguousarray(matrix[:, i]) for i in range(len(COLUMNS)))

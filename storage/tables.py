@@ -1,0 +1,241 @@
+"""The schema of the ledger. Times are integer microseconds since the epoch, UTC (``*_us``):
+comparable in SQL and in numpy alike, and free of the zone handling of each database.
+
+Every write transaction appends one row to ``ledger_changes``; its number is the ledger *version*
+that positions, history rows and snapshots carry.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only makes an INTEGER PRIMARY KEY the rowid (fast appends); PostgreSQL needs 64 bits for
+# tables that grow by millions of rows a day.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+ledger_changes = Table(
+    "ledger_changes",
+    metadata,
+    Column("version", RowId, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),  # catalog, feed, events, run, orders
+    Column("ref", Text, nullable=True),
+    Column("recorded_us", BigInteger, nullable=False),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("ships", Boolean, nullable=False),
+    Column("pickup", Boolean, nullable=True),
+    Column("max_shipments", Integer, nullable=True),
+    Column("max_units", Integer, nullable=True),
+    Column("shipment_cost", Float, nullable=True),
+    Column("unit_cost", Float, nullable=False),
+    Column("safety_stock", Integer, nullable=True),
+    Column("receipts_count_at_once", Boolean, nullable=False),
+    Column("returns_auto_approved", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    # The last full feed applied to the location: deltas at or before it are already counted.
+    Column("feed_as_of_us", BigInteger, nullable=True),
+    Column("feed_basis", Text, nullable=True),
+    Column("feed_source", Text, nullable=True),
+)
+
+skus = Table(
+    "skus",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("category", Text, nullable=True),
+    Column("safety_stock", Integer, nullable=True),
+    Column("online_threshold", Integer, nullable=True),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("online_threshold", Integer, nullable=False),
+)
+
+safety_stock_by_kind = Table(
+    "safety_stock_by_kind",
+    metadata,
+    Column("kind", Text, primary_key=True),
+    Column("quantity", Integer, nullable=False),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("location_id", Integer, ForeignKey("locations.id"), primary_key=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("held", BigInteger, nullable=False),
+    Column("safety_stock", Integer, nullable=True),  # per (location, sku); wins over the rest
+    Column("counted_at_us", BigInteger, nullable=True),  # last cycle count, a reset like a feed
+    Column("version", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+position_history = Table(
+    "position_history",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("location_id", Integer, nullable=False),
+    Column("sku_id", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("cause", Text, nullable=False),  # feed, sale, variance, ..., reservation
+    Column("ref", Text, nullable=True),  # the event id, feed id or brokering run id
+    Column("at_us", BigInteger, nullable=False),  # when it happened (occurred_at, as_of)
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("held", BigInteger, nullable=False),
+    Column("note", Text, nullable=True),
+    Index("ix_position_history_position", "location_id", "sku_id", "id"),
+    Index("ix_position_history_version", "version"),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("basis", Text, nullable=False),
+    Column("as_of_us", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("locations", Integer, nullable=False),
+    Column("refused_locations", Text, nullable=True),  # JSON list of location codes
+    Column("recorded_us", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("location_id", Integer, nullable=False),
+    Column("sku_id", Integer, nullable=True),
+    Column("quantity", BigInteger, nullable=True),
+    Column("occurred_us", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("outcome", Text, nullable=False),
+    # What the event did to its position: a feed older than the event replays these on top of
+    # its values (the feed counts what happened up to its as_of, not after).
+    Column("on_hand_delta", BigInteger, nullable=False),
+    Column("reserved_delta", BigInteger, nullable=False),
+    Column("detail", Text, nullable=True),  # JSON: reason, held_id, order_id, line_id, not_found
+    Index("ix_events_location_time", "location_id", "occurred_us"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Text, primary_key=True),  # the receipt's or return's event id
+    Column("kind", Text, nullable=False),
+    Column("location_id", Integer, nullable=False),
+    Column("sku_id", Integer, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("occurred_us", BigInteger, nullable=False),
+    Column("approved_by", Text, nullable=True),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("status", Text, nullable=False),  # queued, brokered, cancelled
+    Column("priority", Integer, nullable=False),
+    Column("placed_at_us", BigInteger, nullable=True),
+    Column("received_us", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),  # the order as the solve contract's JSON
+    Index("ix_orders_status", "status"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", Text, ForeignKey("orders.id"), primary_key=True),
+    Column("line_id", Text, primary_key=True),
+    Column("sku", Text, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("allocated", BigInteger, nullable=False),  # reserved or shipped, net of rejections
+)
+
+order_exclusions = Table(
+    "order_exclusions",
+    metadata,
+    # A location that rejected a line of the order: never again offered the order.
+    Column("order_id", Text, ForeignKey("orders.id"), primary_key=True),
+    Column("location_id", Integer, ForeignKey("locations.id"), primary_key=True),
+    Column("event_id", Text, nullable=True),
+)
+
+brokering_runs = Table(
+    "brokering_runs",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("status", Text, nullable=False),
+    Column("snapshot_version", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("finished_us", BigInteger, nullable=False),
+    Column("orders", Integer, nullable=False),
+    Column("result", Text, nullable=False),  # the solve response's JSON
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, ForeignKey("brokering_runs.id"), nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("line_id", Text, nullable=False),
+    Column("location_id", Integer, nullable=False),
+    Column("sku_id", Integer, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("open_quantity", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),  # open, shipped, rejected
+    Index("ix_reservations_line", "order_id", "line_id", "location_id"),
+)
+
+availability = Table(
+    "availability",
+    metadata,
+    # The published outbound feed: scope 'online' (location_id 0) or 'pickup' (per store).
+    Column("scope", Text, primary_key=True),
+    Column("location_id", Integer, primary_key=True),
+    Column("sku_id", Integer, primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Index("ix_availability_seq", "seq"),
+)
+
+availability_publications = Table(
+    "availability_publications",
+    metadata,
+    Column("seq", RowId, primary_key=True, autoincrement=True),
+    Column("version", BigInteger, nullable=False),
+    Column("published_us", BigInteger, nullable=False),
+    Column("rows_changed", BigInteger, nullable=False),
+)
