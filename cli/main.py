@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.solve",
     "cli.check",
     "cli.generate",
+    "cli.bench",
 )
 
 

@@ -1,0 +1,96 @@
+"""``omnibroker bench``: rebuild the benchmark table (``benchmarks/results.md``) from scratch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+
+def build_arguments(parser: argparse.ArgumentParser) -> None:
+    from benchmarks.run import BENCH_DIR, LP_SIZES, NAIVE_SIZES, STRATEGIES
+
+    def names(text: str) -> list[str]:
+        return [name.strip() for name in text.split(",") if name.strip()]
+
+    parser.add_argument(
+        "--sizes",
+        type=lambda t: [s.upper() for s in names(t)],
+        default=["S", "M", "L", "XL"],
+        help="comma-separated sizes (default S,M,L,XL)",
+    )
+    parser.add_argument(
+        "--strategies",
+        type=names,
+        default=list(STRATEGIES),
+        help=f"comma-separated, from {','.join(STRATEGIES)} (default all)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="solver time limit in s for every size (default: the protocol's per size)",
+    )
+    parser.add_argument(
+        "--lp-sizes",
+        type=lambda t: [s.upper() for s in names(t)],
+        default=list(LP_SIZES),
+        help=f"sizes to solve the LP relaxation at (default {','.join(LP_SIZES)})",
+    )
+    parser.add_argument(
+        "--naive-sizes",
+        type=lambda t: [s.upper() for s in names(t)],
+        default=list(NAIVE_SIZES),
+        help=f"sizes to attempt the naive MIP at (default {','.join(NAIVE_SIZES)})",
+    )
+    parser.add_argument(
+        "--no-latency", action="store_true", help="skip the single-order latency measurement"
+    )
+    parser.add_argument(
+        "--instances-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "omnibroker-bench",
+        help="where generated instances are cached",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=BENCH_DIR,
+        help="where results.md/json/png and best_known.json go",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "bench",
+        help="run the benchmark suite and rewrite benchmarks/results.md",
+        description="Generate the protocol's instances, run greedy, the optimiser, the naive MIP and "
+        "the LP relaxation on each (one subprocess per case), measure single-order latency, and "
+        "write benchmarks/results.{md,json,png} and best_known.json.",
+    )
+    build_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmarks.run import SEEDS, STRATEGIES, run_suite
+
+    unknown = [s for s in args.sizes if s not in SEEDS] + [
+        s for s in args.strategies if s not in STRATEGIES
+    ]
+    if unknown:
+        print(f"omnibroker bench: unknown size or strategy: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    run_suite(
+        sizes=args.sizes,
+        strategies=args.strategies,
+        time_limit_s=args.time_limit,
+        instances_dir=args.instances_dir,
+        out_dir=args.out_dir,
+        lp_sizes=args.lp_sizes,
+        naive_sizes=args.naive_sizes,
+        latency=not args.no_latency,
+        log=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    return 0
