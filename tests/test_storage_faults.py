@@ -1,0 +1,177 @@
+"""Faults with real processes and a real database file: a feed load killed half-way, an event
+batch delivered twice at once, two brokering runs started together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from models.inventory import parse_catalog
+from storage.catalog import apply_catalog
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.orders import submit_orders
+from storage.snapshots import snapshot
+from tests.ledger_fixtures import CATALOG, feed
+
+pytestmark = pytest.mark.slow
+
+# The inventory commands in a process of their own (the same handlers `omnibroker` runs).
+CLI_CODE = (
+    "import argparse, sys\n"
+    "from cli import brokering, inventory\n"
+    "parser = argparse.ArgumentParser(prog='omnibroker')\n"
+    "commands = parser.add_subparsers(required=True)\n"
+    "inventory.register(commands)\n"
+    "brokering.register(commands)\n"
+    "args = parser.parse_args(sys.argv[1:])\n"
+    "sys.exit(args.handler(args))\n"
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI_CODE, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def database(tmp_path: Path, locations: int = 0):
+    path = tmp_path / "ledger.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    catalog = dict(CATALOG)
+    catalog["locations"] = CATALOG["locations"] + [
+        {"id": f"S-{i:04d}", "kind": "store", "lat": 40 + i / 1000, "lon": -74.0}
+        for i in range(locations)
+    ]
+    apply_catalog(engine, parse_catalog(catalog))
+    return engine, path
+
+
+def test_feed_load_killed_half_way_leaves_previous_state_intact(tmp_path):
+    engine, path = database(tmp_path, locations=40)
+    feed(engine, [("S-017", "TEE", 5), ("WH-EAST", "TEE", 9)], "2026-11-27T05:00:00Z")
+    before = snapshot(engine).to_frame()
+    big = tmp_path / "big.csv"
+    with big.open("w") as out:
+        out.write("location_id,sku,quantity\n")
+        for i in range(40):
+            out.write("".join(f"S-{i:04d},SKU-{j:05d},{j % 7}\n" for j in range(50_000)))
+    process = cli("feed", "load", str(big), "--source", "erp", "--basis", "physical",
+                  "--as-of", "2026-11-28T05:00:00Z", "--db", str(path))  # fmt: skip
+    time.sleep(2.5)
+    assert process.poll() is None, "the load finished before it could be killed; make it bigger"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    engine.dispose()
+    after = snapshot(engine).to_frame()
+    assert after.equals(before)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM feeds")).scalar_one() == 1
+    # The lock died with the process: the next writer goes ahead.
+    feed(engine, [("S-017", "TEE", 4)], "2026-11-28T06:00:00Z")
+    assert (
+        snapshot(engine)
+        .to_frame()
+        .set_index(["location_id", "sku"])
+        .loc[("S-017", "TEE"), "on_hand"]
+        == 4
+    )
+
+
+def test_same_event_batch_delivered_twice_changes_nothing_the_second_time(tmp_path):
+    engine, path = database(tmp_path)
+    feed(engine, [("S-017", f"SKU-{j}", 100) for j in range(50)], "2026-11-27T05:00:00Z")
+    events = [
+        {"id": f"pos-{i}", "kind": "sale", "location_id": "S-017", "sku": f"SKU-{i % 50}", "quantity": 1,
+         "occurred_at": f"2026-11-27T09:{i // 60 % 60:02d}:{i % 60:02d}Z"}
+        for i in range(2000)
+    ]  # fmt: skip
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(b"\n".join(orjson.dumps(e) for e in events))
+    # Both deliveries at once, from two processes.
+    first, second = (
+        cli("events", "apply", str(batch), "--db", str(path)),
+        cli("events", "apply", str(batch), "--db", str(path)),
+    )
+    results = []
+    for process in (first, second):
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()
+        results.append(orjson.loads(out))
+    assert sorted(len(r["duplicates"]) for r in results) == [0, 2000]
+    frame = snapshot(engine).to_frame()
+    assert frame["on_hand"].sum() == 50 * 100 - 2000
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM events")).scalar_one() == 2000
+        history = connection.execute(
+            text("SELECT COUNT(*) FROM position_history WHERE cause = 'sale'")
+        )
+        assert history.scalar_one() == 2000
+    # A third delivery, later: still nothing.
+    third = cli("events", "apply", str(batch), "--db", str(path))
+    out, _ = third.communicate(timeout=120)
+    assert len(orjson.loads(out)["duplicates"]) == 2000
+    assert snapshot(engine).to_frame()["on_hand"].sum() == 50 * 100 - 2000
+
+
+def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path):
+    engine, path = database(tmp_path, locations=10)
+    skus = [f"SKU-{j}" for j in range(20)]
+    stores = [f"S-{i:04d}" for i in range(10)]
+    feed(
+        engine, [(s, sku, 3) for s in [*stores, "WH-EAST"] for sku in skus], "2026-11-27T05:00:00Z"
+    )
+    orders = [
+        {"id": f"SO-{n}", "priority": n % 3, "delivery": "ship", "ship_to": {"lat": 40.5, "lon": -74.2},
+         "lines": [{"id": "1", "sku": skus[n % 20], "quantity": 1 + n % 3},
+                   {"id": "2", "sku": skus[(n * 7) % 20], "quantity": 1}]}
+        for n in range(600)
+    ]  # fmt: skip
+    submit_orders(engine, {"orders": orders[:300]})
+    first = cli("broker", "--time-limit", "20", "--db", str(path))
+    time.sleep(0.05)
+    submit_orders(engine, {"orders": orders[300:]})  # more orders arrive while it runs
+    second = cli("broker", "--time-limit", "20", "--db", str(path))
+    runs = []
+    for process in (first, second):
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err.decode()
+        runs.append(orjson.loads(out))
+    # Serialised: one run's snapshot comes after the other's commit.
+    runs.sort(key=lambda r: r["version"])
+    assert runs[1]["snapshot_version"] >= runs[0]["version"]
+    with engine.connect() as connection:
+        over_promised = connection.execute(
+            text(
+                "SELECT COUNT(*) FROM positions p WHERE p.reserved > p.on_hand OR p.reserved <>"
+                " (SELECT COALESCE(SUM(r.open_quantity), 0) FROM reservations r"
+                "  WHERE r.location_id = p.location_id AND r.sku_id = p.sku_id)"
+            )
+        ).scalar_one()
+        over_allocated_lines = connection.execute(
+            text(
+                "SELECT COUNT(*) FROM order_lines l WHERE l.allocated > l.quantity OR l.allocated <>"
+                " (SELECT COALESCE(SUM(r.quantity), 0) FROM reservations r"
+                "  WHERE r.order_id = l.order_id AND r.line_id = l.line_id)"
+            )
+        ).scalar_one()
+        reserved = connection.execute(text("SELECT SUM(reserved) FROM positions")).scalar_one()
+    assert over_promised == 0
+    assert over_allocated_lines == 0
+    total_stock = 11 * 20 * 3
+    assert 0 < reserved <= total_stock
+    assert runs[0]["summary"]["units_allocated"] + runs[1]["summary"]["units_allocated"] == reserved
