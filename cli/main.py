@@ -14,10 +14,14 @@ from collections.abc import Sequence
 
 # Subcommand modules, in the order `omnibroker --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "cli.demo",
     "cli.solve",
+    "cli.serve",
     "cli.check",
     "cli.generate",
     "cli.bench",
+    "cli.inventory",
+    "cli.brokering",
 )
 
 

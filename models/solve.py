@@ -56,7 +56,9 @@ class Location(_Wire):
     )
     max_shipments: Count | None = Field(default=None, description="null = unlimited")
     max_units: Count | None = Field(default=None, description="null = unlimited")
-    shipment_cost: Money | None = Field(default=None, description="null = the policy's cost for its kind")
+    shipment_cost: Money | None = Field(
+        default=None, description="null = the policy's cost for its kind"
+    )
     unit_cost: Money = 0.0
 
     @property

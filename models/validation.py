@@ -23,7 +23,9 @@ def parse_solve_request_json(body: bytes | str) -> SolveRequest:
     try:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput([Problem((), f"body is not valid JSON: {exc}", "json_invalid")]) from None
+        raise InvalidInput(
+            [Problem((), f"body is not valid JSON: {exc}", "json_invalid")]
+        ) from None
     return parse_solve_request(raw)
 
 
@@ -122,7 +124,9 @@ def _order_problems(raw: dict[str, Any], locations: dict[str, bool]) -> Iterator
                 seen[order_id] = index
         delivery = order.get("delivery")
         if delivery == "ship" and order.get("ship_to") is None:
-            yield Problem(("orders", index, "ship_to"), "required when delivery is 'ship'", "missing")
+            yield Problem(
+                ("orders", index, "ship_to"), "required when delivery is 'ship'", "missing"
+            )
         if delivery == "pickup":
             pickup_id = order.get("pickup_location_id")
             if pickup_id is None:

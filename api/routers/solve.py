@@ -1,0 +1,104 @@
+"""``POST /v1/solve`` and ``GET /healthz``: the solve contract over HTTP.
+
+The body is read raw and validated by :mod:`models.validation`, the same path as the CLI, so a
+refusal lists every problem (schema and cross-reference) in one 422. The solve runs in a worker
+thread: OR-Tools releases the GIL while it searches, so a long solve never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from engine.solve import solve
+from models.problems import InvalidInput
+from models.solve import SolveRequest, SolveResponse
+from models.validation import parse_solve_request_json
+
+router = APIRouter()
+
+_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+_REQUEST_EXAMPLE = json.loads((_EXAMPLES / "solve_request.json").read_text())
+_RESPONSE_EXAMPLE = json.loads((_EXAMPLES / "solve_response.json").read_text())
+
+_PROBLEMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+                "required": ["loc", "msg", "type"],
+            },
+        }
+    },
+}
+
+
+def json_response(document: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(document), status_code=status_code, media_type="application/json")
+
+
+@router.get("/healthz", tags=["health"], summary="Liveness")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post(
+    "/v1/solve",
+    tags=["solve"],
+    summary="Allocate a batch of orders to locations",
+    description=(
+        "A batch of orders and an availability snapshot in; allocations, the reason for every "
+        "unfilled unit, and the remaining availability out (shared/contract/solve.md). "
+        "Fill by priority first, then least cost. A request that breaks the contract is refused "
+        "whole with 422 and every problem listed with the path of the field at fault."
+    ),
+    response_model=SolveResponse,
+    responses={
+        200: {"content": {"application/json": {"example": _RESPONSE_EXAMPLE}}},
+        422: {
+            "description": "The request is refused: every problem, with its path",
+            "content": {"application/json": {"schema": _PROBLEMS_SCHEMA}},
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/SolveRequest"},
+                    "example": _REQUEST_EXAMPLE,
+                }
+            },
+        }
+    },
+)
+async def solve_endpoint(request: Request) -> Response:
+    body = await request.body()
+    try:
+        solve_request = parse_solve_request_json(body)
+    except InvalidInput as error:
+        return json_response(error.as_body(), status_code=422)
+    return json_response(await run_in_threadpool(solve, solve_request))
+
+
+def register_schemas(openapi: dict[str, Any]) -> None:
+    """Put the request schema into the OpenAPI components the raw-body route refers to."""
+    schema = SolveRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schema.pop("$defs", {}))
+    components["SolveRequest"] = schema

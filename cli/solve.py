@@ -1,0 +1,38 @@
+"""``omnibroker solve REQUEST.json [-o OUT.json]``: the solve contract on the command line."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.io import read_bytes, report_invalid, write_json
+from engine.optimizer import BACKENDS, DEFAULT_BACKEND
+from engine.solve import solve
+from models.problems import InvalidInput
+from models.validation import parse_solve_request_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "solve",
+        help="allocate a batch of orders (request JSON in, response JSON out)",
+        description="Allocate a batch of orders to locations as the solve contract says. "
+        "Exit status 2, with every problem on stderr, for a request that is refused.",
+    )
+    parser.add_argument("request", help="request JSON file, or - for stdin")
+    parser.add_argument("-o", "--output", help="write the response here instead of stdout")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help=f"OR-Tools solver behind the optimiser (default {DEFAULT_BACKEND})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        request = parse_solve_request_json(read_bytes(args.request, "request"))
+    except InvalidInput as error:
+        return report_invalid(error)
+    write_json(solve(request, backend=args.backend), args.output)
+    return 0

@@ -1,0 +1,351 @@
+"""The optimiser: the contract's lexicographic optimum, solved in stages with OR-Tools.
+
+Stage 1..P: for each priority from the highest down, maximise the units allocated to that priority,
+holding every higher priority at the fill it reached. Stage P+1: minimise total cost, holding every
+priority's fill. Solving in stages keeps fill exact whatever the costs are (one weighted objective is
+exact only when its constant provably dominates every cost, and a relative MIP gap on a huge weighted
+objective would silently trade units for money).
+
+A *floor* allocation (the greedy baseline) is always at hand: it skips fill stages it already
+provably maximises (it reaches the trivial upper bound of the priority), and it is the answer when
+the time limit leaves the solver with nothing better, so the optimiser never returns less than the
+baseline and never returns nothing.
+
+Backends are those of OR-Tools' ModelBuilder: SCIP (default), HiGHS and CP-SAT; see the README
+for the measurements behind the default.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ortools.linear_solver.python import model_builder as mb
+
+from engine.model import AllocationModel, build_model, cost_objective, fill_objective
+from engine.problem import FloatArray, IntArray, ProblemData
+
+BACKENDS = ("highs", "scip", "sat")
+DEFAULT_BACKEND = "scip"
+
+# Leave this much of the time limit for writing the response after the last stage.
+_RESPONSE_RESERVE_S = 0.05
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """One solve of the sequence: what it optimised, how it ended, what it cost."""
+
+    name: str  # "fill:<priority>" or "cost"
+    status: str  # "optimal", "feasible", "skipped", "no_solution"
+    objective: float
+    bound: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class OptimiserResult:
+    """An allocation with its cost, a proven lower bound on the cost at its fill, and the stages."""
+
+    x: IntArray
+    optimal: bool
+    objective: float
+    bound: float
+    backend: str
+    stages: list[StageReport] = field(default_factory=list)
+    fill_optimal: bool = True
+
+    @property
+    def gap(self) -> float:
+        return relative_gap(self.objective, self.bound)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """The relative distance between a cost and its lower bound (0 when both are 0)."""
+    if objective <= 1e-9:
+        return 0.0
+    return max(0.0, (objective - bound) / abs(objective))
+
+
+def allocation_cost(data: ProblemData, x: IntArray) -> float:
+    """Total cost of an allocation: used shipments plus unit handling, unrounded."""
+    pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
+    units_cost = float(np.dot(x, data.location_unit_cost[data.candidate_location]))
+    return float(data.pair_cost[pair_units > 0].sum()) + units_cost
+
+
+def fill_by_priority(data: ProblemData, x: IntArray) -> dict[int, int]:
+    """Units allocated per priority, for every priority of the batch."""
+    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
+    priority = data.line_priority
+    return {p: round(line_units[priority == p].sum()) for p in data.priorities}
+
+
+def fill_upper_bounds(data: ProblemData) -> dict[int, int]:
+    """Per priority, the units it could get if no other priority existed and nothing bound but
+    line quantities and stock: ``sum over lines of min(quantity, eligible stock)``."""
+    eligible_stock = np.bincount(
+        data.candidate_line,
+        weights=data.inventory_quantity[data.candidate_inventory],
+        minlength=data.n_lines,
+    )
+    reachable = np.minimum(data.line_quantity, eligible_stock)
+    priority = data.line_priority
+    return {p: round(reachable[priority == p].sum()) for p in data.priorities}
+
+
+def lexicographically_better(
+    data: ProblemData, a: IntArray, b: IntArray, *, tolerance: float = 1e-6
+) -> bool:
+    """True when allocation ``a`` beats ``b`` by the contract: fill per priority, then cost."""
+    fill_a, fill_b = fill_by_priority(data, a), fill_by_priority(data, b)
+    for priority in data.priorities:
+        if fill_a[priority] != fill_b[priority]:
+            return fill_a[priority] > fill_b[priority]
+    return allocation_cost(data, a) < allocation_cost(data, b) - tolerance
+
+
+class _Stages:
+    """Runs the stage sequence against one model, sharing the deadline."""
+
+    def __init__(self, data: ProblemData, backend: str, deadline: float, relative_gap: float):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        self.data = data
+        self.backend = backend
+        self.deadline = deadline
+        self.relative_gap = relative_gap
+        self.model: AllocationModel = build_model(data)
+        self.row_lower = self.model.row_lower.copy()
+        self.reports: list[StageReport] = []
+
+    def remaining_s(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def hold_fill(self, priority: int, units: int) -> None:
+        self.row_lower[self.model.fill_rows[priority]] = float(units)
+
+    def solve(
+        self,
+        name: str,
+        objective: FloatArray,
+        *,
+        maximize: bool,
+        gap: float,
+        abs_gap: float,
+        hint: IntArray | None = None,
+        upper: FloatArray | None = None,
+    ) -> tuple[IntArray | None, float, float, bool]:
+        """One MIP solve. Returns (x or None, objective, bound, proven within the gap)."""
+        started = time.perf_counter()
+        model = self.model
+        stage = "cost" if name == "cost" else "fill"
+        mb_model = _mb_model(
+            model, objective, self.row_lower, model.integrality(stage), maximize, upper
+        )
+        if hint is not None and self.backend != "highs":
+            # OR-Tools' HiGHS wrapper loses hints (it sizes its hint vector to zero and passes it
+            # before the rows exist), so only SCIP and CP-SAT get the warm start.
+            helper = mb_model.helper
+            for column, value in enumerate(model.columns_of(self.data, hint).tolist()):
+                helper.add_hint(column, value)
+        solver = mb.Solver(self.backend)
+        solver.set_time_limit_in_seconds(max(0.01, self.remaining_s()))
+        solver.set_solver_specific_parameters(_parameters(self.backend, gap, abs_gap))
+        status = solver.solve(mb_model)
+        seconds = time.perf_counter() - started
+        if status not in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE):
+            self.reports.append(
+                StageReport(name, "no_solution", float("nan"), float("nan"), seconds)
+            )
+            return None, float("nan"), float("nan"), False
+        values = solver.values(mb_model.get_variables()).to_numpy()
+        x = np.rint(values[: model.n_x]).astype(np.int64)
+        optimal = status == mb.SolveStatus.OPTIMAL
+        value = float(solver.objective_value)
+        bound = self._bound(solver, value, optimal, maximize, gap, abs_gap, objective, stage)
+        self.reports.append(
+            StageReport(name, "optimal" if optimal else "feasible", value, bound, seconds)
+        )
+        return x, value, bound, optimal
+
+    def _bound(
+        self,
+        solver: mb.Solver,
+        value: float,
+        optimal: bool,
+        maximize: bool,
+        gap: float,
+        abs_gap: float,
+        objective: FloatArray,
+        stage: str,
+    ) -> float:
+        """A proven bound on the stage's objective.
+
+        SCIP and CP-SAT report their dual bound. OR-Tools' HiGHS wrapper reports the incumbent's
+        value as the bound, which proves nothing, so for HiGHS the bound comes from HiGHS' own
+        stopping rule when it proved optimality within the gap, and from the LP relaxation when
+        the time limit stopped it.
+        """
+        if self.backend != "highs":
+            bound = float(solver.best_objective_bound)
+            if np.isfinite(bound):
+                return bound
+        if optimal:
+            slack = max(gap * abs(value), abs_gap) if maximize else max(gap * abs(value), 0.0)
+            return value + slack if maximize else value - slack
+        if maximize:
+            return float("inf")
+        relaxed = _mb_model(self.model, objective, self.row_lower, None, maximize=False)
+        lp = mb.Solver("highs")
+        lp.set_time_limit_in_seconds(max(0.5, self.remaining_s()))
+        lp.set_solver_specific_parameters("output_flag=false")
+        if lp.solve(relaxed) == mb.SolveStatus.OPTIMAL:
+            return min(float(lp.objective_value), value)
+        return 0.0  # costs are never negative: the trivial bound
+
+
+def _mb_model(
+    model: AllocationModel,
+    objective: FloatArray,
+    row_lower: FloatArray,
+    integer: np.ndarray | None,
+    maximize: bool,
+    upper: FloatArray | None = None,
+) -> mb.Model:
+    """The model handed to OR-Tools in one call from the sparse arrays."""
+    mb_model = mb.Model()
+    # OR-Tools' stubs type these arrays wrongly (ndarray[float64, ...]); the call takes float64 arrays.
+    helper: Any = mb_model.helper
+    helper.fill_model_from_sparse_data(
+        model.lower,
+        model.upper if upper is None else upper,
+        objective,
+        row_lower,
+        model.row_upper,
+        model.matrix,
+    )
+    if integer is not None:
+        for column in np.flatnonzero(integer).tolist():
+            helper.set_var_integrality(column, True)
+    helper.set_maximize(maximize)
+    return mb_model
+
+
+def _parameters(backend: str, gap: float, abs_gap: float) -> str:
+    if backend == "highs":
+        # HiGHS writes a banner to stdout unless told not to; stdout is the CLI's JSON.
+        return f"output_flag=false\nmip_rel_gap={gap}\nmip_abs_gap={abs_gap}\nthreads=1"
+    if backend == "scip":
+        return f"limits/gap = {gap}\nlimits/absgap = {abs_gap}\ndisplay/verblevel = 0"
+    return f"relative_gap_limit: {gap}, absolute_gap_limit: {abs_gap}, num_workers: 2"
+
+
+def optimise(
+    data: ProblemData,
+    *,
+    floor: IntArray | None = None,
+    backend: str = DEFAULT_BACKEND,
+    time_limit_s: float | None = None,
+    relative_gap: float | None = None,
+) -> OptimiserResult:
+    """The lexicographic optimum of the contract, or the best allocation found in the time limit.
+
+    ``floor`` is a feasible allocation (the greedy baseline) that the result never falls below.
+    Raises ``ValueError`` for an unknown backend.
+    """
+    time_limit = data.time_limit_s if time_limit_s is None else time_limit_s
+    gap = data.relative_gap if relative_gap is None else relative_gap
+    floor_x = np.zeros(data.n_candidates, np.int64) if floor is None else floor
+    if data.n_candidates == 0:
+        return OptimiserResult(floor_x, True, 0.0, 0.0, backend)
+
+    deadline = time.perf_counter() + max(0.01, time_limit - _RESPONSE_RESERVE_S)
+    stages = _Stages(data, backend, deadline, gap)
+    upper = fill_upper_bounds(data)
+    floor_fill = fill_by_priority(data, floor_x)
+
+    # Fill stages. While the floor reaches a priority's trivial bound, that fill is optimal
+    # without a solve; from the first priority it does not, the MIP decides.
+    last_x: IntArray | None = None
+    floor_is_optimal_so_far = True
+    for priority in data.priorities:
+        if upper[priority] == 0:
+            stages.hold_fill(priority, 0)
+            continue
+        if floor_is_optimal_so_far and floor_fill[priority] == upper[priority]:
+            stages.hold_fill(priority, upper[priority])
+            stages.reports.append(
+                StageReport(
+                    f"fill:{priority}",
+                    "skipped",
+                    float(upper[priority]),
+                    float(upper[priority]),
+                    0.0,
+                )
+            )
+            continue
+        floor_is_optimal_so_far = False
+        x, value, _bound, optimal = stages.solve(
+            f"fill:{priority}",
+            fill_objective(data, stages.model, priority),
+            maximize=True,
+            gap=0.0,
+            abs_gap=0.999,  # fill is integral: a gap under one unit proves it
+            # lower priorities cannot raise this one's fill: keep them out of the model
+            upper=_upper_without_lower_priorities(data, stages.model, priority),
+        )
+        if x is None or not optimal:
+            # Out of time before this priority's fill was proven: the best of what we have.
+            best = floor_x if x is None or lexicographically_better(data, floor_x, x) else x
+            return OptimiserResult(
+                best, False, allocation_cost(data, best), 0.0, backend, stages.reports, False
+            )
+        stages.hold_fill(priority, round(value))
+        last_x = x
+
+    # Cost stage, every fill held.
+    start_x = last_x if last_x is not None else floor_x
+    x, value, bound, optimal = stages.solve(
+        "cost",
+        cost_objective(data, stages.model),
+        maximize=False,
+        gap=gap,
+        abs_gap=1e-6,
+        hint=start_x,
+    )
+    if x is None:
+        # No allocation found within the time left: the last fill stage's allocation reaches
+        # the optimal fill; the floor may too, and may be cheaper.
+        candidates = [a for a in (last_x, floor_x) if a is not None]
+        best = min(candidates, key=lambda a: _lexicographic_key(data, a))
+        return OptimiserResult(
+            best, False, allocation_cost(data, best), 0.0, backend, stages.reports
+        )
+    result_x = x
+    if lexicographically_better(data, floor_x, x):
+        result_x = floor_x  # a time-limited MIP can lose to the baseline; never return worse
+    cost = allocation_cost(data, result_x)
+    bound = min(bound, cost)
+    # The floor can only replace a proven solution by being cheaper, which keeps it proven.
+    return OptimiserResult(result_x, optimal, cost, bound, backend, stages.reports)
+
+
+def _upper_without_lower_priorities(
+    data: ProblemData, model: AllocationModel, priority: int
+) -> FloatArray:
+    upper = model.upper.copy()
+    lower_candidates = data.line_priority[data.candidate_line] < priority
+    upper[: model.n_x][lower_candidates] = 0.0
+    lower_pairs = data.order_priority[data.pair_order] < priority
+    upper[model.n_x : model.n_x + model.n_y][lower_pairs] = 0.0
+    lower_orders = data.order_priority[model.partial_free_orders] < priority
+    upper[model.n_x + model.n_y :][lower_orders] = 0.0
+    return upper
+
+
+def _lexicographic_key(data: ProblemData, x: IntArray) -> tuple[float, ...]:
+    fill = fill_by_priority(data, x)
+    return (*(-fill[p] for p in data.priorities), allocation_cost(data, x))

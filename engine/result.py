@@ -1,0 +1,147 @@
+"""An allocation written as the contract's response: ids come back only here.
+
+Money and distances are summed unrounded, then rounded to 2 decimals, as the contract says.
+Rows are plain dicts built column-wise from the arrays, so a batch of 200k orders is written
+without a pydantic object per row; :class:`models.solve.SolveResponse` describes the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.problem import IntArray, ProblemData
+from engine.reasons import unallocated_reasons
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    """How the allocation was found, whatever the backend: the response's ``solver`` block."""
+
+    name: str
+    optimal: bool
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    strategy: str
+
+
+def build_response(data: ProblemData, x: IntArray, solver: SolverInfo) -> dict[str, Any]:
+    """The response for allocation ``x`` (units per candidate) of problem ``data``."""
+    x = np.asarray(x, dtype=np.int64)
+    served = np.flatnonzero(x > 0)
+    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines).astype(
+        np.int64
+    )
+    pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
+    used_pairs = np.flatnonzero(pair_units > 0)
+    allocated_per_row = np.bincount(
+        data.candidate_inventory, weights=x, minlength=data.inventory_quantity.size
+    ).astype(np.int64)
+
+    order_ids, line_ids, location_ids = data.order_ids, data.line_ids, data.location_ids
+    allocations = [
+        {
+            "order_id": order_ids[order],
+            "line_id": line_ids[line],
+            "location_id": location_ids[location],
+            "quantity": quantity,
+        }
+        for order, line, location, quantity in zip(
+            data.line_order[data.candidate_line[served]].tolist(),
+            data.candidate_line[served].tolist(),
+            data.candidate_location[served].tolist(),
+            x[served].tolist(),
+            strict=True,
+        )
+    ]
+
+    short_lines, reasons = unallocated_reasons(data, x, line_units, proven=solver.optimal)
+    unallocated = [
+        {
+            "order_id": order_ids[data.line_order[line]],
+            "line_id": line_ids[line],
+            "quantity": missing,
+            "reason": reason.value,
+        }
+        for line, missing, reason in zip(
+            short_lines.tolist(),
+            (data.line_quantity[short_lines] - line_units[short_lines]).tolist(),
+            reasons,
+            strict=True,
+        )
+    ]
+
+    sku_ids = data.sku_ids
+    remaining = [
+        {"location_id": location_ids[location], "sku": sku_ids[sku], "quantity": quantity}
+        for location, sku, quantity in zip(
+            data.inventory_location.tolist(),
+            data.inventory_sku.tolist(),
+            (data.inventory_quantity - allocated_per_row).tolist(),
+            strict=True,
+        )
+    ]
+
+    shipment_cost = data.pair_cost[used_pairs]
+    shipments = [
+        {
+            "order_id": order_ids[order],
+            "location_id": location_ids[location],
+            "distance_km": round(distance, 2),
+            "cost": round(cost, 2),
+        }
+        for order, location, distance, cost in zip(
+            data.pair_order[used_pairs].tolist(),
+            data.pair_location[used_pairs].tolist(),
+            data.pair_distance_km[used_pairs].tolist(),
+            shipment_cost.tolist(),
+            strict=True,
+        )
+    ]
+
+    units_cost = float(np.dot(x, data.location_unit_cost[data.candidate_location]))
+    total_cost = float(shipment_cost.sum()) + units_cost
+    order_units = np.bincount(data.line_order, weights=line_units, minlength=data.n_orders)
+    order_requested = np.bincount(
+        data.line_order, weights=data.line_quantity, minlength=data.n_orders
+    )
+    shipments_per_order = np.bincount(data.pair_order[used_pairs], minlength=data.n_orders)
+    line_priority = data.line_priority
+
+    summary = {
+        "orders": data.n_orders,
+        "orders_fully_allocated": int(np.count_nonzero(order_units >= order_requested)),
+        "units_requested": int(data.line_quantity.sum()),
+        "units_allocated": int(line_units.sum()),
+        "shipments": int(used_pairs.size),
+        "split_orders": int(np.count_nonzero(shipments_per_order > 1)),
+        "total_cost": round(total_cost, 2),
+        "by_priority": [
+            {
+                "priority": priority,
+                "units_requested": int(data.line_quantity[line_priority == priority].sum()),
+                "units_allocated": int(line_units[line_priority == priority].sum()),
+            }
+            for priority in data.priorities
+        ],
+    }
+    return {
+        "allocations": allocations,
+        "unallocated": unallocated,
+        "remaining": remaining,
+        "shipments": shipments,
+        "summary": summary,
+        "solver": {
+            "name": solver.name,
+            "status": "optimal" if solver.optimal else "feasible",
+            "objective": round(total_cost, 2),
+            "bound": round(min(solver.bound, total_cost), 2),
+            "gap": round(solver.gap, 6),
+            "seconds": round(solver.seconds, 3),
+            "strategy": solver.strategy,
+        },
+    }

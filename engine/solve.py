@@ -1,0 +1,61 @@
+"""``solve(request) -> response``: the one call of the contract, as a pure function.
+
+Build the problem arrays once, allocate with the strategy the policy names (the optimiser by
+default, the greedy baseline on request), write the response. The greedy allocation is computed
+either way: it is the optimiser's floor and fallback.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from engine.greedy import greedy_allocate
+from engine.optimizer import DEFAULT_BACKEND, allocation_cost, optimise
+from engine.problem import ProblemData, build_problem
+from engine.result import SolverInfo, build_response
+from models.solve import SolveRequest
+
+
+def solve(request: SolveRequest, *, backend: str = DEFAULT_BACKEND) -> dict[str, Any]:
+    """Allocate a validated request; returns the contract's response as a JSON-ready dict.
+
+    Raises ``ValueError`` for an unknown backend (``highs``, ``scip``, ``sat``).
+    """
+    started = time.perf_counter()
+    data = build_problem(request)
+    return solve_problem(data, backend=backend, started=started)
+
+
+def solve_problem(
+    data: ProblemData, *, backend: str = DEFAULT_BACKEND, started: float | None = None
+) -> dict[str, Any]:
+    """As :func:`solve`, for problem data already built (what-if variants, benchmarks)."""
+    started = time.perf_counter() if started is None else started
+    floor = greedy_allocate(data)
+    if data.strategy == "greedy":
+        cost = allocation_cost(data, floor)
+        # The baseline proves nothing: its bound is the trivial one, costs are never negative.
+        info = SolverInfo(
+            name="omnibroker/greedy",
+            optimal=False,
+            objective=cost,
+            bound=0.0,
+            gap=1.0 if cost > 0 else 0.0,
+            seconds=time.perf_counter() - started,
+            strategy="greedy",
+        )
+        return build_response(data, floor, info)
+
+    elapsed = time.perf_counter() - started
+    result = optimise(data, floor=floor, backend=backend, time_limit_s=data.time_limit_s - elapsed)
+    info = SolverInfo(
+        name=f"or-tools/{result.backend}",
+        optimal=result.optimal,
+        objective=result.objective,
+        bound=result.bound,
+        gap=result.gap,
+        seconds=time.perf_counter() - started,
+        strategy="optimal",
+    )
+    return build_response(data, result.x, info)

@@ -1,0 +1,84 @@
+"""Small hand-made solve requests for the contract's tests, written as the contract spells them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.checker import assert_valid
+from engine.solve import solve
+from models.validation import parse_solve_request
+
+# Boston and nearby points: distances of a few km to a few hundred km.
+BOSTON = {"lat": 42.36, "lon": -71.06}
+NEWARK = (40.73, -74.17)
+MANHATTAN = (40.75, -73.99)
+PROVIDENCE = (41.82, -71.41)
+WORCESTER = (42.26, -71.80)
+
+
+def location(id: str, kind: str = "store", at: tuple[float, float] = MANHATTAN, **extra: Any) -> dict[str, Any]:
+    return {"id": id, "kind": kind, "lat": at[0], "lon": at[1], **extra}
+
+
+def stock(location_id: str, sku: str, quantity: int) -> dict[str, Any]:
+    return {"location_id": location_id, "sku": sku, "quantity": quantity}
+
+
+def ship_order(
+    id: str, *lines: tuple[str, int], to: dict[str, float] = BOSTON, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "delivery": "ship",
+        "ship_to": to,
+        "lines": [{"id": str(i + 1), "sku": sku, "quantity": q} for i, (sku, q) in enumerate(lines)],
+        **extra,
+    }
+
+
+def pickup_order(id: str, at: str, *lines: tuple[str, int], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "delivery": "pickup",
+        "pickup_location_id": at,
+        "lines": [{"id": str(i + 1), "sku": sku, "quantity": q} for i, (sku, q) in enumerate(lines)],
+        **extra,
+    }
+
+
+def request(
+    locations: list[dict[str, Any]],
+    inventory: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+    **policy: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"locations": locations, "inventory": inventory, "orders": orders}
+    body["policy"] = {"relative_gap": 0.0, **policy}
+    return body
+
+
+def solved(raw: dict[str, Any]) -> dict[str, Any]:
+    """Solve a raw request and check the response against the contract before returning it."""
+    parsed = parse_solve_request(raw)
+    response = solve(parsed)
+    assert_valid(parsed, response)
+    return response
+
+
+def units(response: dict[str, Any], order_id: str, location_id: str | None = None) -> int:
+    return sum(
+        a["quantity"]
+        for a in response["allocations"]
+        if a["order_id"] == order_id and (location_id is None or a["location_id"] == location_id)
+    )
+
+
+def locations_of(response: dict[str, Any], order_id: str) -> set[str]:
+    return {a["location_id"] for a in response["allocations"] if a["order_id"] == order_id}
+
+
+def reason_of(response: dict[str, Any], order_id: str, line_id: str = "1") -> str | None:
+    for row in response["unallocated"]:
+        if row["order_id"] == order_id and row["line_id"] == line_id:
+            return str(row["reason"])
+    return None
