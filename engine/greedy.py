@@ -62,40 +62,69 @@ def greedy_allocate(data: ProblemData) -> IntArray:
     if n_candidates == 0:
         return allocation
 
-    candidate_order = data.line_order[data.candidate_line]
-    pair_rank = _pair_rank_by_distance(data)
-    candidate_rank = pair_rank[data.candidate_pair]
-    # Candidates by (order, distance, location, line): an order's locations nearest first, each
-    # location's candidates (one per line of the order it stocks) together. Single int64 keys:
-    # one argsort is several times faster than np.lexsort over the separate columns.
-    by_pair = np.argsort(candidate_rank * max(data.n_lines, 1) + data.candidate_line)
-    # Candidates by (line, distance, location): a line's sources nearest first, for splitting.
-    by_line = np.argsort(data.candidate_line * max(data.n_pairs, 1) + candidate_rank)
-    del candidate_rank
+    # Candidates grouped by line ("line space"). The problem builder emits them so; if it ever
+    # stops, one stable sort restores it.
+    line_sort: IntArray | None = None
+    if n_candidates > 1 and not np.all(np.diff(data.candidate_line) >= 0):
+        line_sort = np.argsort(data.candidate_line, kind="stable")
 
-    # Columns in those two sequences. int32 halves the memory at 200k orders (tens of millions of
-    # candidates); inventory rows, lines and locations all number far below 2**31.
-    bp_line = data.candidate_line[by_pair].astype(np.int32)
-    bp_location = data.candidate_location[by_pair].astype(np.int32)
-    bp_inventory = data.candidate_inventory[by_pair].astype(np.int32)
-    bl_location = data.candidate_location[by_line].astype(np.int32)
-    bl_inventory = data.candidate_inventory[by_line].astype(np.int32)
+    def in_line_space(column: IntArray) -> IntArray:
+        return column if line_sort is None else column[line_sort]
 
-    # Runs of equal (order, location) in by_pair: one run per pair, in the order's distance order.
-    pair_sorted = data.candidate_pair[by_pair]
-    run_starts = np.flatnonzero(np.r_[True, pair_sorted[1:] != pair_sorted[:-1]])
-    del pair_sorted
-    run_bounds = np.r_[run_starts, n_candidates].astype(np.int64)
-    runs_per_order = np.bincount(candidate_order[by_pair[run_starts]], minlength=data.n_orders)
-    order_run_start = _offsets(runs_per_order).tolist()
-    order_cand_start = _offsets(np.bincount(candidate_order, minlength=data.n_orders)).tolist()
-    del candidate_order
-    line_cand_start = _offsets(np.bincount(data.candidate_line, minlength=data.n_lines))
-    order_line_start = data.order_line_slices().tolist()
+    ls_line = in_line_space(data.candidate_line)
+    ls_location = in_line_space(data.candidate_location)
+    ls_inventory = in_line_space(data.candidate_inventory)
+    ls_pair = in_line_space(data.candidate_pair)
 
+    pair_sequence, pair_rank = _pairs_by_distance(data)
+    line_cand_start = _offsets(np.bincount(ls_line, minlength=data.n_lines))
+    order_line_start = data.order_line_slices()
+    # An order's lines are consecutive, so its candidates are one slice of line space.
+    order_cand_start = line_cand_start[order_line_start].tolist()
+    lines_per_order = np.diff(order_line_start)
     units_per_order = np.bincount(
         data.line_order, weights=data.line_quantity, minlength=data.n_orders
     ).astype(np.int64)
+
+    # The locations that could ever serve an order complete, found once with numpy, per pair:
+    # they stock every line, each from a row that held the line's quantity at the start, under a
+    # unit cap (if any) that held the order's units. Stock and capacity only shrink, so step 1
+    # never needs any other location; for most orders these are a handful of the hundreds.
+    short_at_start = data.inventory_quantity[ls_inventory] < data.line_quantity[ls_line]
+    pair_size = np.bincount(ls_pair, minlength=data.n_pairs)
+    pair_short = np.bincount(ls_pair, weights=short_at_start, minlength=data.n_pairs)
+    del short_at_start
+    unit_cap = data.location_max_units[data.pair_location]
+    pair_lines = lines_per_order[data.pair_order]
+    viable = (
+        (pair_size == pair_lines)
+        & (pair_short == 0)
+        & ((unit_cap == UNLIMITED) | (unit_cap >= units_per_order[data.pair_order]))
+    )
+    del pair_size, pair_short, unit_cap
+    viable_pairs = pair_sequence[viable[pair_sequence]]  # by (order, distance, location)
+    viable_orders = data.pair_order[viable_pairs]
+    order_viable_start = _offsets(np.bincount(viable_orders, minlength=data.n_orders)).tolist()
+    viable_location = data.pair_location[viable_pairs].astype(np.int32)
+    # Their candidates packed pair after pair, line by line: a scatter, no sort. Each line has at
+    # most one candidate per location (inventory rows are unique per location and sku).
+    block_start = np.full(data.n_pairs, -1, dtype=np.int64)
+    block_sizes = pair_lines[viable_pairs]
+    block_start[viable_pairs] = _offsets(block_sizes)[:-1]
+    members = np.flatnonzero(viable[ls_pair])
+    slot = block_start[ls_pair[members]] + (
+        ls_line[members] - order_line_start[data.line_order[ls_line[members]]]
+    )
+    viable_position = np.empty(members.size, dtype=np.int64)  # in line space
+    viable_position[slot] = members
+    del block_start, members, slot, viable
+    viable_row = ls_inventory[viable_position].astype(np.int32)
+    viable_quantity = data.line_quantity[ls_line[viable_position]].astype(np.int32)
+    order_viable_cand_start = _offsets(
+        np.bincount(viable_orders, weights=block_sizes, minlength=data.n_orders).astype(np.int64)
+    ).tolist()
+    del viable_orders, block_sizes, pair_lines
+
     # Orders with two lines of one sku draw on the same inventory row twice; they take the slower
     # path that sums demand per row.
     line_key = data.line_order * max(len(data.sku_ids), 1) + data.line_sku
@@ -114,79 +143,86 @@ def greedy_allocate(data: ProblemData) -> IntArray:
         data.location_max_units == UNLIMITED, _NO_LIMIT, data.location_max_units
     ).tolist()
     line_quantity = data.line_quantity.tolist()
+    order_line_start_l = order_line_start.tolist()
     units_per_order_l = units_per_order.tolist()
     allow_split = data.order_allow_split.tolist()
     allow_partial = data.order_allow_partial.tolist()
     repeated = repeated_sku.tolist()
-    # Units taken, by position in by_pair (whole-location paths) and in by_line (split path).
-    taken_by_pair: dict[int, int] = {}
-    taken_by_line: dict[int, int] = {}
+    n_pairs = max(data.n_pairs, 1)
+    taken: dict[int, int] = {}  # position in line space -> units
 
     for order in order_sequence(data).tolist():
         c0, c1 = order_cand_start[order], order_cand_start[order + 1]
         if c0 == c1:
             continue  # no eligible location holds any of its skus
-        first_line_i, end_line_i = order_line_start[order], order_line_start[order + 1]
-        n_lines = end_line_i - first_line_i
+        first_line_i = order_line_start_l[order]
+        n_lines = order_line_start_l[order + 1] - first_line_i
         order_units = units_per_order_l[order]
-        bounds = [
-            b - c0
-            for b in run_bounds[order_run_start[order] : order_run_start[order + 1] + 1].tolist()
-        ]
-        lines = bp_line[c0:c1].tolist()
-        locations = bp_location[c0:c1].tolist()
-        rows = bp_inventory[c0:c1].tolist()
-        n_runs = len(bounds) - 1
 
         # 1. The nearest location that serves the whole order.
-        complete_run = -1
-        for run in range(n_runs):
-            lo, hi = bounds[run], bounds[run + 1]
-            if hi - lo != n_lines:
-                continue  # the location lacks one of the skus altogether
-            location = locations[lo]
-            if ships_left[location] < 1 or units_left[location] < order_units:
-                continue
-            if repeated[order]:
-                demand: dict[int, int] = {}
-                for k in range(lo, hi):
-                    demand[rows[k]] = demand.get(rows[k], 0) + line_quantity[lines[k]]
-                if all(stock[row] >= need for row, need in demand.items()):
-                    complete_run = run
-                    break
-            else:
-                for k in range(lo, hi):
-                    if stock[rows[k]] < line_quantity[lines[k]]:
+        v0, v1 = order_viable_start[order], order_viable_start[order + 1]
+        if v0 < v1:
+            p0, p1 = order_viable_cand_start[order], order_viable_cand_start[order + 1]
+            locations = viable_location[v0:v1].tolist()
+            rows = viable_row[p0:p1].tolist()
+            quantities = viable_quantity[p0:p1].tolist()
+            complete = -1
+            for j, location in enumerate(locations):
+                if ships_left[location] < 1 or units_left[location] < order_units:
+                    continue
+                lo = j * n_lines
+                if repeated[order]:
+                    demand: dict[int, int] = {}
+                    for k in range(lo, lo + n_lines):
+                        demand[rows[k]] = demand.get(rows[k], 0) + quantities[k]
+                    if all(stock[row] >= need for row, need in demand.items()):
+                        complete = j
                         break
                 else:
-                    complete_run = run
-                    break
+                    for k in range(lo, lo + n_lines):
+                        if stock[rows[k]] < quantities[k]:
+                            break
+                    else:
+                        complete = j
+                        break
+            if complete >= 0:
+                lo = complete * n_lines
+                location = locations[complete]
+                positions = viable_position[p0 + lo : p0 + lo + n_lines].tolist()
+                for k in range(n_lines):
+                    stock[rows[lo + k]] -= quantities[lo + k]
+                    taken[positions[k]] = quantities[lo + k]
+                ships_left[location] -= 1
+                units_left[location] -= order_units
+                continue
 
-        if complete_run >= 0:
-            lo, hi = bounds[complete_run], bounds[complete_run + 1]
-            location = locations[lo]
-            for k in range(lo, hi):
-                quantity = line_quantity[lines[k]]
-                stock[rows[k]] -= quantity
-                taken_by_pair[c0 + k] = quantity
-            ships_left[location] -= 1
-            units_left[location] -= order_units
-            continue
+        if not allow_split[order] and not allow_partial[order]:
+            continue  # 3. no split, all or nothing, and no single location completes it
+
+        # The order's candidates, nearest first: by line then distance for splitting (2), by
+        # location (distance) then line for the best single location (3). Sorted per order, as
+        # only a minority of orders get here.
+        rank = pair_rank[ls_pair[c0:c1]]
+        local_line = ls_line[c0:c1] - first_line_i
+        if allow_split[order]:
+            sequence = np.argsort(local_line * n_pairs + rank)
+        else:
+            sequence = np.argsort(rank * n_lines + local_line)
+        positions = (sequence + c0).tolist()
+        cand_locations = ls_location[c0:c1][sequence].tolist()
+        cand_rows = ls_inventory[c0:c1][sequence].tolist()
 
         if allow_split[order]:
             # 2. Line by line from the nearest locations with stock.
-            s0 = int(line_cand_start[first_line_i])
-            line_bounds = [b - s0 for b in line_cand_start[first_line_i : end_line_i + 1].tolist()]
-            split_locations = bl_location[s0 : s0 + line_bounds[-1]].tolist()
-            split_rows = bl_inventory[s0 : s0 + line_bounds[-1]].tolist()
+            line_bounds = (line_cand_start[first_line_i : first_line_i + n_lines + 1] - c0).tolist()
             order_taken: list[tuple[int, int]] = []
             used: set[int] = set()
             filled = 0
             for j in range(n_lines):
                 need = line_quantity[first_line_i + j]
                 for k in range(line_bounds[j], line_bounds[j + 1]):
-                    location = split_locations[k]
-                    row = split_rows[k]
+                    location = cand_locations[k]
+                    row = cand_rows[k]
                     units = min(need, stock[row], units_left[location])
                     if units <= 0:
                         continue
@@ -205,31 +241,32 @@ def greedy_allocate(data: ProblemData) -> IntArray:
             if filled < order_units and not allow_partial[order]:
                 # All or nothing: give everything back.
                 for k, units in order_taken:
-                    stock[split_rows[k]] += units
-                    units_left[split_locations[k]] += units
+                    stock[cand_rows[k]] += units
+                    units_left[cand_locations[k]] += units
                 for location in used:
                     ships_left[location] += 1
                 continue
             for k, units in order_taken:
-                taken_by_line[s0 + k] = units
+                taken[positions[k]] = units
             continue
 
-        if not allow_partial[order]:
-            continue  # 3. no split, all or nothing, and no single location completes it
-
         # 3. No split: the single location that serves the most units (the nearest on ties).
+        cand_lines = (local_line[sequence] + first_line_i).tolist()
+        ranks = rank[sequence].tolist()
+        bounds = [k for k in range(len(ranks)) if k == 0 or ranks[k] != ranks[k - 1]]
+        bounds.append(len(ranks))
         best_run, best_units = -1, 0
-        for run in range(n_runs):
+        for run in range(len(bounds) - 1):
             lo, hi = bounds[run], bounds[run + 1]
-            location = locations[lo]
+            location = cand_locations[lo]
             if ships_left[location] < 1:
                 continue
             left: dict[int, int] = {}  # a row shared by two lines of the order is shared
             servable = 0
             for k in range(lo, hi):
-                available = left.get(rows[k], stock[rows[k]])
-                units = min(line_quantity[lines[k]], available)
-                left[rows[k]] = available - units
+                available = left.get(cand_rows[k], stock[cand_rows[k]])
+                units = min(line_quantity[cand_lines[k]], available)
+                left[cand_rows[k]] = available - units
                 servable += units
             servable = min(servable, units_left[location])
             if servable > best_units:
@@ -237,20 +274,20 @@ def greedy_allocate(data: ProblemData) -> IntArray:
         if best_run < 0:
             continue
         lo, hi = bounds[best_run], bounds[best_run + 1]
-        location = locations[lo]
+        location = cand_locations[lo]
         ships_left[location] -= 1
         for k in range(lo, hi):
-            units = min(line_quantity[lines[k]], stock[rows[k]], units_left[location])
+            units = min(line_quantity[cand_lines[k]], stock[cand_rows[k]], units_left[location])
             if units <= 0:
                 continue
-            stock[rows[k]] -= units
+            stock[cand_rows[k]] -= units
             units_left[location] -= units
-            taken_by_pair[c0 + k] = units
+            taken[positions[k]] = units
 
-    for sequence, taken in ((by_pair, taken_by_pair), (by_line, taken_by_line)):
-        if taken:
-            positions = np.fromiter(taken.keys(), np.int64, len(taken))
-            allocation[sequence[positions]] = np.fromiter(taken.values(), np.int64, len(taken))
+    if taken:
+        in_line = np.fromiter(taken.keys(), np.int64, len(taken))
+        candidates = in_line if line_sort is None else line_sort[in_line]
+        allocation[candidates] = np.fromiter(taken.values(), np.int64, len(taken))
     return allocation
 
 
@@ -259,19 +296,20 @@ def _offsets(counts: npt.NDArray[np.int64]) -> IntArray:
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-def _pair_rank_by_distance(data: ProblemData) -> IntArray:
-    """Rank of each pair when pairs are sorted by (order, distance, location).
+def _pairs_by_distance(data: ProblemData) -> tuple[IntArray, IntArray]:
+    """Pairs sorted by (order, distance, location): the sequence, and each pair's rank in it.
 
     The pairs come sorted by (order, location); a stable sort on order plus distance (no distance
-    on Earth reaches _ORDER_STRIDE_KM, so orders never mix) keeps location order on ties.
+    on Earth reaches _ORDER_STRIDE_KM, so orders never mix) keeps location order on ties. One
+    float key sorts several times faster than np.lexsort over the three columns.
     """
-    key = data.pair_order * _ORDER_STRIDE_KM + data.pair_distance_km
     if data.n_pairs > 1 and not np.all(
         np.diff(data.pair_order * max(data.n_locations, 1) + data.pair_location) > 0
     ):
         sequence = np.lexsort((data.pair_location, data.pair_distance_km, data.pair_order))
     else:
+        key = data.pair_order * _ORDER_STRIDE_KM + data.pair_distance_km
         sequence = np.argsort(key, kind="stable")
     rank = np.empty(data.n_pairs, dtype=np.int64)
     rank[sequence] = np.arange(data.n_pairs, dtype=np.int64)
-    return rank
+    return sequence.astype(np.int64), rank
