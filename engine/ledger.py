@@ -7,7 +7,7 @@ Times are integer microseconds since the epoch, UTC (see :func:`models.inventory
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -61,8 +61,10 @@ class Effect:
 def watermark_us(location: LocationRules, position: Position) -> int | None:
     """The moment up to which the position's stock is already known from a reset (the last full
     feed covering it, or a later cycle count): deltas at or before it are counted there."""
-    marks = [m for m in (location.feed_as_of_us, position.counted_at_us) if m is not None]
-    return max(marks) if marks else None
+    feed, count = location.feed_as_of_us, position.counted_at_us
+    if count is None:
+        return feed
+    return count if feed is None or count > feed else feed
 
 
 def counted_by_reset(occurred_us: int, location: LocationRules, position: Position) -> bool:
@@ -154,14 +156,11 @@ def rejected(
 def apply_effect(position: Position, effect: Effect) -> Position:
     """The position after the effect."""
     on_hand = effect.on_hand_set if effect.on_hand_set is not None else position.on_hand
-    return replace(
-        position,
-        on_hand=on_hand + effect.on_hand_delta,
-        reserved=position.reserved + effect.reserved_delta,
-        held=position.held + effect.held_delta,
-        counted_at_us=effect.counted_at_us
-        if effect.counted_at_us is not None
-        else position.counted_at_us,
+    return Position(
+        on_hand + effect.on_hand_delta,
+        position.reserved + effect.reserved_delta,
+        position.held + effect.held_delta,
+        effect.counted_at_us if effect.counted_at_us is not None else position.counted_at_us,
     )
 
 

@@ -1,7 +1,8 @@
 """Event batches: each event counts once, in the order it occurred, by the rules of
 :mod:`engine.ledger`; a batch with a bad row is refused whole.
 
-A batch is applied in one write transaction: positions, history, holds, reservations and the
+A batch is applied in one write transaction: positions, events (each event's row is also its
+position's history entry), holds, reservations and the
 order queue change together or not at all. Events are applied in the order of ``occurred_at``
 (ties in batch order), whatever order they were delivered in.
 """
@@ -25,8 +26,7 @@ from models.inventory import (
     RejectedEvent,
     ShippedEvent,
     VarianceEvent,
-    parse_events,
-    read_event_batch,
+    parse_event_batch,
     to_us,
 )
 from models.problems import InvalidInput, Problem
@@ -42,7 +42,7 @@ def apply_event_batch(engine: Engine, data: bytes | str | IO[bytes]) -> EventBat
     Raises :class:`InvalidInput` with every bad row; nothing is applied then."""
     with engine.connect() as connection:
         known = location_id_map(connection)
-    return apply_events(engine, parse_events(read_event_batch(data), known))
+    return apply_events(engine, parse_event_batch(data, known))
 
 
 def apply_events(engine: Engine, batch: list[NumberedEvent]) -> EventBatchResult:
@@ -87,22 +87,23 @@ def existing_ids_in(connection: Connection, table: str, ids: list[str]) -> set[s
 def load_positions(
     connection: Connection, pairs: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], Position]:
-    """Positions of the (location id, sku id) pairs; pairs without a position are left out."""
-    pairs = list(pairs)
-    found: dict[tuple[int, int], Position] = {}
-    mark = _mark(connection)
-    for start in range(0, len(pairs), CHUNK):
-        part = pairs[start : start + CHUNK]
-        values = ", ".join([f"({mark}, {mark})"] * len(part))
-        flat = tuple(x for pair in part for x in pair)
-        rows = connection.exec_driver_sql(
-            "SELECT location_id, sku_id, on_hand, reserved, held, counted_at_us FROM positions"
-            f" WHERE (location_id, sku_id) IN (VALUES {values})",
-            flat,
-        )
-        for loc, sku, on_hand, reserved, held, counted in rows:
-            found[(loc, sku)] = Position(on_hand, reserved, held, counted)
-    return found
+    """Positions of the (location id, sku id) pairs; pairs without a position are left out.
+
+    The pairs go to a temporary table and are joined on the positions' primary key: one query,
+    an index lookup per pair, however many pairs."""
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS wanted_positions (location_id INTEGER, sku_id INTEGER)"
+    )
+    connection.exec_driver_sql("DELETE FROM wanted_positions")
+    bulk_insert(connection, "wanted_positions", ("location_id", "sku_id"), sorted(pairs))
+    rows = connection.exec_driver_sql(
+        "SELECT p.location_id, p.sku_id, p.on_hand, p.reserved, p.held, p.counted_at_us"
+        " FROM wanted_positions w JOIN positions p ON p.location_id = w.location_id AND p.sku_id = w.sku_id"
+    )
+    return {
+        (loc, sku): Position(on_hand, reserved, held, counted)
+        for loc, sku, on_hand, reserved, held, counted in rows
+    }
 
 
 class _BatchApplier:
@@ -154,7 +155,6 @@ class _BatchApplier:
         self.positions = load_positions(connection, pairs)
         self.new_holds: list[tuple[Any, ...]] = []
         self.approved_holds: list[tuple[str, str]] = []
-        self.history: list[tuple[Any, ...]] = []
         self.event_rows: list[tuple[Any, ...]] = []
         self.reservation_updates: dict[int, tuple[int, str]] = {}
         self.requeued: dict[tuple[str, str], int] = defaultdict(int)
@@ -267,17 +267,11 @@ class _BatchApplier:
         after = ledger.apply_effect(position, effect)
         self.positions[pair] = after
         self.outcomes[effect.outcome.value] += 1
-        self.history.append(
-            (
-                loc, sku_id, self.version, event.kind, event.id, occurred_us, after.on_hand, after.reserved,
-                after.held, None if effect.outcome is Outcome.APPLIED else effect.outcome.value,
-            )
-        )  # fmt: skip
         self.event_rows.append(
             (
                 event.id, event.kind, loc, sku_id, quantity, occurred_us, self.version, effect.outcome.value,
-                after.on_hand - position.on_hand, after.reserved - position.reserved,
-                orjson.dumps(detail).decode() if detail else None,
+                after.on_hand - position.on_hand, after.reserved - position.reserved, len(self.event_rows),
+                after.on_hand, after.reserved, after.held, orjson.dumps(detail).decode() if detail else None,
             )
         )  # fmt: skip
 
@@ -369,23 +363,6 @@ class _BatchApplier:
         )
         bulk_insert(
             connection,
-            "position_history",
-            (
-                "location_id",
-                "sku_id",
-                "version",
-                "cause",
-                "ref",
-                "at_us",
-                "on_hand",
-                "reserved",
-                "held",
-                "note",
-            ),
-            self.history,
-        )
-        bulk_insert(
-            connection,
             "events",
             (
                 "id",
@@ -398,6 +375,10 @@ class _BatchApplier:
                 "outcome",
                 "on_hand_delta",
                 "reserved_delta",
+                "seq",
+                "on_hand",
+                "reserved",
+                "held",
                 "detail",
             ),
             self.event_rows,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from engine.ledger import Position, atp_of
 from models.inventory import PositionChange, PositionHistory, PositionOut, from_us
@@ -59,24 +59,21 @@ def get_position(engine: Engine, location: str, sku: str) -> PositionOut:
 
 
 def get_history(engine: Engine, location: str, sku: str, limit: int = 1000) -> PositionHistory:
-    """The position's changes, oldest first (the last ``limit``)."""
-    h = tables.position_history
+    """The position's changes, oldest first (the last ``limit``): feeds, brokering runs and
+    events together, in the order the ledger applied them."""
     with read_transaction(engine) as connection:
         loc, sku_id = _ids(connection, location, sku)
         rows = connection.execute(
-            select(
-                h.c.version,
-                h.c.cause,
-                h.c.ref,
-                h.c.at_us,
-                h.c.on_hand,
-                h.c.reserved,
-                h.c.held,
-                h.c.note,
-            )
-            .where((h.c.location_id == loc) & (h.c.sku_id == sku_id))
-            .order_by(h.c.id.desc())
-            .limit(limit)
+            text(
+                "SELECT version, seq, cause, ref, at_us, on_hand, reserved, held, note FROM ("
+                " SELECT version, id AS seq, cause, ref, at_us, on_hand, reserved, held, note"
+                "  FROM position_history WHERE location_id = :loc AND sku_id = :sku"
+                " UNION ALL SELECT version, seq, kind, id, occurred_us, on_hand, reserved, held,"
+                "  CASE WHEN outcome = 'applied' THEN NULL ELSE outcome END"
+                "  FROM events WHERE location_id = :loc AND sku_id = :sku"
+                ") changes ORDER BY version DESC, seq DESC LIMIT :limit"
+            ),
+            {"loc": loc, "sku": sku_id, "limit": limit},
         ).all()
     changes = [
         PositionChange(

@@ -1,8 +1,8 @@
 """Snapshots read from the ledger: every position's ATP at one ledger version, as arrays.
 
 The current state is read from ``positions`` inside one read transaction (a consistent view
-even while writers work); an earlier version is rebuilt from ``position_history``, where every
-change is recorded with the version that made it.
+even while writers work); an earlier version is rebuilt from the recorded changes
+(``position_history`` and ``events``), each stamped with the version that made it.
 """
 
 from __future__ import annotations
@@ -95,14 +95,19 @@ def _read_positions(connection: Connection, where: list[str]) -> tuple[np.ndarra
 
 
 def _read_history(connection: Connection, version: int, where: list[str]) -> tuple[np.ndarray, ...]:
-    """The last recorded state of each position at or before ``version``."""
-    condition = "".join(f" AND h.{clause}" for clause in where)
+    """The last recorded state of each position at or before ``version``: the newest of its
+    history rows (feeds, runs) and its events' rows, by (version, place in the batch)."""
+    condition = "".join(f" AND {clause}" for clause in where)
     rows = connection.exec_driver_sql(
-        "SELECT h.location_id, h.sku_id, h.on_hand, h.reserved, COALESCE(p.safety_stock, "
-        f"{UNSET}) FROM position_history h JOIN (SELECT location_id, sku_id, MAX(id) AS id"
-        f" FROM position_history WHERE version <= {version} GROUP BY location_id, sku_id) last"
-        " ON h.id = last.id LEFT JOIN positions p ON p.location_id = h.location_id"
-        f" AND p.sku_id = h.sku_id WHERE true{condition} ORDER BY h.location_id, h.sku_id"
+        "SELECT c.location_id, c.sku_id, c.on_hand, c.reserved, COALESCE(p.safety_stock, "
+        f"{UNSET}) FROM (SELECT location_id, sku_id, on_hand, reserved, ROW_NUMBER() OVER ("
+        " PARTITION BY location_id, sku_id ORDER BY version DESC, seq DESC) AS newest FROM ("
+        "  SELECT location_id, sku_id, version, id AS seq, on_hand, reserved FROM position_history"
+        f"  WHERE version <= {version}{condition}"
+        "  UNION ALL SELECT location_id, sku_id, version, seq, on_hand, reserved FROM events"
+        f"  WHERE version <= {version} AND sku_id IS NOT NULL{condition}) changes) c"
+        " LEFT JOIN positions p ON p.location_id = c.location_id AND p.sku_id = c.sku_id"
+        " WHERE c.newest = 1 ORDER BY c.location_id, c.sku_id"
     ).all()
     if not rows:
         return tuple(np.zeros(0, dtype=np.int64) for _ in COLUMNS)

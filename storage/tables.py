@@ -97,6 +97,8 @@ positions = Table(
     sqlite_with_rowid=False,
 )
 
+# Changes made by feeds, brokering runs and catalog settings; an event's change is its row in
+# ``events``. A position's history is both, in (version, seq) order.
 position_history = Table(
     "position_history",
     metadata,
@@ -112,7 +114,6 @@ position_history = Table(
     Column("held", BigInteger, nullable=False),
     Column("note", Text, nullable=True),
     Index("ix_position_history_position", "location_id", "sku_id", "id"),
-    Index("ix_position_history_version", "version"),
 )
 
 feeds = Table(
@@ -144,8 +145,14 @@ events = Table(
     # its values (the feed counts what happened up to its as_of, not after).
     Column("on_hand_delta", BigInteger, nullable=False),
     Column("reserved_delta", BigInteger, nullable=False),
+    # The position after the event, and the event's place in its batch: an event's row is its
+    # position's history entry (one row per event, not two, keeps a million-event batch fast).
+    Column("seq", BigInteger, nullable=False),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("held", BigInteger, nullable=False),
     Column("detail", Text, nullable=True),  # JSON: reason, held_id, order_id, line_id, not_found
-    Index("ix_events_location_time", "location_id", "occurred_us"),
+    Index("ix_events_position", "location_id", "sku_id", "occurred_us"),
 )
 
 holds = Table(

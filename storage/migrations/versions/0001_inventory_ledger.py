@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 08:36:11.141075
+Create Date: 2026-11-27 08:44:49.281984
 
 """
 
@@ -81,12 +81,16 @@ def upgrade() -> None:
         sa.Column("outcome", sa.Text(), nullable=False),
         sa.Column("on_hand_delta", sa.BigInteger(), nullable=False),
         sa.Column("reserved_delta", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("on_hand", sa.BigInteger(), nullable=False),
+        sa.Column("reserved", sa.BigInteger(), nullable=False),
+        sa.Column("held", sa.BigInteger(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_events_location_time", ["location_id", "occurred_us"], unique=False
+            "ix_events_position", ["location_id", "sku_id", "occurred_us"], unique=False
         )
 
     op.create_table(
@@ -191,7 +195,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_position_history_position", ["location_id", "sku_id", "id"], unique=False
         )
-        batch_op.create_index("ix_position_history_version", ["version"], unique=False)
 
     op.create_table(
         "safety_stock_by_kind",
@@ -301,7 +304,6 @@ def downgrade() -> None:
     op.drop_table("skus")
     op.drop_table("safety_stock_by_kind")
     with op.batch_alter_table("position_history", schema=None) as batch_op:
-        batch_op.drop_index("ix_position_history_version")
         batch_op.drop_index("ix_position_history_position")
 
     op.drop_table("position_history")
@@ -314,7 +316,7 @@ def downgrade() -> None:
     op.drop_table("holds")
     op.drop_table("feeds")
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_location_time")
+        batch_op.drop_index("ix_events_position")
 
     op.drop_table("events")
     op.drop_table("categories")

@@ -1,0 +1,219 @@
+"""Inventory ledger benchmark: prints figures, asserts nothing (not a timed test).
+
+    python -m benchmarks.inventory_bench                      # the issue's sizes (10M positions)
+    python -m benchmarks.inventory_bench --locations 100 --events 100000 --orders 5000   # quick
+    OMNIBROKER_BENCH_DATABASE_URL=postgresql+psycopg://... python -m benchmarks.inventory_bench
+
+Steps and the targets of issue 4 (on 2 cores, SQLite):
+
+1. load a full feed of locations x skus rows (CSV, streamed)       target <= 60 s at 1,000 x 10,000
+2. apply delta events (JSON lines, one batch)                      target <= 30 s for 1,000,000
+3. snapshot every position into arrays                             target <= 5 s for 10,000,000
+4. morning run over queued orders: next day's feed, brokering,     target <= 120 s for 50,000
+   publishing availability (the previous day's feed published first)
+
+Inputs are generated with a fixed seed into a temporary directory; their generation is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from models.inventory import parse_catalog, parse_feed_header
+from storage.availability import publish
+from storage.catalog import apply_catalog
+from storage.db import make_engine
+from storage.events import apply_event_batch
+from storage.feeds import load_feed_file
+from storage.migrate import upgrade
+from storage.morning import MorningFeed, morning_run
+from storage.orders import submit_orders
+from storage.snapshots import snapshot
+
+TARGETS_S = {"feed": 60.0, "events": 30.0, "snapshot": 5.0, "morning_run": 120.0}
+
+
+def write_feed(path: Path, locations: int, skus: int, rng: np.random.Generator) -> int:
+    """A full feed, every location listing every sku, written location by location."""
+    sku_codes = np.array([f"SKU-{j:06d}" for j in range(skus)], dtype=object)
+    with path.open("w") as out:
+        out.write("location_id,sku,quantity\n")
+        for i in range(locations):
+            quantity = rng.integers(0, 20, size=skus)
+            out.write(
+                "".join(
+                    f"L-{i:05d},{s},{q}\n"
+                    for s, q in zip(sku_codes, quantity.tolist(), strict=True)
+                )
+            )
+    return locations * skus
+
+
+def write_events(path: Path, n: int, locations: int, skus: int, rng: np.random.Generator) -> None:
+    """Sales mostly, with found/damaged variances and receipts, after the feed's as_of."""
+    location = rng.integers(0, locations, size=n)
+    sku = rng.integers(0, skus, size=n)
+    kind = rng.choice(np.array(["sale", "variance", "receipt"]), size=n, p=[0.85, 0.1, 0.05])
+    reasons = rng.choice(np.array(["found", "damaged", "lost"]), size=n)
+    second = rng.integers(0, 36_000, size=n)
+    with path.open("wb") as out:
+        for i in range(n):
+            s = int(second[i])
+            event = {
+                "id": f"ev-{i}", "kind": str(kind[i]), "location_id": f"L-{int(location[i]):05d}",
+                "sku": f"SKU-{int(sku[i]):06d}", "quantity": 1,
+                "occurred_at": f"2026-11-27T{6 + s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z",
+            }  # fmt: skip
+            if kind[i] == "variance":
+                event["reason"] = str(reasons[i])
+            out.write(orjson.dumps(event) + b"\n")
+
+
+def catalog(locations: int) -> dict:
+    # One warehouse in 20; every location ships, stores serve pickup.
+    return {
+        "locations": [
+            {"id": f"L-{i:05d}", "kind": "warehouse" if i % 20 == 0 else "store",
+             "lat": 25.0 + (i * 7919 % 2300) / 100, "lon": -124.0 + (i * 104729 % 5600) / 100}
+            for i in range(locations)
+        ],
+        "safety_stock_by_kind": {"store": 1},
+    }  # fmt: skip
+
+
+def orders(n: int, locations: int, skus: int, rng: np.random.Generator) -> list[dict]:
+    sku = rng.integers(0, skus, size=(n, 2))
+    quantity = rng.integers(1, 3, size=(n, 2))
+    lines = rng.integers(1, 3, size=n)
+    priority = rng.choice([0, 0, 0, 1, 2], size=n)
+    pickup = rng.random(n) < 0.1
+    store = rng.integers(1, locations, size=n)
+    out = []
+    for k in range(n):
+        order: dict = {
+            "id": f"SO-{k}", "priority": int(priority[k]),
+            "lines": [{"id": str(j + 1), "sku": f"SKU-{int(sku[k, j]):06d}", "quantity": int(quantity[k, j])}
+                      for j in range(int(lines[k]))],
+        }  # fmt: skip
+        if pickup[k] and int(store[k]) % 20 != 0:
+            order.update(delivery="pickup", pickup_location_id=f"L-{int(store[k]):05d}")
+        else:
+            order.update(
+                delivery="ship",
+                ship_to={
+                    "lat": 25.0 + float(rng.random()) * 23,
+                    "lon": -124.0 + float(rng.random()) * 56,
+                },
+            )
+        if len({line["sku"] for line in order["lines"]}) < len(order["lines"]):
+            order["lines"] = order["lines"][:1]
+        out.append(order)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--locations", type=int, default=1000)
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--orders", type=int, default=50_000)
+    parser.add_argument(
+        "--time-limit", type=float, default=60.0, help="engine time limit of the run"
+    )
+    parser.add_argument(
+        "--workdir", help="keep inputs and the database here (default: a temporary dir)"
+    )
+    parser.add_argument("--seed", type=int, default=20261127)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory(prefix="inventory-bench-") as scratch:
+        work = Path(args.workdir or scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        url = os.environ.get("OMNIBROKER_BENCH_DATABASE_URL") or f"sqlite:///{work / 'bench.db'}"
+        engine = make_engine(url)
+        if url.startswith("sqlite"):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(work / "bench.db") + suffix).unlink(missing_ok=True)
+        else:
+            from tests.ledger_fixtures import fresh_postgres
+
+            engine = fresh_postgres(url)
+        upgrade(engine)
+        apply_catalog(engine, parse_catalog(catalog(args.locations)))
+        print(f"database: {engine.url.render_as_string()}")
+        print(
+            f"sizes: {args.locations} locations x {args.skus} skus, {args.events} events, {args.orders} orders"
+        )
+
+        feed_path = work / "feed-day1.csv"
+        rows = write_feed(feed_path, args.locations, args.skus, rng)
+        header = parse_feed_header(
+            {"source": "erp", "basis": "physical", "as_of": "2026-11-27T05:00:00Z"}
+        )
+        figures: dict[str, float] = {}
+        started = time.perf_counter()
+        load_feed_file(engine, feed_path, header)
+        figures["feed"] = time.perf_counter() - started
+        print(
+            f"1. full feed, {rows:,} rows: {figures['feed']:.1f} s ({rows / figures['feed']:,.0f} rows/s)"
+        )
+
+        events_path = work / "events.jsonl"
+        write_events(events_path, args.events, args.locations, args.skus, rng)
+        started = time.perf_counter()
+        result = apply_event_batch(engine, events_path.read_bytes())
+        figures["events"] = time.perf_counter() - started
+        print(
+            f"2. {args.events:,} delta events: {figures['events']:.1f} s  outcomes {result.outcomes}"
+        )
+
+        started = time.perf_counter()
+        taken = snapshot(engine)
+        figures["snapshot"] = time.perf_counter() - started
+        print(
+            f"3. snapshot of {taken.positions:,} positions into arrays: {figures['snapshot']:.2f} s"
+        )
+
+        publish(engine)  # yesterday's publication: the morning's is then the day's changes
+        submit_orders(engine, {"orders": orders(args.orders, args.locations, args.skus, rng)})
+        feed2 = work / "feed-day2.csv"
+        write_feed(feed2, args.locations, args.skus, rng)
+        header2 = parse_feed_header(
+            {"source": "erp", "basis": "physical", "as_of": "2026-11-28T05:00:00Z"}
+        )
+        started = time.perf_counter()
+        report = morning_run(
+            engine, [MorningFeed(feed2, header2)], {"time_limit_s": args.time_limit}
+        )
+        figures["morning_run"] = time.perf_counter() - started
+        print(
+            f"4. morning run, {report.orders:,} queued orders: {figures['morning_run']:.1f} s"
+            f" (feed {report.seconds['feeds']:.1f} s, broker {report.seconds['broker']:.1f} s,"
+            f" publish {report.seconds['publish']:.1f} s); units allocated"
+            f" {report.summary['units_allocated']:,}/{report.summary['units_requested']:,},"
+            f" solver {report.solver['status']}, availability rows changed {report.availability_rows_changed:,}"
+        )
+        scale = {"feed": 1000 * 10_000 / max(rows, 1), "events": 1_000_000 / max(args.events, 1),
+                 "snapshot": 1000 * 10_000 / max(rows, 1), "morning_run": 1.0}  # fmt: skip
+        print("\n| step | measured s | target s (issue 4, full size) | at this size |")
+        print("|---|---|---|---|")
+        for step, seconds in figures.items():
+            full_size = scale[step] == 1.0
+            print(
+                f"| {step} | {seconds:.2f} | {TARGETS_S[step]:.0f} | {'full size' if full_size else f'1/{scale[step]:.0f} of full'} |"
+            )
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
