@@ -40,11 +40,29 @@ def lp_cost_bound(
 ) -> LpBound:
     """Least fractional cost with at least ``min_fill[p]`` units at each priority p.
 
-    Columns: x per candidate (units), y per pair (shipment, in [0, 1]), z per all-or-nothing
-    order (served, in [0, 1]). ``threads`` 0 lets HiGHS choose.
+    Columns: x per candidate (units), y per pair with more than one candidate (shipment, in
+    [0, 1]; a one-candidate pair's shipment is x / upper), z per all-or-nothing order (served,
+    in [0, 1]). ``threads`` 0 lets HiGHS choose.
     """
     started = time.perf_counter()
-    nc, nk = data.n_candidates, data.n_pairs
+    nc = data.n_candidates
+    # A pair with one candidate needs no shipment column: y = x / upper is what the LP picks
+    # anyway (y only costs and only appears in <= rows), so substituting it is exact. That
+    # removes most columns and linking rows (most pairs serve one line), which is what lets
+    # HiGHS finish at M at all.
+    pair_candidates = np.bincount(data.candidate_pair, minlength=data.n_pairs)
+    multi = np.flatnonzero(pair_candidates > 1)
+    nk = multi.size
+    ship_col = np.empty(data.n_pairs, dtype=np.int64)  # column carrying the pair's shipment
+    ship_coef = np.ones(data.n_pairs, dtype=np.float64)  # its coefficient
+    ship_col[multi] = nc + np.arange(nk)
+    single_cand = np.flatnonzero(pair_candidates[data.candidate_pair] == 1)
+    single_pair = data.candidate_pair[single_cand]
+    ship_col[single_pair] = single_cand
+    single_upper = data.candidate_upper[single_cand].astype(np.float64)
+    # upper 0 (a location with max_units 0): x is fixed at 0, and so is the shipment.
+    per_unit = np.divide(1.0, single_upper, out=np.zeros_like(single_upper), where=single_upper > 0)
+    ship_coef[single_pair] = per_unit
     no_partial = np.flatnonzero(~data.order_allow_partial)
     z_of_order = np.full(data.n_orders, -1, dtype=np.int64)
     z_of_order[no_partial] = nc + nk + np.arange(no_partial.size)
@@ -80,22 +98,24 @@ def lp_cost_bound(
         np.full(lines_used.size, -np.inf),
         data.line_quantity[lines_used].astype(np.float64),
     )
-    # Linking: x[c] - upper[c] y[pair] <= 0.
+    # Linking, for pairs with a shipment column: x[c] - upper[c] y[pair] <= 0.
+    linked = np.flatnonzero(pair_candidates[data.candidate_pair] > 1)
+    local = np.arange(linked.size)
     add(
-        np.concatenate([cand, cand]),
-        np.concatenate([cand, nc + data.candidate_pair]),
-        np.concatenate([np.ones(nc), -data.candidate_upper.astype(np.float64)]),
-        np.full(nc, -np.inf),
-        np.zeros(nc),
+        np.concatenate([local, local]),
+        np.concatenate([linked, ship_col[data.candidate_pair[linked]]]),
+        np.concatenate([np.ones(linked.size), -data.candidate_upper[linked].astype(np.float64)]),
+        np.full(linked.size, -np.inf),
+        np.zeros(linked.size),
     )
-    # No split: sum of the order's y <= 1.
+    # No split: the order's shipments sum to at most 1.
     no_split_pair = np.flatnonzero(~data.order_allow_split[data.pair_order])
     if no_split_pair.size:
         orders_used, order_row = np.unique(data.pair_order[no_split_pair], return_inverse=True)
         add(
             order_row,
-            nc + no_split_pair,
-            np.ones(no_split_pair.size),
+            ship_col[no_split_pair],
+            ship_coef[no_split_pair],
             np.full(orders_used.size, -np.inf),
             np.ones(orders_used.size),
         )
@@ -122,8 +142,8 @@ def lp_cost_bound(
         pairs = np.flatnonzero(ship_row[data.pair_location] >= 0)
         add(
             ship_row[data.pair_location[pairs]],
-            nc + pairs,
-            np.ones(pairs.size),
+            ship_col[pairs],
+            ship_coef[pairs],
             np.full(capped_ships.size, -np.inf),
             data.location_max_shipments[capped_ships].astype(np.float64),
         )
@@ -164,13 +184,9 @@ def lp_cost_bound(
     lp = highspy.HighsLp()
     lp.num_col_ = n_columns
     lp.num_row_ = n_rows
-    lp.col_cost_ = np.concatenate(
-        [
-            data.location_unit_cost[data.candidate_location],
-            data.pair_cost,
-            np.zeros(no_partial.size),
-        ]
-    ).astype(np.float64)
+    x_cost = data.location_unit_cost[data.candidate_location].astype(np.float64)
+    x_cost[single_cand] += data.pair_cost[single_pair] * per_unit
+    lp.col_cost_ = np.concatenate([x_cost, data.pair_cost[multi], np.zeros(no_partial.size)])
     lp.col_lower_ = np.zeros(n_columns)
     lp.col_upper_ = np.concatenate(
         [data.candidate_upper.astype(np.float64), np.ones(nk), np.ones(no_partial.size)]

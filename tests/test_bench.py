@@ -173,3 +173,31 @@ def test_metrics_count_shipments_and_splits() -> None:
     assert metrics["shipments"] == len(used_pairs)
     orders = [o for o, _ in used_pairs]
     assert metrics["split_orders"] == sum(orders.count(o) > 1 for o in set(orders))
+
+
+def test_lp_bound_handles_a_location_that_may_ship_nothing() -> None:
+    raw = {
+        "locations": [
+            {"id": "S1", "kind": "store", "lat": 42.3, "lon": -71.0, "max_units": 0},
+            {"id": "W1", "kind": "warehouse", "lat": 40.7, "lon": -74.1},
+        ],
+        "inventory": [
+            {"location_id": "S1", "sku": "A", "quantity": 5},
+            {"location_id": "W1", "sku": "A", "quantity": 1},
+        ],
+        "orders": [
+            {
+                "id": "O1",
+                "delivery": "ship",
+                "ship_to": {"lat": 42.3, "lon": -71.0},
+                "lines": [{"id": "1", "sku": "A", "quantity": 2}],
+            }
+        ],
+    }
+    request = parse_solve_request(raw)
+    data = build_problem(request)
+    lp = lp_cost_bound(data, {0: 1})
+    optimum = reference_optimum(request)
+    assert optimum.fill_by_priority == {0: 1}
+    assert lp.bound is not None and lp.bound == pytest.approx(optimum.cost, rel=1e-9)
+    assert lp_cost_bound(data, {0: 2}).bound is None
