@@ -72,6 +72,21 @@ class AllocationModel:
         return np.concatenate([x.astype(np.float64), (pair_units > 0).astype(np.float64), served])
 
 
+def allocation_is_feasible(
+    data: ProblemData, model: AllocationModel, x: IntArray, row_lower: FloatArray
+) -> bool:
+    """Does allocation ``x`` (with its shipments and served orders) satisfy every row and bound?
+
+    Solvers return what they believe feasible within their tolerances; this is the engine's own
+    check of what it is about to promise.
+    """
+    columns = model.columns_of(data, x)
+    if np.any(columns < model.lower - 1e-9) or np.any(columns > model.upper + 1e-9):
+        return False
+    activity = model.matrix @ columns
+    return bool(np.all(activity >= row_lower - 1e-6) and np.all(activity <= model.row_upper + 1e-6))
+
+
 def _empty_rows() -> Rows:
     empty_i = np.empty(0, np.int64)
     empty_f = np.empty(0, np.float64)

@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 from ortools.linear_solver.python import model_builder as mb
 
-from engine.model import AllocationModel, build_model, cost_objective, fill_objective
+from engine.model import (
+    AllocationModel,
+    allocation_is_feasible,
+    build_model,
+    cost_objective,
+    fill_objective,
+)
 from engine.problem import FloatArray, IntArray, ProblemData
 
 BACKENDS = ("highs", "scip", "sat")
@@ -135,22 +141,20 @@ class _Stages:
         maximize: bool,
         gap: float,
         abs_gap: float,
-        hint: IntArray | None = None,
         upper: FloatArray | None = None,
     ) -> tuple[IntArray | None, float, float, bool]:
-        """One MIP solve. Returns (x or None, objective, bound, proven within the gap)."""
+        """One MIP solve. Returns (x or None, objective, bound, proven within the gap).
+
+        No warm start is passed: OR-Tools' HiGHS wrapper drops hints (it sizes its hint vector
+        to zero), and with a hint its SCIP wrapper was seen returning fractional "solutions".
+        :meth:`solve_guided` gets the same effect by keeping the start's support in the model.
+        """
         started = time.perf_counter()
         model = self.model
         stage = "cost" if name == "cost" else "fill"
         mb_model = _mb_model(
             model, objective, self.row_lower, model.integrality(stage), maximize, upper
         )
-        if hint is not None and self.backend != "highs":
-            # OR-Tools' HiGHS wrapper loses hints (it sizes its hint vector to zero and passes it
-            # before the rows exist), so only SCIP and CP-SAT get the warm start.
-            helper = mb_model.helper
-            for column, value in enumerate(model.columns_of(self.data, hint).tolist()):
-                helper.add_hint(column, value)
         solver = mb.Solver(self.backend)
         solver.set_time_limit_in_seconds(max(0.01, self.remaining_s()))
         solver.set_solver_specific_parameters(_parameters(self.backend, gap, abs_gap))
@@ -163,12 +167,94 @@ class _Stages:
             return None, float("nan"), float("nan"), False
         values = solver.values(mb_model.get_variables()).to_numpy()
         x = np.rint(values[: model.n_x]).astype(np.int64)
+        if not allocation_is_feasible(self.data, model, x, self.row_lower) or (
+            upper is not None and np.any(x > upper[: model.n_x] + 1e-9)
+        ):
+            # Seen with OR-Tools' SCIP when a hint is given: a "solution" with fractional
+            # integers. Never promise it; the caller goes on without it.
+            self.reports.append(
+                StageReport(name, "invalid_solution", float("nan"), float("nan"), seconds)
+            )
+            return None, float("nan"), float("nan"), False
         optimal = status == mb.SolveStatus.OPTIMAL
-        value = float(solver.objective_value)
+        # The objective of the allocation actually returned (y and z derived from x).
+        value = float(objective @ model.columns_of(self.data, x))
         bound = self._bound(solver, value, optimal, maximize, gap, abs_gap, objective, stage)
         self.reports.append(
             StageReport(name, "optimal" if optimal else "feasible", value, bound, seconds)
         )
+        return x, value, bound, optimal
+
+    def relax(
+        self, objective: FloatArray, maximize: bool, upper: FloatArray
+    ) -> tuple[FloatArray, float] | None:
+        """The LP relaxation (HiGHS' simplex): column values and its optimum, a proven bound."""
+        started = time.perf_counter()
+        relaxed = _mb_model(self.model, objective, self.row_lower, None, maximize, upper)
+        solver = mb.Solver("highs")
+        solver.set_time_limit_in_seconds(max(0.01, self.remaining_s()))
+        solver.set_solver_specific_parameters("output_flag=false")
+        status = solver.solve(relaxed)
+        seconds = time.perf_counter() - started
+        if status != mb.SolveStatus.OPTIMAL:
+            self.reports.append(
+                StageReport("lp", "no_solution", float("nan"), float("nan"), seconds)
+            )
+            return None
+        value = float(solver.objective_value)
+        self.reports.append(StageReport("lp", "optimal", value, value, seconds))
+        return solver.values(relaxed.get_variables()).to_numpy(), value
+
+    def solve_guided(
+        self,
+        name: str,
+        objective: FloatArray,
+        *,
+        maximize: bool,
+        gap: float,
+        abs_gap: float,
+        start: IntArray,
+        upper: FloatArray | None = None,
+    ) -> tuple[IntArray | None, float, float, bool]:
+        """A stage solved LP first: the LP relaxation gives a bound and a support; a MIP over
+        that support (plus the start allocation's, so it is feasible) usually meets the bound
+        within the gap, which proves it; only otherwise the full MIP runs, warm-started.
+
+        Nothing is pruned for good: the full model stays the reference for bound and proof.
+        """
+        model = self.model
+        full_upper = model.upper if upper is None else upper
+        relaxation = self.relax(objective, maximize, full_upper)
+        best: tuple[IntArray, float] | None = None
+        lp_bound = float("inf") if maximize else 0.0
+        if relaxation is not None:
+            values, lp_bound = relaxation
+            keep_x = (values[: model.n_x] > 1e-7) | (start > 0)
+            keep_pair = (
+                np.bincount(self.data.candidate_pair, weights=keep_x, minlength=model.n_y) > 0
+            )
+            keep = np.concatenate([keep_x, keep_pair, np.ones(model.n_z, dtype=bool)])
+            x, value, _bound, _optimal = self.solve(
+                f"{name}:restricted",
+                objective,
+                maximize=maximize,
+                gap=gap,
+                abs_gap=abs_gap,
+                upper=np.where(keep, full_upper, 0.0),
+            )
+            if x is not None:
+                if _within(value, lp_bound, maximize, gap, abs_gap):
+                    return x, value, lp_bound, True
+                best = (x, value)
+        x, value, bound, optimal = self.solve(
+            name, objective, maximize=maximize, gap=gap, abs_gap=abs_gap, upper=upper
+        )
+        if x is None or not np.isfinite(bound):
+            bound = lp_bound
+        else:
+            bound = min(bound, lp_bound) if maximize else max(bound, lp_bound)
+        if best is not None and (x is None or _better(best[1], value, maximize)):
+            return best[0], best[1], bound, _within(best[1], bound, maximize, gap, abs_gap)
         return x, value, bound, optimal
 
     def _bound(
@@ -288,12 +374,15 @@ def optimise(
             )
             continue
         floor_is_optimal_so_far = False
-        x, value, _bound, optimal = stages.solve(
+        x, value, _bound, optimal = stages.solve_guided(
             f"fill:{priority}",
             fill_objective(data, stages.model, priority),
             maximize=True,
             gap=0.0,
             abs_gap=0.999,  # fill is integral: a gap under one unit proves it
+            start=_without_lower_priorities(
+                data, last_x if last_x is not None else floor_x, priority
+            ),
             # lower priorities cannot raise this one's fill: keep them out of the model
             upper=_upper_without_lower_priorities(data, stages.model, priority),
         )
@@ -308,13 +397,13 @@ def optimise(
 
     # Cost stage, every fill held.
     start_x = last_x if last_x is not None else floor_x
-    x, value, bound, optimal = stages.solve(
+    x, value, bound, optimal = stages.solve_guided(
         "cost",
         cost_objective(data, stages.model),
         maximize=False,
         gap=gap,
         abs_gap=1e-6,
-        hint=start_x,
+        start=start_x,
     )
     if x is None:
         # No allocation found within the time left: the last fill stage's allocation reaches
@@ -331,6 +420,21 @@ def optimise(
     bound = min(bound, cost)
     # The floor can only replace a proven solution by being cheaper, which keeps it proven.
     return OptimiserResult(result_x, optimal, cost, bound, backend, stages.reports)
+
+
+def _within(value: float, bound: float, maximize: bool, gap: float, abs_gap: float) -> bool:
+    """Is ``value`` proven within the gap of ``bound`` (relative, or absolute ``abs_gap``)?"""
+    distance = (bound - value) if maximize else (value - bound)
+    return distance <= max(abs_gap, gap * abs(value)) + 1e-9
+
+
+def _better(a: float, b: float, maximize: bool) -> bool:
+    return a > b if maximize else a < b
+
+
+def _without_lower_priorities(data: ProblemData, x: IntArray, priority: int) -> IntArray:
+    """An allocation with the units of lower priorities taken back (still feasible)."""
+    return np.where(data.line_priority[data.candidate_line] >= priority, x, 0)
 
 
 def _upper_without_lower_priorities(
