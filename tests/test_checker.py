@@ -505,6 +505,26 @@ def test_out_of_stock_counts_only_locations_that_may_serve() -> None:
     assert rules(request, response("allocated_to_other_orders")) == {"reason_inconsistent"}
 
 
+def test_unit_taken_by_a_sibling_line_may_be_allocated_to_other_orders() -> None:
+    # The closed list has no closer reason for a line that lost the last unit to another line
+    # of its own order; the checker accepts 'allocated_to_other_orders' for it.
+    def change(raw: Raw) -> None:
+        order(raw, "SO-1002")["lines"].append({"id": "2", "sku": SKU, "quantity": 1})
+
+    def report(raw: Raw) -> None:
+        raw["unallocated"].append(
+            {
+                "order_id": "SO-1002",
+                "line_id": "2",
+                "quantity": 1,
+                "reason": "allocated_to_other_orders",
+            }
+        )
+        raw["summary"].update(units_requested=4, orders_fully_allocated=1)
+
+    assert check(request_with(change), response_with(report)) == []
+
+
 def test_capacity_reason_needs_a_capacity_reached() -> None:
     def change(raw: Raw) -> None:
         short_pickup(raw)
