@@ -246,6 +246,11 @@ def write_table(results: dict[str, Any], best: dict[str, Any]) -> str:
         for strategy, row in lp.items():
             if not isinstance(row, dict):
                 continue
+            if "same_as" in row:
+                lines.append(
+                    f"| {size} | {strategy} | same fill as {row['same_as']}: same LP, not solved again | | | | | | {_fmt(row['bound'])} |"
+                )
+                continue
             lines.append(
                 f"| {size} | {strategy} | {row['columns']:,} | {row['rows']:,} | {row['nonzeros']:,} | {_fmt(row['build_s'])} | {_fmt(row['solve_s'])} | {row['status']} | {_fmt(row['bound'])} |"
             )

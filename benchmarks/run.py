@@ -191,9 +191,15 @@ def run_lp_case(instance: Path, fills: dict[str, dict[str, int]]) -> dict[str, A
 
     data = build_problem(parse_solve_request_json(instance.read_bytes()))
     record: dict[str, Any] = {}
+    solved: dict[tuple[tuple[str, int], ...], dict[str, Any]] = {}
     for strategy, fill in fills.items():
+        key = tuple(sorted(fill.items()))
+        if key in solved:  # same fill as a strategy before: same LP, same bound
+            record[strategy] = {**solved[key], "same_as": solved[key]["strategy"]}
+            continue
         lp = lp_cost_bound(data, {int(p): v for p, v in fill.items()}, time_limit_s=LP_TIME_LIMIT_S)
-        record[strategy] = {
+        record[strategy] = solved[key] = {
+            "strategy": strategy,
             "bound": lp.bound,
             "status": lp.status,
             "build_s": lp.build_seconds,
