@@ -51,32 +51,11 @@ def solve_as_json(request: SolveRequest) -> dict[str, Any]:
     return response
 
 
-def zero_capacity_taken_for_ineligible(
-    request: SolveRequest, response: dict[str, Any], violation: Violation
-) -> bool:
-    """Known optimiser bug (kept in property_regressions/zero_capacity_location_*.json): a
-    location that may serve the order but has ``max_units`` or ``max_shipments`` 0 is treated as
-    unable to serve, so a line short for it gets ``no_eligible_location`` or ``out_of_stock``
-    where the closed list says ``capacity``."""
-    if violation.rule != "reason_inconsistent" or not any(
-        f"'{reason}'" in violation.message for reason in ("no_eligible_location", "out_of_stock")
-    ):
-        return False
-    row = response["unallocated"][int(violation.where.split(".")[1])]
-    order = next(o for o in request.orders if o.id == row["order_id"])
-    sku = next(line.sku for line in order.lines if line.id == row["line_id"])
-    held = {inv.location_id for inv in request.inventory if inv.sku == sku and inv.quantity > 0}
-    return any(
-        loc.id in held and (loc.max_units == 0 or loc.max_shipments == 0)
-        for loc in request.locations
-    )
-
-
 # Violations of bugs already reported and kept as strict-xfail regression cases, so that the
 # random search goes on finding new ones. Remove an entry when its regression case passes.
-KNOWN_BUGS: list[Callable[[SolveRequest, dict[str, Any], Violation], bool]] = [
-    zero_capacity_taken_for_ineligible,
-]
+# An entry: (request, response, violation) -> True when the violation is that bug. None open now;
+# zero_capacity_location_*.json were the last (fixed).
+KNOWN_BUGS: list[Callable[[SolveRequest, dict[str, Any], Violation], bool]] = []
 
 
 def assert_keeps_the_contract(
