@@ -508,6 +508,10 @@ def run_suite(
 
     (out_dir / "results.md").write_text(write_table(results, best))
     write_plot(results, out_dir / "results.png")
+    from benchmarks.report import evaluate_targets
+
+    for target, measured, verdict in evaluate_targets(results, best):
+        log(f"[target] {target}: {measured} -> {verdict.strip('*')}")
     return results
 
 

@@ -544,3 +544,135 @@ def test_a_split_order_stops_at_a_source_unit_cap() -> None:
         )
     )
     assert units == {("O1", "1", "S-BOS"): 2, ("O1", "1", "WH-EAST"): 2}
+
+
+# --- the rules, written out plainly, as an independent answer ----------------------------------
+
+
+def reference_greedy(req: SolveRequest) -> dict[tuple[str, str, str], int]:
+    """The greedy rules of the module docstring, over the request's objects, one loop per rule.
+
+    Slow and obvious on purpose: the vectorised greedy must give exactly this allocation (ties in
+    distance go to the location listed first, as there).
+    """
+    stock = {(row.location_id, row.sku): row.quantity for row in req.inventory}
+    ships_left = {loc.id: loc.max_shipments for loc in req.locations}
+    units_left = {loc.id: loc.max_units for loc in req.locations}
+    policy_km = req.policy.max_distance_km
+
+    def has(capacity: dict[str, int | None], location_id: str, amount: int) -> bool:
+        left = capacity[location_id]
+        return left is None or left >= amount
+
+    def spend(capacity: dict[str, int | None], location_id: str, amount: int) -> None:
+        left = capacity[location_id]
+        if left is not None:
+            capacity[location_id] = left - amount
+
+    def units_cap(location_id: str) -> int:
+        left = units_left[location_id]
+        return 10**9 if left is None else left
+
+    def nearest_first(order: Any) -> list[str]:
+        if order.delivery == "pickup":
+            return [order.pickup_location_id]
+        limit = order.max_distance_km if order.max_distance_km is not None else policy_km
+        ranked = []
+        for index, loc in enumerate(req.locations):
+            distance = _haversine_km(order.ship_to.lat, order.ship_to.lon, loc.lat, loc.lon)
+            if loc.ships and (limit is None or distance <= limit):
+                ranked.append((distance, index, loc.id))
+        return [location_id for _, _, location_id in sorted(ranked)]
+
+    def sort_key(item: tuple[int, Any]) -> tuple[Any, ...]:
+        index, order = item
+        placed = order.placed_at.timestamp() if order.placed_at is not None else 0.0
+        return (-order.priority, order.placed_at is None, placed, index)
+
+    units: dict[tuple[str, str, str], int] = {}
+    for _, order in sorted(enumerate(req.orders), key=sort_key):
+        locations = nearest_first(order)
+        order_units = sum(line.quantity for line in order.lines)
+        demand: dict[str, int] = defaultdict(int)
+        for line in order.lines:
+            demand[line.sku] += line.quantity
+        complete = next(
+            (
+                loc
+                for loc in locations
+                if has(ships_left, loc, 1)
+                and has(units_left, loc, order_units)
+                and all(stock.get((loc, sku), 0) >= need for sku, need in demand.items())
+            ),
+            None,
+        )
+        if complete is not None:
+            for line in order.lines:
+                stock[(complete, line.sku)] -= line.quantity
+                units[(order.id, line.id, complete)] = line.quantity
+            spend(ships_left, complete, 1)
+            spend(units_left, complete, order_units)
+            continue
+        if order.allow_split:
+            saved = (dict(stock), dict(ships_left), dict(units_left))
+            taken: dict[tuple[str, str, str], int] = {}
+            used: set[str] = set()
+            for line in order.lines:
+                need = line.quantity
+                for loc in locations:
+                    take = min(need, stock.get((loc, line.sku), 0), units_cap(loc))
+                    if take <= 0:
+                        continue
+                    if loc not in used:
+                        if not has(ships_left, loc, 1):
+                            continue
+                        spend(ships_left, loc, 1)
+                        used.add(loc)
+                    stock[(loc, line.sku)] -= take
+                    spend(units_left, loc, take)
+                    taken[(order.id, line.id, loc)] = take
+                    need -= take
+                    if need == 0:
+                        break
+            if sum(taken.values()) < order_units and not order.allow_partial:
+                stock, ships_left, units_left = saved
+                continue
+            units.update(taken)
+            continue
+        if not order.allow_partial:
+            continue
+        best, best_units = None, 0
+        for loc in locations:
+            if not has(ships_left, loc, 1):
+                continue
+            left = {sku: stock.get((loc, sku), 0) for sku in demand}
+            servable = 0
+            for line in order.lines:
+                got = min(line.quantity, left[line.sku])
+                left[line.sku] -= got
+                servable += got
+            servable = min(servable, units_cap(loc))
+            if servable > best_units:
+                best, best_units = loc, servable
+        if best is None:
+            continue
+        spend(ships_left, best, 1)
+        for line in order.lines:
+            take = min(line.quantity, stock.get((best, line.sku), 0), units_cap(best))
+            if take > 0:
+                stock[(best, line.sku)] -= take
+                spend(units_left, best, take)
+                units[(order.id, line.id, best)] = take
+    return units
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_requests())
+def test_greedy_gives_exactly_the_allocation_of_the_plain_rules(raw: dict[str, Any]) -> None:
+    req, _, units = allocate(raw)
+    assert units == reference_greedy(req)
+
+
+def test_greedy_matches_the_plain_rules_on_a_generated_batch() -> None:
+    req, _, units = allocate(generate(Size(orders=400, locations=15, skus=60), seed=11))
+    assert units == reference_greedy(req)
