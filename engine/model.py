@@ -269,8 +269,28 @@ def cost_objective(data: ProblemData, model: AllocationModel) -> FloatArray:
     return objective
 
 
-def fill_objective(data: ProblemData, model: AllocationModel, priority: int) -> FloatArray:
-    """Units allocated to the orders of one priority (to be maximised)."""
-    objective = np.zeros(model.n_columns)
-    objective[: model.n_x] = (data.line_priority[data.candidate_line] == priority).astype(float)
+def fill_objective(
+    data: ProblemData, model: AllocationModel, priority: int, *, tie_break: bool = True
+) -> FloatArray:
+    """Units allocated to the orders of one priority (to be maximised), less a tie-break.
+
+    The tie-break is the cost scaled so that the whole of it stays under ``FILL_TIE_BREAK``
+    units: it can never buy a unit of fill (fill is integral), but among the allocations of
+    equal fill it prefers the cheaper, which gives the cost stage a good start and a time-limited
+    answer a sensible cost.
+    """
+    if not tie_break:
+        objective = np.zeros(model.n_columns)
+        objective[: model.n_x] = data.line_priority[data.candidate_line] == priority
+        return objective
+    cost = cost_objective(data, model)
+    most_cost = float(
+        np.sum(cost[: model.n_x] * model.upper[: model.n_x]) + cost[model.n_x :].sum()
+    )
+    objective = -cost * (FILL_TIE_BREAK / max(most_cost, 1.0))
+    objective[: model.n_x] += (data.line_priority[data.candidate_line] == priority).astype(float)
     return objective
+
+
+# The most a fill stage's cost tie-break may weigh, in units of fill.
+FILL_TIE_BREAK = 0.01

@@ -25,6 +25,7 @@ import numpy as np
 from ortools.linear_solver.python import model_builder as mb
 
 from engine.model import (
+    FILL_TIE_BREAK,
     AllocationModel,
     allocation_is_feasible,
     build_model,
@@ -38,6 +39,9 @@ DEFAULT_BACKEND = "scip"
 
 # Leave this much of the time limit for writing the response after the last stage.
 _RESPONSE_RESERVE_S = 0.05
+# A fill stage's full MIP (run only when the LP-guided one did not prove the fill) may take this
+# share of the time left; an unproven fill is held as found and the answer says "feasible".
+_FILL_PROOF_TIME_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class _Stages:
         gap: float,
         abs_gap: float,
         upper: FloatArray | None = None,
+        time_limit_s: float | None = None,
     ) -> tuple[IntArray | None, float, float, bool]:
         """One MIP solve. Returns (x or None, objective, bound, proven within the gap).
 
@@ -156,7 +161,8 @@ class _Stages:
             model, objective, self.row_lower, model.integrality(stage), maximize, upper
         )
         solver = mb.Solver(self.backend)
-        solver.set_time_limit_in_seconds(max(0.01, self.remaining_s()))
+        limit = self.remaining_s() if time_limit_s is None else time_limit_s
+        solver.set_time_limit_in_seconds(max(0.01, limit))
         solver.set_solver_specific_parameters(_parameters(self.backend, gap, abs_gap))
         status = solver.solve(mb_model)
         seconds = time.perf_counter() - started
@@ -184,6 +190,10 @@ class _Stages:
             StageReport(name, "optimal" if optimal else "feasible", value, bound, seconds)
         )
         return x, value, bound, optimal
+
+    def value_of(self, objective: FloatArray, x: IntArray) -> float:
+        """An objective's value at allocation ``x`` (its shipments and served orders derived)."""
+        return float(objective @ self.model.columns_of(self.data, x))
 
     def relax(
         self, objective: FloatArray, maximize: bool, upper: FloatArray
@@ -215,16 +225,22 @@ class _Stages:
         abs_gap: float,
         start: IntArray,
         upper: FloatArray | None = None,
+        full_time_share: float = 1.0,
+        lp_objective: FloatArray | None = None,
     ) -> tuple[IntArray | None, float, float, bool]:
         """A stage solved LP first: the LP relaxation gives a bound and a support; a MIP over
         that support (plus the start allocation's, so it is feasible) usually meets the bound
         within the gap, which proves it; only otherwise the full MIP runs, warm-started.
 
         Nothing is pruned for good: the full model stays the reference for bound and proof.
+        ``lp_objective`` (default: ``objective``) is what the LP and the full MIP optimise and
+        what the proof compares; only the restricted MIP carries a fill stage's cost tie-break,
+        which would slow the LP and the proof down.
         """
         model = self.model
         full_upper = model.upper if upper is None else upper
-        relaxation = self.relax(objective, maximize, full_upper)
+        proof_objective = objective if lp_objective is None else lp_objective
+        relaxation = self.relax(proof_objective, maximize, full_upper)
         best: tuple[IntArray, float] | None = None
         lp_bound = float("inf") if maximize else 0.0
         if relaxation is not None:
@@ -234,7 +250,7 @@ class _Stages:
                 np.bincount(self.data.candidate_pair, weights=keep_x, minlength=model.n_y) > 0
             )
             keep = np.concatenate([keep_x, keep_pair, np.ones(model.n_z, dtype=bool)])
-            x, value, _bound, _optimal = self.solve(
+            x, _value, _bound, _optimal = self.solve(
                 f"{name}:restricted",
                 objective,
                 maximize=maximize,
@@ -243,17 +259,25 @@ class _Stages:
                 upper=np.where(keep, full_upper, 0.0),
             )
             if x is not None:
+                value = self.value_of(proof_objective, x)
                 if _within(value, lp_bound, maximize, gap, abs_gap):
                     return x, value, lp_bound, True
                 best = (x, value)
         x, value, bound, optimal = self.solve(
-            name, objective, maximize=maximize, gap=gap, abs_gap=abs_gap, upper=upper
+            name,
+            proof_objective,
+            maximize=maximize,
+            gap=gap,
+            abs_gap=abs_gap,
+            upper=upper,
+            time_limit_s=self.remaining_s() * full_time_share,
         )
         if x is None or not np.isfinite(bound):
             bound = lp_bound
         else:
             bound = min(bound, lp_bound) if maximize else max(bound, lp_bound)
-        if best is not None and (x is None or _better(best[1], value, maximize)):
+        # On a tie the restricted answer wins: its tie-break made it the cheaper one.
+        if best is not None and (x is None or not _better(value, best[1], maximize)):
             return best[0], best[1], bound, _within(best[1], bound, maximize, gap, abs_gap)
         return x, value, bound, optimal
 
@@ -357,6 +381,7 @@ def optimise(
     # without a solve; from the first priority it does not, the MIP decides.
     last_x: IntArray | None = None
     floor_is_optimal_so_far = True
+    fill_proven = True
     for priority in data.priorities:
         if upper[priority] == 0:
             stages.hold_fill(priority, 0)
@@ -374,30 +399,36 @@ def optimise(
             )
             continue
         floor_is_optimal_so_far = False
-        x, value, _bound, optimal = stages.solve_guided(
+        x, _value, _bound, optimal = stages.solve_guided(
             f"fill:{priority}",
             fill_objective(data, stages.model, priority),
+            lp_objective=fill_objective(data, stages.model, priority, tie_break=False),
             maximize=True,
             gap=0.0,
-            abs_gap=0.999,  # fill is integral: a gap under one unit proves it
+            # fill is integral and the cost tie-break weighs under FILL_TIE_BREAK of a unit:
+            # a gap under one unit, less the tie-break's share, proves the fill
+            abs_gap=1.0 - 2 * FILL_TIE_BREAK,
             start=_without_lower_priorities(
                 data, last_x if last_x is not None else floor_x, priority
             ),
             # lower priorities cannot raise this one's fill: keep them out of the model
             upper=_upper_without_lower_priorities(data, stages.model, priority),
+            # proving a fill must leave time for the cost stage and the lower priorities
+            full_time_share=_FILL_PROOF_TIME_SHARE,
         )
-        if x is None or not optimal:
-            # Out of time before this priority's fill was proven: the best of what we have.
-            best = floor_x if x is None or lexicographically_better(data, floor_x, x) else x
-            return OptimiserResult(
-                best, False, allocation_cost(data, best), 0.0, backend, stages.reports, False
-            )
-        stages.hold_fill(priority, round(value))
+        if x is None:
+            # Out of time before any allocation for this priority: the best of what we have.
+            options = [a for a in (last_x, floor_x) if a is not None]
+            best = min(options, key=lambda a: _lexicographic_key(data, a))
+            cost = allocation_cost(data, best)
+            return OptimiserResult(best, False, cost, 0.0, backend, stages.reports, False)
+        fill_proven &= optimal
+        stages.hold_fill(priority, fill_by_priority(data, x)[priority])
         last_x = x
 
     # Cost stage, every fill held.
     start_x = last_x if last_x is not None else floor_x
-    x, value, bound, optimal = stages.solve_guided(
+    x, _value, bound, optimal = stages.solve_guided(
         "cost",
         cost_objective(data, stages.model),
         maximize=False,
@@ -411,15 +442,16 @@ def optimise(
         candidates = [a for a in (last_x, floor_x) if a is not None]
         best = min(candidates, key=lambda a: _lexicographic_key(data, a))
         return OptimiserResult(
-            best, False, allocation_cost(data, best), 0.0, backend, stages.reports
+            best, False, allocation_cost(data, best), 0.0, backend, stages.reports, fill_proven
         )
-    result_x = x
+    optimal = optimal and fill_proven
     if lexicographically_better(data, floor_x, x):
-        result_x = floor_x  # a time-limited MIP can lose to the baseline; never return worse
-    cost = allocation_cost(data, result_x)
-    bound = min(bound, cost)
-    # The floor can only replace a proven solution by being cheaper, which keeps it proven.
-    return OptimiserResult(result_x, optimal, cost, bound, backend, stages.reports)
+        # A time-limited MIP can lose to the baseline; never return worse. At the same fill the
+        # bound still holds (and the floor, being cheaper, is as proven); at another, it does not.
+        same_fill = fill_by_priority(data, floor_x) == fill_by_priority(data, x)
+        x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
+    cost = allocation_cost(data, x)
+    return OptimiserResult(x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven)
 
 
 def _within(value: float, bound: float, maximize: bool, gap: float, abs_gap: float) -> bool:
