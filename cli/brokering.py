@@ -58,18 +58,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     morning = subparsers.add_parser(
         "morning-run",
         help="load the morning feeds, broker the backlog, publish availability",
-        description="Feeds are applied in the order given; a refused feed stops the run (exit 2).",
+        description="Feeds are applied in the order given (an older feed never overrides a newer "
+        "one at a location); a refused feed stops the run (exit 2).",
     )
     morning.add_argument(
-        "--feed", action="append", default=[], metavar="FILE.json", help="a JSON feed"
-    )
-    morning.add_argument(
-        "--csv-feed",
+        "--feed",
         action="append",
-        nargs=4,
+        nargs="+",
         default=[],
-        metavar=("FILE.csv", "SOURCE", "BASIS", "AS_OF"),
-        help="a CSV feed with its source (erp, sim, wms), basis (physical, available) and as_of",
+        metavar="ARG",
+        help="a feed, applied in the order given: FILE.json (it names its source, basis and "
+        "as_of), or FILE.csv SOURCE BASIS AS_OF (erp|sim|wms, physical|available, ISO time)",
     )
     morning.add_argument(
         "--export", metavar="FILE.csv", help="also write the availability changes here"
@@ -169,13 +168,25 @@ def availability_publish(args: argparse.Namespace) -> int:
 
 @handles_bad_input
 def morning_command(args: argparse.Namespace) -> int:
-    feeds = [MorningFeed(Path(path)) for path in args.feed]
-    for path, source, basis, as_of in args.csv_feed:
-        feeds.append(
-            MorningFeed(
-                Path(path), parse_feed_header({"source": source, "basis": basis, "as_of": as_of})
+    feeds = []
+    for index, given in enumerate(args.feed):
+        if len(given) == 1:
+            feeds.append(MorningFeed(Path(given[0])))
+        elif len(given) == 4:
+            path, source, basis, as_of = given
+            header = parse_feed_header({"source": source, "basis": basis, "as_of": as_of})
+            feeds.append(MorningFeed(Path(path), header))
+        else:
+            raise InvalidInput(
+                [
+                    Problem(
+                        ("feed", index),
+                        "give FILE.json, or FILE.csv SOURCE BASIS AS_OF",
+                        "feed_arguments",
+                    )
+                ],
+                "morning run",
             )
-        )
     engine = engine_of(args)
     with engine.connect() as connection:
         from storage.availability import latest_cursor

@@ -218,3 +218,126 @@ def available_to_promise(
 
 def atp_of(position: Position, safety_stock: int) -> int:
     return max(0, position.on_hand - position.reserved - safety_stock)
+
+
+# --- many events at once ----------------------------------------------------------------------
+
+# Kind codes of the events the vectorised path applies (stock moves with no hold or reservation
+# to look up); approvals, shipments and rejections go event by event.
+SALE, TAKE_AWAY, FOUND, COUNT, RECEIPT, RETURN = range(6)
+KIND_CODE = {"sale": SALE, "receipt": RECEIPT, "return": RETURN}
+REASON_CODE = {
+    "lost": TAKE_AWAY,
+    "damaged": TAKE_AWAY,
+    "defective": TAKE_AWAY,
+    "found": FOUND,
+    "count": COUNT,
+}
+OUTCOME_NAMES = np.array([o.value for o in Outcome], dtype=object)
+OUTCOME_INDEX = {o: i for i, o in enumerate(Outcome)}
+
+
+@dataclass(frozen=True, slots=True)
+class VectorResult:
+    """Per event (in the order given): the outcome's index in :class:`Outcome`, and the position
+    after it; per position: the final values."""
+
+    outcome: np.ndarray
+    on_hand_after: np.ndarray
+    held_after: np.ndarray
+    on_hand: np.ndarray
+    held: np.ndarray
+    counted_at_us: np.ndarray  # -1: never counted
+
+
+def apply_stock_events(
+    position: np.ndarray,
+    occurred_us: np.ndarray,
+    code: np.ndarray,
+    quantity: np.ndarray,
+    on_hand0: np.ndarray,
+    held0: np.ndarray,
+    counted_at0: np.ndarray,
+    feed_as_of: np.ndarray,
+    store: np.ndarray,
+    receipts_at_once: np.ndarray,
+    returns_at_once: np.ndarray,
+) -> VectorResult:
+    """Sales, variances, receipts and returns applied by the same rules as :func:`sale`,
+    :func:`variance` and :func:`receipt`, for many positions at once.
+
+    Events must be sorted by (``position``, ``occurred_us``), ties in batch order; ``position``
+    indexes the per-position arrays (``on_hand0``, ``held0``, ``counted_at0``, -1 for never, and
+    the position's location's ``feed_as_of`` (-1 for never), ``store``, ``receipts_at_once``,
+    ``returns_at_once``). Per-event and per-position results come back as arrays.
+    """
+    n = position.size
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return VectorResult(empty, empty, empty, on_hand0.copy(), held0.copy(), counted_at0.copy())
+    index = np.arange(n)
+    group_start = np.ones(n, dtype=bool)
+    group_start[1:] = position[1:] != position[:-1]
+    first_of_group = np.maximum.accumulate(np.where(group_start, index, 0))
+    # The reset every delta is measured against: the later of the feed and the last count.
+    initial_mark = np.maximum(feed_as_of[position], counted_at0[position])
+    # A count applies if it is newer than the reset before the batch; of counts at the same
+    # moment at one position, the first (it already counted what the others would).
+    count_candidate = (code == COUNT) & (occurred_us > initial_mark)
+    # An equal-time earlier count need not be adjacent (other events may sit between): carry
+    # the time of the last applied count forward and compare.
+    applied_count = count_candidate.copy()
+    last_count = np.maximum.accumulate(np.where(count_candidate, index, -1))
+    previous_count = np.full(n, -1)
+    previous_count[1:] = last_count[:-1]
+    previous_in_group = (previous_count >= first_of_group) & (previous_count >= 0)
+    applied_count &= ~(
+        previous_in_group & (occurred_us[np.maximum(previous_count, 0)] == occurred_us)
+    )
+    last_applied = np.maximum.accumulate(np.where(applied_count, index, -1))
+    has_last = last_applied >= first_of_group
+    mark = np.where(
+        has_last, np.maximum(initial_mark, occurred_us[np.maximum(last_applied, 0)]), initial_mark
+    )
+    after_mark = occurred_us > mark
+
+    is_receipt = code == RECEIPT
+    is_return = code == RETURN
+    at_once = (is_receipt & receipts_at_once[position]) | (is_return & returns_at_once[position])
+    held_here = (is_receipt | is_return) & ~at_once & store[position]
+    recorded = (is_receipt | is_return) & ~at_once & ~store[position]
+    sign = np.select([code == SALE, code == TAKE_AWAY, code == FOUND, at_once], [-1, -1, 1, 1], 0)
+    moves = sign != 0
+    delta = np.where(moves & after_mark, sign * quantity, 0)
+    held_delta = np.where(held_here, quantity, 0)
+
+    outcome = np.full(n, OUTCOME_INDEX[Outcome.APPLIED])
+    outcome[(moves | (code == COUNT)) & ~after_mark & ~applied_count] = OUTCOME_INDEX[
+        Outcome.BEFORE_FEED
+    ]
+    outcome[(code == COUNT) & ~applied_count] = OUTCOME_INDEX[Outcome.BEFORE_FEED]
+    outcome[held_here] = OUTCOME_INDEX[Outcome.HELD]
+    outcome[recorded] = OUTCOME_INDEX[Outcome.RECORDED_UNTIL_FEED]
+
+    # on_hand after each event: segments begin at a position's first event and at each applied
+    # count; a segment's base is the position's on_hand (or the count), plus its deltas so far.
+    segment_start = group_start | applied_count
+    segment = np.cumsum(segment_start) - 1
+    starts = np.flatnonzero(segment_start)
+    base = np.where(applied_count[starts], quantity[starts], on_hand0[position[starts]])
+    running = np.cumsum(delta)
+    offset = running[starts] - delta[starts]
+    on_hand_after = base[segment] + running - offset[segment]
+    held_running = np.cumsum(held_delta)
+    held_offset = held_running[first_of_group] - held_delta[first_of_group]
+    held_after = held0[position] + held_running - held_offset
+
+    on_hand = on_hand0.copy()
+    held = held0.copy()
+    counted = counted_at0.copy()
+    last = np.flatnonzero(np.append(position[1:] != position[:-1], True))
+    on_hand[position[last]] = on_hand_after[last]
+    held[position[last]] = held_after[last]
+    count_time = np.where(applied_count, occurred_us, -1)
+    np.maximum.at(counted, position, count_time)
+    return VectorResult(outcome, on_hand_after, held_after, on_hand, held, counted)

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import IO, Any
 
+import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine
 
@@ -21,12 +22,14 @@ from engine import ledger
 from engine.ledger import Effect, LocationRules, Outcome, Position
 from models.inventory import (
     ApproveEvent,
+    EventBatch,
     EventBatchResult,
     NumberedEvent,
     RejectedEvent,
     ShippedEvent,
+    StockEventColumns,
     VarianceEvent,
-    parse_event_batch,
+    parse_event_rows,
     to_us,
 )
 from models.problems import InvalidInput, Problem
@@ -34,6 +37,11 @@ from storage.catalog import ensure_skus, location_id_map, location_rules
 from storage.db import bulk_insert, executemany, is_sqlite, write_transaction
 
 CHUNK = 400  # pairs per query: 800 parameters, well under SQLite's limit
+EMPTY_POSITION = Position()
+EMPTY_STOCK = StockEventColumns(
+    index=np.zeros(0, dtype=np.int64), id=[], kind=[], location_id=[], sku=[],
+    quantity=np.zeros(0, dtype=np.int64), occurred_us=np.zeros(0, dtype=np.int64), reason=[],
+)  # fmt: skip
 
 
 def apply_event_batch(engine: Engine, data: bytes | str | IO[bytes]) -> EventBatchResult:
@@ -42,13 +50,20 @@ def apply_event_batch(engine: Engine, data: bytes | str | IO[bytes]) -> EventBat
     Raises :class:`InvalidInput` with every bad row; nothing is applied then."""
     with engine.connect() as connection:
         known = location_id_map(connection)
-    return apply_events(engine, parse_event_batch(data, known))
+    return apply_events(engine, parse_event_rows(data, known))
 
 
-def apply_events(engine: Engine, batch: list[NumberedEvent]) -> EventBatchResult:
+def apply_events(engine: Engine, batch: EventBatch | list[NumberedEvent]) -> EventBatchResult:
     """Apply validated events. Duplicates (ids seen before, in the ledger or earlier in the batch)
     are ignored and reported; cross-reference problems (an approval of an unknown hold, a shipment
     of a line never brokered there) refuse the batch."""
+    if isinstance(batch, list):
+        batch = EventBatch(
+            ids=[n.event.id for n in batch],
+            where=[n.where for n in batch],
+            stock=EMPTY_STOCK,
+            others=[NumberedEvent(n.where, n.event, i) for i, n in enumerate(batch)],
+        )
     started = time.perf_counter()
     with write_transaction(engine, "events") as write:
         connection = write.connection
@@ -115,43 +130,66 @@ class _BatchApplier:
         self.outcomes: Counter[str] = Counter()
         self.problems: list[Problem] = []
 
-    def run(self, batch: list[NumberedEvent]) -> list[str]:
+    def run(self, batch: EventBatch) -> list[str]:
         connection = self.connection
         locations = location_id_map(connection)
         self.rules: dict[int, LocationRules] = location_rules(connection)
-        seen_before = existing_event_ids(connection, [n.event.id for n in batch])
-        fresh: list[NumberedEvent] = []
+        # Each id counts once: the first in the batch, if the ledger has not seen it before.
+        seen_before = existing_event_ids(connection, batch.ids)
+        fresh = np.zeros(len(batch.ids), dtype=bool)
         duplicates: list[str] = []
         seen: set[str] = set()
-        for numbered in batch:
-            event_id = numbered.event.id
+        for index, event_id in enumerate(batch.ids):
             if event_id in seen_before or event_id in seen:
                 duplicates.append(event_id)
-                continue
-            seen.add(event_id)
-            fresh.append(numbered)
-        if not fresh:
+            else:
+                seen.add(event_id)
+                fresh[index] = True
+        stock = batch.stock
+        stock_rows = (
+            np.flatnonzero(fresh[stock.index]) if stock.index.size else np.zeros(0, dtype=np.int64)
+        )
+        others = [n for n in batch.others if fresh[n.index]]
+        if stock_rows.size == 0 and not others:
             return duplicates
-        self.skus = ensure_skus(connection, {n.event.sku for n in fresh if hasattr(n.event, "sku")})
+        self.skus = ensure_skus(
+            connection,
+            {stock.sku[i] for i in stock_rows.tolist()}
+            | {n.event.sku for n in others if hasattr(n.event, "sku")},
+        )
         self.holds = self._load_holds(
-            {n.event.held_id for n in fresh if isinstance(n.event, ApproveEvent)}
+            {n.event.held_id for n in others if isinstance(n.event, ApproveEvent)}
         )
         self.reservations = self._load_reservations(
             {
                 (n.event.order_id, n.event.line_id, locations[n.event.location_id])
-                for n in fresh
+                for n in others
                 if isinstance(n.event, ShippedEvent | RejectedEvent)
             }
         )
-        pairs = set()
-        for n in fresh:
-            loc = locations[n.event.location_id]
-            if isinstance(n.event, ApproveEvent):
-                hold = self.holds.get(n.event.held_id)
-                if hold is not None:
-                    pairs.add((hold["location_id"], hold["sku_id"]))
-            else:
-                pairs.add((loc, self.skus[n.event.sku]))
+        stock_location = np.array(
+            [locations[stock.location_id[i]] for i in stock_rows.tolist()], dtype=np.int64
+        )
+        stock_sku = np.array([self.skus[stock.sku[i]] for i in stock_rows.tolist()], dtype=np.int64)
+        stock_key = (stock_location << 32) | stock_sku
+        # Positions an approval, shipment or rejection touches go event by event, with all their
+        # events (so the order within a position holds); the rest take the vectorised path.
+        slow_pairs = self._pairs_of(others, stock, stock_rows, stock_key)
+        slow_keys = np.array(sorted((loc << 32) | sku for loc, sku in slow_pairs), dtype=np.int64)
+        to_slow = (
+            np.isin(stock_key, slow_keys)
+            if slow_keys.size
+            else np.zeros(stock_key.size, dtype=bool)
+        )
+        others = others + [batch.numbered(int(i)) for i in stock_rows[to_slow].tolist()]
+        fast = ~to_slow
+        pairs = set(slow_pairs) | set(
+            zip(
+                (stock_key[fast] >> 32).tolist(),
+                (stock_key[fast] & 0xFFFFFFFF).tolist(),
+                strict=True,
+            )
+        )
         self.positions = load_positions(connection, pairs)
         self.new_holds: list[tuple[Any, ...]] = []
         self.approved_holds: list[tuple[str, str]] = []
@@ -161,15 +199,134 @@ class _BatchApplier:
         self.exclusions: set[tuple[str, int, str]] = set()
         # Stable sort: the order things happened, batch order between equal times.
         timed = sorted(
-            ((to_us(n.event.occurred_at), i, n) for i, n in enumerate(fresh)),
-            key=lambda t: (t[0], t[1]),
+            ((to_us(n.event.occurred_at), n.index, n) for n in others), key=lambda t: (t[0], t[1])
         )
         for occurred_us, _, numbered in timed:
             self._apply_one(numbered, locations[numbered.event.location_id], occurred_us)
         if self.problems:
             raise InvalidInput(self.problems, what="event batch")
+        self._apply_stock(stock, stock_rows[fast], stock_key[fast])
         self._write()
         return duplicates
+
+    def _pairs_of(
+        self,
+        others: list[NumberedEvent],
+        stock: StockEventColumns,
+        stock_rows: np.ndarray,
+        stock_key: np.ndarray,
+    ) -> set[tuple[int, int]]:
+        """The positions the event-by-event path needs (an approval's is its hold's, which may be
+        a receipt of this same batch)."""
+        locations = location_id_map(self.connection)
+        pairs: set[tuple[int, int]] = set()
+        batch_receipts: dict[str, int] | None = None
+        for n in others:
+            event = n.event
+            if isinstance(event, ApproveEvent):
+                hold = self.holds.get(event.held_id)
+                if hold is not None:
+                    pairs.add((hold["location_id"], hold["sku_id"]))
+                    continue
+                if batch_receipts is None:
+                    batch_receipts = {stock.id[i]: k for k, i in enumerate(stock_rows.tolist())}
+                k = batch_receipts.get(event.held_id)
+                if k is not None:
+                    pairs.add((int(stock_key[k] >> 32), int(stock_key[k] & 0xFFFFFFFF)))
+            else:
+                pairs.add((locations[event.location_id], self.skus[event.sku]))
+        return pairs
+
+    def _apply_stock(self, stock: StockEventColumns, rows: np.ndarray, key: np.ndarray) -> None:
+        """Sales, variances, receipts and returns of positions no other event touches: all at
+        once, by :func:`engine.ledger.apply_stock_events`."""
+        if rows.size == 0:
+            return
+        occurred = stock.occurred_us[rows]
+        order = np.lexsort((stock.index[rows], occurred, key))
+        rows, key, occurred = rows[order], key[order], occurred[order]
+        unique_key, position = np.unique(key, return_inverse=True)
+        location, sku = unique_key >> 32, unique_key & 0xFFFFFFFF
+        before = [
+            self.positions.get(pair, EMPTY_POSITION)
+            for pair in zip(location.tolist(), sku.tolist(), strict=True)
+        ]
+        on_hand0 = np.array([p.on_hand for p in before], dtype=np.int64)
+        reserved0 = np.array([p.reserved for p in before], dtype=np.int64)
+        held0 = np.array([p.held for p in before], dtype=np.int64)
+        counted0 = np.array(
+            [-1 if p.counted_at_us is None else p.counted_at_us for p in before], dtype=np.int64
+        )
+        loc_ids = np.unique(location)
+        rules = [self.rules[int(loc)] for loc in loc_ids.tolist()]
+        at = np.searchsorted(loc_ids, location)
+
+        def per_location(values: list[Any], dtype: Any) -> np.ndarray:
+            return np.array(values, dtype=dtype)[at]
+
+        kinds, reasons = stock.kind, stock.reason
+        code = np.array(
+            [
+                ledger.REASON_CODE[reasons[i]]
+                if kinds[i] == "variance"
+                else ledger.KIND_CODE[kinds[i]]
+                for i in rows.tolist()
+            ],
+            dtype=np.int64,
+        )
+        quantity = stock.quantity[rows]
+        result = ledger.apply_stock_events(
+            position, occurred, code, quantity, on_hand0, held0, counted0,
+            per_location([-1 if r.feed_as_of_us is None else r.feed_as_of_us for r in rules], np.int64),
+            per_location([r.kind == "store" for r in rules], bool),
+            per_location([r.receipts_count_at_once for r in rules], bool),
+            per_location([r.returns_auto_approved for r in rules], bool),
+        )  # fmt: skip
+        for i, pair in enumerate(zip(location.tolist(), sku.tolist(), strict=True)):
+            counted = int(result.counted_at_us[i])
+            self.positions[pair] = Position(
+                int(result.on_hand[i]),
+                int(reserved0[i]),
+                int(result.held[i]),
+                None if counted < 0 else counted,
+            )
+        previous = np.where(
+            np.append(True, position[1:] != position[:-1]),
+            on_hand0[position],
+            np.append(0, result.on_hand_after[:-1]),
+        )
+        outcome_names = ledger.OUTCOME_NAMES[result.outcome]
+        for name, count in zip(
+            *np.unique(outcome_names.astype(str), return_counts=True), strict=True
+        ):
+            self.outcomes[str(name)] += int(count)
+        held_rows = np.flatnonzero(result.outcome == ledger.OUTCOME_INDEX[Outcome.HELD])
+        ids = [stock.id[i] for i in rows.tolist()]
+        self.new_holds.extend(
+            (
+                ids[k],
+                kinds[int(rows[k])],
+                int(location[position[k]]),
+                int(sku[position[k]]),
+                int(quantity[k]),
+                int(occurred[k]),
+            )
+            for k in held_rows.tolist()
+        )
+        details = [
+            None if reasons[i] is None else f'{{"reason":"{reasons[i]}"}}' for i in rows.tolist()
+        ]
+        seq0 = len(self.event_rows)
+        n = int(rows.size)
+        self.event_rows.extend(
+            zip(
+                ids, [kinds[i] for i in rows.tolist()], location[position].tolist(), sku[position].tolist(),
+                quantity.tolist(), occurred.tolist(), [self.version] * n, outcome_names.tolist(),
+                (result.on_hand_after - previous).tolist(), [0] * n, range(seq0, seq0 + n),
+                result.on_hand_after.tolist(), reserved0[position].tolist(), result.held_after.tolist(), details,
+                strict=True,
+            )
+        )  # fmt: skip
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -1,20 +1,25 @@
-"""Full feeds: streamed in, staged, checked whole, then applied as set-based SQL in the same
-transaction, so a refused or interrupted feed leaves the ledger exactly as it was.
+"""Full feeds: streamed in and applied chunk by chunk inside one write transaction, so a refused
+or interrupted feed leaves the ledger exactly as it was (the transaction never commits).
 
-Rows go to a temporary staging table chunk by chunk (a few hundred thousand rows in memory at a
-time); only when every row is valid are positions reset from it. Each position the feed changes
-gets a history row.
+Each chunk (up to a million rows) is validated with vectorised checks, its positions are read
+in one query, the new values are computed with numpy (the feed's basis, what happened after its
+``as_of``, a newer cycle count) and only positions that change are written, each with a history
+row. Of every row only an 8-byte key is kept to the end: to find duplicate rows and the skus a
+location no longer lists (they drop to zero).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from queue import Empty, Queue
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import orjson
+import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from engine.ledger import feed_is_stale, feed_reserved_factor
@@ -28,9 +33,9 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
-from storage.db import bulk_insert, is_sqlite, write_transaction
+from storage.db import bulk_insert, executemany, is_sqlite, write_transaction
 
-STAGE = "feed_stage"
+T = TypeVar("T")
 
 
 def feed_format(path: Path) -> str:
@@ -62,277 +67,365 @@ def load_feed(
     started = time.perf_counter()
     with write_transaction(engine, "feed") as write:
         connection = write.connection
-        _create_stage(connection)
         locations = location_id_map(connection)
-        skus = sku_id_map(connection)
         if fmt == "csv":
             if header is None:
                 raise InvalidInput(
                     [Problem((), "a CSV feed needs its source, basis and as_of", "missing")],
                     what="feed",
                 )
-            rows, problems = _stage(connection, read_csv_feed(source, locations), skus)
+            chunks: Iterator[tuple[FeedChunk, list[Problem]]] = read_csv_feed(source, locations)
         elif fmt == "json":
-            stream = JsonFeedStream(source, locations, chunk_rows=200_000)
-            leading = stream.leading_header()
-            rows, problems = _stage(connection, stream.chunks(), skus)
             # A JSON feed names its own source, basis and as_of; they win over any given.
-            header = leading or stream.header()
+            header, chunks = _json_feed(source, locations)
         else:
             raise InvalidInput([Problem((), f"unknown feed format {fmt!r}", "format")], what="feed")
-        problems += _duplicate_rows(connection)
+        as_of_us = to_us(header.as_of)
+        feed_id = connection.exec_driver_sql(
+            "INSERT INTO feeds (source, basis, as_of_us, version, rows, locations, recorded_us)"
+            f" VALUES ({_marks(connection, 7)}) RETURNING id",
+            (header.source, header.basis, as_of_us, write.version, 0, 0, write.recorded_us),
+        ).scalar_one()
+        ref = f"feed:{feed_id}"
+        connection.exec_driver_sql(
+            f"UPDATE ledger_changes SET ref = {_marks(connection, 1)} WHERE version = {int(write.version)}",
+            (ref,),
+        )
+        applier = _FeedApplier(
+            connection, header.basis, as_of_us, write.version, ref, sku_id_map(connection)
+        )
+        problems: list[Problem] = []
+        for chunk, chunk_problems in prefetch(chunks):
+            problems.extend(chunk_problems)
+            # After a problem the feed will be refused: rows are only checked from then on.
+            applier.add(chunk, apply=not problems)
+        problems.extend(applier.duplicate_rows())
         if problems:
             raise InvalidInput(problems, what="feed")
-        assert header is not None
-        as_of_us = to_us(header.as_of)
-        covered, refused = _covered_locations(
-            connection, as_of_us, {v: k for k, v in locations.items()}
-        )
-        feed_id = connection.exec_driver_sql(
-            "INSERT INTO feeds (source, basis, as_of_us, version, rows, locations, refused_locations, recorded_us)"
-            f" VALUES ({_ph(connection, 8)}) RETURNING id",
-            (
-                header.source, header.basis, as_of_us, write.version, rows, len(covered),
-                orjson.dumps(refused).decode(), write.recorded_us,
-            ),
-        ).scalar_one()  # fmt: skip
+        applier.drop_unlisted()
+        code_of = {v: k for k, v in locations.items()}
+        refused = sorted(code_of[loc] for loc in applier.refused)
         connection.exec_driver_sql(
-            f"UPDATE ledger_changes SET ref = {_ph(connection, 1)} WHERE version = {int(write.version)}",
-            (f"feed:{feed_id}",),
+            f"UPDATE feeds SET rows = {applier.rows}, locations = {len(applier.covered)},"
+            f" refused_locations = {_marks(connection, 1)} WHERE id = {int(feed_id)}",
+            (orjson.dumps(refused).decode(),),
         )
-        _apply(connection, header, as_of_us, covered, write.version, f"feed:{feed_id}")
+        if applier.covered:
+            connection.exec_driver_sql(
+                f"UPDATE locations SET feed_as_of_us = {as_of_us}, feed_basis = {_marks(connection, 1)},"
+                f" feed_source = {_marks(connection, 1)} WHERE id IN ({', '.join(map(str, sorted(applier.covered)))})",
+                (header.basis, header.source),
+            )
     return FeedResult(
         feed_id=int(feed_id),
         version=write.version,
         source=header.source,
         basis=header.basis,
         as_of=header.as_of,
-        rows=rows,
-        locations=len(covered),
+        rows=applier.rows,
+        locations=len(applier.covered),
         refused_locations=refused,
         seconds=round(time.perf_counter() - started, 3),
     )
 
 
-def _ph(connection: Connection, n: int) -> str:
+def _json_feed(
+    source: IO[bytes], locations: dict[str, int]
+) -> tuple[FeedHeader, Iterator[tuple[FeedChunk, list[Problem]]]]:
+    """The header first, then the rows. A document with its header after ``rows`` is read twice
+    (once for the header, streaming past the rows), as rows cannot apply before ``as_of`` is known."""
+    stream = JsonFeedStream(source, locations, chunk_rows=200_000)
+    header = stream.leading_header()
+    if header is not None:
+        return header, stream.chunks()
+    for _ in stream.chunks():
+        pass
+    header = stream.header()
+    source.seek(0)
+    again = JsonFeedStream(source, locations, chunk_rows=200_000)
+    again.leading_header()
+    return header, again.chunks()
+
+
+def _marks(connection: Connection, n: int) -> str:
     mark = "?" if is_sqlite(connection) else "%s"
     return ", ".join([mark] * n)
 
 
-def _create_stage(connection: Connection) -> None:
-    # A temporary table: private to this connection, never written to the database file's pages
-    # on SQLite (temp_store=MEMORY), dropped with the session.
-    connection.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (line BIGINT, location_id INTEGER,"
-        " sku_id INTEGER, quantity BIGINT)"
-    )
-    connection.exec_driver_sql(
-        f"DROP INDEX IF EXISTS {'temp.' if is_sqlite(connection) else ''}ix_{STAGE}"
-    )
-    connection.exec_driver_sql(f"DELETE FROM {STAGE}")
-
-
-def _stage(
-    connection: Connection, chunks: Iterator[tuple[FeedChunk, list[Problem]]], skus: dict[str, int]
-) -> tuple[int, list[Problem]]:
-    """Stage every valid row and collect every problem. Valid rows are staged even after a
-    problem, so duplicates among them are reported too (the transaction is rolled back when the
-    feed is refused)."""
-    problems: list[Problem] = []
-    rows = 0
-    for chunk, chunk_problems in chunks:
-        problems.extend(chunk_problems)
-        if chunk.line.size == 0:
-            continue
-        codes = chunk.sku
-        sku_ids = _sku_ids(connection, codes, skus)
-        rows += int(chunk.line.size)
-        bulk_insert(
-            connection,
-            STAGE,
-            ("line", "location_id", "sku_id", "quantity"),
-            zip(
-                chunk.line.tolist(), chunk.location_id.tolist(), sku_ids.tolist(),
-                chunk.quantity.tolist(), strict=True,
-            ),
-        )  # fmt: skip
-    return rows, problems
-
-
-def _sku_ids(connection: Connection, codes: np.ndarray, skus: dict[str, int]) -> np.ndarray:
-    """Codes to ids, registering new skus; vectorised through a pandas hash lookup."""
-    import pandas as pd
-
-    series = pd.Series(codes)
-    mapped = series.map(skus)
-    missing = mapped.isna().to_numpy()
-    if missing.any():
-        register_new_skus(connection, pd.unique(codes[missing]).tolist(), skus)
-        mapped = series.map(skus)
-    return mapped.to_numpy(dtype=np.int64)
-
-
-def _duplicate_rows(connection: Connection) -> list[Problem]:
-    connection.exec_driver_sql(f"CREATE INDEX ix_{STAGE} ON {STAGE} (location_id, sku_id)")
-    duplicates = connection.exec_driver_sql(
-        f"SELECT s.line, first.line FROM {STAGE} s JOIN (SELECT location_id, sku_id, MIN(line) AS line"
-        f" FROM {STAGE} GROUP BY location_id, sku_id HAVING COUNT(*) > 1) first"
-        " ON s.location_id = first.location_id AND s.sku_id = first.sku_id AND s.line > first.line"
-        " ORDER BY s.line"
-    ).all()
-    return [
-        Problem(
-            ("line", int(line)),
-            f"line {line}: the same location and sku as line {first}",
-            "duplicate_row",
-        )
-        for line, first in duplicates
-    ]
-
-
-def _covered_locations(
-    connection: Connection, as_of_us: int, code_of: dict[int, str]
-) -> tuple[list[int], list[str]]:
-    """Locations in the feed, split into those it applies to and those whose last feed is newer
-    (refused: their stage rows are dropped)."""
-    present = [
-        int(r[0]) for r in connection.exec_driver_sql(f"SELECT DISTINCT location_id FROM {STAGE}")
-    ]
-    if not present:
-        return [], []
-    last = dict(
-        connection.exec_driver_sql(
-            f"SELECT id, feed_as_of_us FROM locations WHERE id IN ({', '.join(map(str, present))})"
-        ).all()
-    )
-    refused = [loc for loc in present if feed_is_stale(as_of_us, last.get(loc))]
-    if refused:
-        connection.exec_driver_sql(
-            f"DELETE FROM {STAGE} WHERE location_id IN ({', '.join(map(str, refused))})"
-        )
-    covered = sorted(set(present) - set(refused))
-    return covered, sorted(code_of[loc] for loc in refused)
-
-
-def _apply(
-    connection: Connection,
-    header: FeedHeader,
-    as_of_us: int,
-    covered: list[int],
-    version: int,
-    ref: str,
-) -> None:
-    """Reset every position of the covered locations: listed skus to the feed's value, the others
-    to zero, by the feed's basis; record each position that changes.
-
-    The feed counts what happened up to its ``as_of``. What the ledger applied that occurred
-    after it (events that arrived before the feed did, reservations of later brokering runs) is
-    replayed on top, and a position cycle-counted after ``as_of`` keeps its newer count.
-    """
-    if not covered:
-        return
-    factor = feed_reserved_factor(header.basis)
-    # Ints only go into the SQL text (ids and numbers the ledger made), never sender's strings.
-    in_covered = f"IN ({', '.join(map(str, covered))})"
-    params = {"v": version, "ref": ref, "as_of": as_of_us, "f": factor}
-    run = connection.exec_driver_sql
-    named = _named(connection)
-    _replay_after(connection, in_covered, params)
-    newer_count = "p.counted_at_us IS NOT NULL AND p.counted_at_us > :as_of"
-    # on_hand = the feed's quantity + what happened after as_of (+ the reservations open at
-    # as_of, for an available basis).
-    listed_value = (
-        "s.quantity + COALESCE(r.on_hand_delta, 0)"
-        " + :f * (COALESCE(p.reserved, 0) - COALESCE(r.reserved_delta, 0))"
-    )
-    listed_from = (
-        f" FROM {STAGE} s LEFT JOIN positions p ON p.location_id = s.location_id AND p.sku_id = s.sku_id"
-        " LEFT JOIN feed_replay r ON r.location_id = s.location_id AND r.sku_id = s.sku_id"
-    )
-    unlisted_value = (
-        "COALESCE(r.on_hand_delta, 0) + :f * (p.reserved - COALESCE(r.reserved_delta, 0))"
-    )
-    unlisted = (
-        f" FROM positions p LEFT JOIN feed_replay r ON r.location_id = p.location_id AND r.sku_id = p.sku_id"
-        f" WHERE p.location_id {in_covered} AND NOT ({newer_count})"
-        f" AND p.on_hand <> {unlisted_value} AND NOT EXISTS (SELECT 1 FROM {STAGE} s"
-        " WHERE s.location_id = p.location_id AND s.sku_id = p.sku_id)"
-    )
-    # History first, while positions still hold the values before the feed.
-    run(
-        named(
-            "INSERT INTO position_history (location_id, sku_id, version, cause, ref, at_us, on_hand, reserved, held)"
-            f" SELECT s.location_id, s.sku_id, :v, 'feed', :ref, :as_of, {listed_value},"
-            f" COALESCE(p.reserved, 0), COALESCE(p.held, 0){listed_from}"
-            f" WHERE (p.on_hand IS NULL OR p.on_hand <> {listed_value}) AND NOT ({newer_count})"
-            " ORDER BY s.location_id, s.sku_id"
-        ),
-        params,
-    )
-    run(
-        named(
-            "INSERT INTO position_history (location_id, sku_id, version, cause, ref, at_us, on_hand, reserved, held)"
-            f" SELECT p.location_id, p.sku_id, :v, 'feed', :ref, :as_of, {unlisted_value}, p.reserved, p.held"
-            f"{unlisted}"
-        ),
-        params,
-    )
-    run(
-        named(
-            f"UPDATE positions SET on_hand = (SELECT {unlisted_value}{unlisted}"
-            " AND p.location_id = positions.location_id AND p.sku_id = positions.sku_id), version = :v"
-            f" WHERE location_id {in_covered} AND EXISTS (SELECT 1{unlisted}"
-            " AND p.location_id = positions.location_id AND p.sku_id = positions.sku_id)"
-        ),
-        params,
-    )
-    run(
-        named(
-            "INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, version)"
-            f" SELECT s.location_id, s.sku_id, {listed_value}, 0, 0, :v{listed_from}"
-            f" WHERE NOT ({newer_count}) ORDER BY s.location_id, s.sku_id"
-            " ON CONFLICT (location_id, sku_id) DO UPDATE SET on_hand = excluded.on_hand, version = :v"
-            " WHERE positions.on_hand <> excluded.on_hand"
-        ),
-        params,
-    )
-    run(
-        named(
-            "UPDATE locations SET feed_as_of_us = :as_of, feed_basis = :basis, feed_source = :source"
-            f" WHERE id {in_covered}"
-        ),
-        {**params, "basis": header.basis, "source": header.source},
-    )
-
-
-def _replay_after(connection: Connection, in_covered: str, params: dict[str, int | str]) -> None:
-    """Per position of the covered locations, what the ledger applied that occurred after the
-    feed's as_of: the net on_hand change of events, and the net reserved change of events and
-    brokering runs."""
-    connection.exec_driver_sql(
-        "CREATE TEMP TABLE IF NOT EXISTS feed_replay (location_id INTEGER, sku_id INTEGER,"
-        " on_hand_delta BIGINT, reserved_delta BIGINT, PRIMARY KEY (location_id, sku_id))"
-    )
-    connection.exec_driver_sql("DELETE FROM feed_replay")
-    connection.exec_driver_sql(
-        _named(connection)(
-            "INSERT INTO feed_replay (location_id, sku_id, on_hand_delta, reserved_delta)"
-            " SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta) FROM ("
-            "  SELECT location_id, sku_id, on_hand_delta, reserved_delta FROM events"
-            f"  WHERE location_id {in_covered} AND occurred_us > :as_of AND sku_id IS NOT NULL"
-            "  UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity FROM reservations r"
-            "  JOIN brokering_runs b ON b.id = r.run_id"
-            f"  WHERE r.location_id {in_covered} AND b.finished_us > :as_of"
-            " ) later GROUP BY location_id, sku_id"
-        ),
-        params,
-    )
-
-
-def _named(connection: Connection):
-    """Named parameters in the driver's style (``:name`` for sqlite3, ``%(name)s`` for psycopg)."""
+def _concat(connection: Connection, column: str) -> str:
     if is_sqlite(connection):
-        return lambda sql: sql
-    import re
+        return f"group_concat({column}, ',')"
+    return f"string_agg(({column})::text, ',' ORDER BY sku_id)"
 
-    return lambda sql: re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql)
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which of ``keys`` are in ``sorted_keys`` (binary search; no hashing of millions of keys)."""
+    if sorted_keys.size == 0:
+        return np.zeros(keys.size, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[at] == keys
+
+
+def prefetch(chunks: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Read and validate the next chunks in a thread while this one is written: the parser
+    (pandas, numpy) and SQLite each release the GIL for much of their work, so on two cores the
+    file is read while the database writes."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                queue.put((True, chunk))
+            queue.put((False, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            queue.put((False, error))
+
+    worker = threading.Thread(target=produce, name="feed-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, item = queue.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                queue.get_nowait()
+            except Empty:
+                worker.join(timeout=0.05)
+
+
+def _parse(text: str | None) -> np.ndarray:
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+
+
+class _FeedApplier:
+    """Applies a feed's chunks: the listed rows as they come, the unlisted at the end."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        basis: str,
+        as_of_us: int,
+        version: int,
+        ref: str,
+        skus: dict[str, int],
+    ) -> None:
+        self.connection = connection
+        self.factor = feed_reserved_factor(basis)
+        self.as_of_us = as_of_us
+        self.version = version
+        self.ref = ref
+        self.skus = skus
+        self.sku_index = pd.Index(list(skus.keys()), dtype=object)
+        self.sku_values = np.fromiter(skus.values(), dtype=np.int64, count=len(skus))
+        last_feed = dict(
+            connection.exec_driver_sql("SELECT id, feed_as_of_us FROM locations").all()
+        )
+        self.stale = {loc for loc, last in last_feed.items() if feed_is_stale(as_of_us, last)}
+        self.covered: set[int] = set()
+        self.refused: set[int] = set()
+        self.keys: list[np.ndarray] = []
+        self.lines: list[np.ndarray] = []
+        self.rows = 0
+        self.replay_key, self.replay_on_hand, self.replay_reserved = self._replay()
+
+    def _replay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per position, what the ledger applied that occurred after ``as_of`` (events that
+        arrived before this feed, reservations of later brokering runs): it goes on top of the
+        feed's values, which count only what happened up to ``as_of``."""
+        rows = self.connection.exec_driver_sql(
+            "SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta) FROM ("
+            " SELECT location_id, sku_id, on_hand_delta, reserved_delta FROM events"
+            f" WHERE occurred_us > {self.as_of_us} AND sku_id IS NOT NULL"
+            " UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity FROM reservations r"
+            f" JOIN brokering_runs b ON b.id = r.run_id WHERE b.finished_us > {self.as_of_us}"
+            ") later GROUP BY location_id, sku_id ORDER BY location_id, sku_id"
+        ).all()
+        if not rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        matrix = np.array(rows, dtype=np.int64)
+        return (matrix[:, 0] << 32) | matrix[:, 1], matrix[:, 2], matrix[:, 3]
+
+    # -- listed rows --------------------------------------------------------------------------
+
+    def add(self, chunk: FeedChunk, apply: bool) -> None:
+        if chunk.line.size == 0:
+            return
+        stale = (
+            np.isin(chunk.location_id, list(self.stale))
+            if self.stale
+            else np.zeros(chunk.line.size, dtype=bool)
+        )
+        if stale.any():
+            self.refused.update(pd.unique(chunk.location_id[stale]).tolist())
+        keep = ~stale
+        location = chunk.location_id[keep]
+        sku = self._sku_ids(chunk.sku[keep])
+        key = (location << 32) | sku
+        self.keys.append(key)
+        self.lines.append(chunk.line[keep])
+        self.covered.update(pd.unique(location).tolist())
+        self.rows += int(key.size)
+        if apply and key.size:
+            self._write(key, chunk.quantity[keep])
+
+    def _sku_ids(self, codes: np.ndarray) -> np.ndarray:
+        """Codes to ids through a hash index; new skus are registered on the way."""
+        found = self.sku_index.get_indexer(codes)
+        if (found < 0).any():
+            register_new_skus(self.connection, pd.unique(codes[found < 0]).tolist(), self.skus)
+            self.sku_index = pd.Index(list(self.skus.keys()), dtype=object)
+            self.sku_values = np.fromiter(self.skus.values(), dtype=np.int64, count=len(self.skus))
+            found = self.sku_index.get_indexer(codes)
+        return self.sku_values[found]
+
+    def _concat(self, column: str) -> str:
+        return _concat(self.connection, column)
+
+    def _current(self, locations: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Sorted keys and on_hand, reserved, held, counted_at of the locations' positions."""
+        rows = self.connection.exec_driver_sql(
+            f"SELECT location_id, {self._concat('sku_id')}, {self._concat('on_hand')},"
+            f" {self._concat('reserved')}, {self._concat('held')},"
+            f" {self._concat('COALESCE(counted_at_us, -1)')} FROM positions"
+            f" WHERE location_id IN ({', '.join(map(str, locations.tolist()))}) GROUP BY location_id"
+        ).all()
+        parts: list[list[np.ndarray]] = [[], [], [], [], []]
+        for location, *columns in rows:
+            sku = _parse(columns[0])
+            parts[0].append((np.int64(location) << 32) | sku)
+            for i in range(1, 5):
+                parts[i].append(_parse(columns[i]))
+        if not rows:
+            return tuple(np.zeros(0, dtype=np.int64) for _ in range(5))
+        key, on_hand, reserved, held, counted = (np.concatenate(p) for p in parts)
+        order = np.argsort(key, kind="stable")
+        return key[order], on_hand[order], reserved[order], held[order], counted[order]
+
+    def _write(self, key: np.ndarray, quantity: np.ndarray) -> None:
+        """Set the positions of ``key`` from the feed (``quantity``; 0 for unlisted ones)."""
+        current_key, on_hand, reserved, held, counted = self._current(np.sort(pd.unique(key >> 32)))
+        at = np.minimum(np.searchsorted(current_key, key), max(current_key.size - 1, 0))
+        exists = (current_key[at] == key) if current_key.size else np.zeros(key.size, dtype=bool)
+
+        def pick(values: np.ndarray, missing: int = 0) -> np.ndarray:
+            if values.size == 0:
+                return np.full(key.size, missing, dtype=np.int64)
+            return np.where(exists, values[at], missing)
+
+        old_on_hand, old_reserved, old_held = pick(on_hand), pick(reserved), pick(held)
+        old_counted = pick(counted, missing=-1)
+        later_on_hand, later_reserved = self._replayed(key)
+        # on_hand as of now = the feed's value as of as_of + what happened since; an available
+        # basis adds back the reservations open at as_of (the sender already deducted them).
+        new = quantity + later_on_hand + self.factor * (old_reserved - later_reserved)
+        newer_count = old_counted > self.as_of_us
+        changed = ~newer_count & (~exists | (old_on_hand != new))
+        if not changed.any():
+            return
+        location, sku = key[changed] >> 32, key[changed] & 0xFFFFFFFF
+        new, old_reserved, old_held, inserted = (
+            new[changed],
+            old_reserved[changed],
+            old_held[changed],
+            ~exists[changed],
+        )
+        v = self.version
+        if inserted.any():
+            bulk_insert(
+                self.connection,
+                "positions",
+                ("location_id", "sku_id", "on_hand", "reserved", "held", "version"),
+                zip(location[inserted].tolist(), sku[inserted].tolist(), new[inserted].tolist(),
+                    [0] * int(inserted.sum()), [0] * int(inserted.sum()), [v] * int(inserted.sum()), strict=True),
+            )  # fmt: skip
+        updated = ~inserted
+        if updated.any():
+            executemany(
+                self.connection,
+                "UPDATE positions SET on_hand = ?, version = ? WHERE location_id = ? AND sku_id = ?",
+                zip(
+                    new[updated].tolist(),
+                    [v] * int(updated.sum()),
+                    location[updated].tolist(),
+                    sku[updated].tolist(),
+                    strict=True,
+                ),
+            )
+        n = int(changed.sum())
+        bulk_insert(
+            self.connection,
+            "position_history",
+            ("location_id", "sku_id", "version", "on_hand", "reserved", "held"),
+            zip(
+                location.tolist(),
+                sku.tolist(),
+                [v] * n,
+                new.tolist(),
+                old_reserved.tolist(),
+                old_held.tolist(),
+                strict=True,
+            ),
+        )
+
+    def _replayed(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.replay_key.size == 0:
+            zero = np.zeros(key.size, dtype=np.int64)
+            return zero, zero
+        at = np.minimum(np.searchsorted(self.replay_key, key), self.replay_key.size - 1)
+        found = self.replay_key[at] == key
+        return np.where(found, self.replay_on_hand[at], 0), np.where(
+            found, self.replay_reserved[at], 0
+        )
+
+    # -- the whole feed -----------------------------------------------------------------------
+
+    def _all_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.keys:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(self.keys), np.concatenate(self.lines)
+
+    def duplicate_rows(self) -> list[Problem]:
+        """Rows naming a (location, sku) an earlier row named."""
+        key, line = self._all_keys()
+        order = np.lexsort((line, key))
+        key, line = key[order], line[order]
+        repeat = np.flatnonzero(key[1:] == key[:-1]) + 1
+        if repeat.size == 0:
+            return []
+        first = np.maximum.accumulate(
+            np.where(np.append(True, key[1:] != key[:-1]), np.arange(key.size), 0)
+        )
+        return sorted(
+            (
+                Problem(
+                    ("line", int(line[i])),
+                    f"line {line[i]}: the same location and sku as line {line[first[i]]}",
+                    "duplicate_row",
+                )
+                for i in repeat.tolist()
+            ),
+            key=lambda p: p.loc[1],
+        )
+
+    def drop_unlisted(self) -> None:
+        """Positions of the covered locations that the feed does not list drop to zero (plus
+        what happened after ``as_of``)."""
+        if not self.covered:
+            return
+        listed = np.sort(self._all_keys()[0])
+        covered = np.array(sorted(self.covered), dtype=np.int64)
+        for start in range(0, covered.size, 200):
+            current_key = self._current(covered[start : start + 200])[0]
+            unlisted = current_key[~_contains(listed, current_key)]
+            if unlisted.size:
+                self._write(unlisted, np.zeros(unlisted.size, dtype=np.int64))

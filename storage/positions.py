@@ -66,8 +66,12 @@ def get_history(engine: Engine, location: str, sku: str, limit: int = 1000) -> P
         rows = connection.execute(
             text(
                 "SELECT version, seq, cause, ref, at_us, on_hand, reserved, held, note FROM ("
-                " SELECT version, id AS seq, cause, ref, at_us, on_hand, reserved, held, note"
-                "  FROM position_history WHERE location_id = :loc AND sku_id = :sku"
+                " SELECT h.version, 0 AS seq, COALESCE(h.cause, c.kind) AS cause,"
+                "  COALESCE(h.ref, c.ref) AS ref, COALESCE(h.at_us, f.as_of_us) AS at_us, h.on_hand,"
+                "  h.reserved, h.held, NULL AS note"
+                "  FROM position_history h JOIN ledger_changes c ON c.version = h.version"
+                "  LEFT JOIN feeds f ON f.version = h.version"
+                "  WHERE h.location_id = :loc AND h.sku_id = :sku"
                 " UNION ALL SELECT version, seq, kind, id, occurred_us, on_hand, reserved, held,"
                 "  CASE WHEN outcome = 'applied' THEN NULL ELSE outcome END"
                 "  FROM events WHERE location_id = :loc AND sku_id = :sku"

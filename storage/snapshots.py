@@ -102,7 +102,7 @@ def _read_history(connection: Connection, version: int, where: list[str]) -> tup
         "SELECT c.location_id, c.sku_id, c.on_hand, c.reserved, COALESCE(p.safety_stock, "
         f"{UNSET}) FROM (SELECT location_id, sku_id, on_hand, reserved, ROW_NUMBER() OVER ("
         " PARTITION BY location_id, sku_id ORDER BY version DESC, seq DESC) AS newest FROM ("
-        "  SELECT location_id, sku_id, version, id AS seq, on_hand, reserved FROM position_history"
+        "  SELECT location_id, sku_id, version, 0 AS seq, on_hand, reserved FROM position_history"
         f"  WHERE version <= {version}{condition}"
         "  UNION ALL SELECT location_id, sku_id, version, seq, on_hand, reserved FROM events"
         f"  WHERE version <= {version} AND sku_id IS NOT NULL{condition}) changes) c"

@@ -97,23 +97,23 @@ positions = Table(
     sqlite_with_rowid=False,
 )
 
-# Changes made by feeds, brokering runs and catalog settings; an event's change is its row in
-# ``events``. A position's history is both, in (version, seq) order.
+# Changes made by feeds and brokering runs (an event's change is its row in ``events``): one row
+# per position per ledger version, clustered by position so a position's history is one range
+# read. A feed's rows carry only the new values (a feed writes ten million of them); what made
+# the change and when are those of the version, in ``ledger_changes`` and ``feeds``.
 position_history = Table(
     "position_history",
     metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("location_id", Integer, nullable=False),
-    Column("sku_id", Integer, nullable=False),
-    Column("version", BigInteger, nullable=False),
-    Column("cause", Text, nullable=False),  # feed, sale, variance, ..., reservation
-    Column("ref", Text, nullable=True),  # the event id, feed id or brokering run id
-    Column("at_us", BigInteger, nullable=False),  # when it happened (occurred_at, as_of)
+    Column("location_id", Integer, primary_key=True),
+    Column("sku_id", Integer, primary_key=True),
+    Column("version", BigInteger, primary_key=True),
     Column("on_hand", BigInteger, nullable=False),
     Column("reserved", BigInteger, nullable=False),
     Column("held", BigInteger, nullable=False),
-    Column("note", Text, nullable=True),
-    Index("ix_position_history_position", "location_id", "sku_id", "id"),
+    Column("cause", Text, nullable=True),  # null: the version's kind (a feed)
+    Column("ref", Text, nullable=True),  # null: the version's ref (feed:ID, run:ID)
+    Column("at_us", BigInteger, nullable=True),  # null: the feed's as_of
+    sqlite_with_rowid=False,
 )
 
 feeds = Table(

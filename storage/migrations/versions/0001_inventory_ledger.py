@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 08:44:49.281984
+Create Date: 2026-11-27 08:57:38.828767
 
 """
 
@@ -173,29 +173,18 @@ def upgrade() -> None:
 
     op.create_table(
         "position_history",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
         sa.Column("location_id", sa.Integer(), nullable=False),
         sa.Column("sku_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("cause", sa.Text(), nullable=False),
-        sa.Column("ref", sa.Text(), nullable=True),
-        sa.Column("at_us", sa.BigInteger(), nullable=False),
         sa.Column("on_hand", sa.BigInteger(), nullable=False),
         sa.Column("reserved", sa.BigInteger(), nullable=False),
         sa.Column("held", sa.BigInteger(), nullable=False),
-        sa.Column("note", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
+        sa.Column("cause", sa.Text(), nullable=True),
+        sa.Column("ref", sa.Text(), nullable=True),
+        sa.Column("at_us", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("location_id", "sku_id", "version"),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("position_history", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_position_history_position", ["location_id", "sku_id", "id"], unique=False
-        )
-
     op.create_table(
         "safety_stock_by_kind",
         sa.Column("kind", sa.Text(), nullable=False),
@@ -303,9 +292,6 @@ def downgrade() -> None:
     op.drop_table("order_exclusions")
     op.drop_table("skus")
     op.drop_table("safety_stock_by_kind")
-    with op.batch_alter_table("position_history", schema=None) as batch_op:
-        batch_op.drop_index("ix_position_history_position")
-
     op.drop_table("position_history")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_status")
