@@ -20,7 +20,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.orders import submit_orders
 from storage.snapshots import snapshot
-from tests.ledger_fixtures import CATALOG, feed
+from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, feed, fresh_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +48,19 @@ def cli(*args: str) -> subprocess.Popen:
     )
 
 
-def database(tmp_path: Path, locations: int = 0):
-    path = tmp_path / "ledger.db"
-    engine = make_engine(f"sqlite:///{path}")
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+def database(tmp_path: Path, backend: str, locations: int = 0):
+    """A migrated database with the test catalog; returns (engine, what --db takes)."""
+    if backend == "postgres":
+        assert POSTGRES_URL is not None
+        engine, target = fresh_postgres(POSTGRES_URL), POSTGRES_URL
+    else:
+        path = tmp_path / "ledger.db"
+        engine, target = make_engine(f"sqlite:///{path}"), str(path)
     upgrade(engine)
     catalog = dict(CATALOG)
     catalog["locations"] = CATALOG["locations"] + [
@@ -58,11 +68,11 @@ def database(tmp_path: Path, locations: int = 0):
         for i in range(locations)
     ]
     apply_catalog(engine, parse_catalog(catalog))
-    return engine, path
+    return engine, target
 
 
-def test_feed_load_killed_half_way_leaves_previous_state_intact(tmp_path):
-    engine, path = database(tmp_path, locations=40)
+def test_feed_load_killed_half_way_leaves_previous_state_intact(tmp_path, backend):
+    engine, path = database(tmp_path, backend, locations=40)
     feed(engine, [("S-017", "TEE", 5), ("WH-EAST", "TEE", 9)], "2026-11-27T05:00:00Z")
     before = snapshot(engine).to_frame()
     big = tmp_path / "big.csv"
@@ -71,7 +81,7 @@ def test_feed_load_killed_half_way_leaves_previous_state_intact(tmp_path):
         for i in range(40):
             out.write("".join(f"S-{i:04d},SKU-{j:05d},{j % 7}\n" for j in range(50_000)))
     process = cli("feed", "load", str(big), "--source", "erp", "--basis", "physical",
-                  "--as-of", "2026-11-28T05:00:00Z", "--db", str(path))  # fmt: skip
+                  "--as-of", "2026-11-28T05:00:00Z", "--db", path)  # fmt: skip
     time.sleep(2.5)
     assert process.poll() is None, "the load finished before it could be killed; make it bigger"
     process.send_signal(signal.SIGKILL)
@@ -92,8 +102,8 @@ def test_feed_load_killed_half_way_leaves_previous_state_intact(tmp_path):
     )
 
 
-def test_same_event_batch_delivered_twice_changes_nothing_the_second_time(tmp_path):
-    engine, path = database(tmp_path)
+def test_same_event_batch_delivered_twice_changes_nothing_the_second_time(tmp_path, backend):
+    engine, path = database(tmp_path, backend)
     feed(engine, [("S-017", f"SKU-{j}", 100) for j in range(50)], "2026-11-27T05:00:00Z")
     events = [
         {"id": f"pos-{i}", "kind": "sale", "location_id": "S-017", "sku": f"SKU-{i % 50}", "quantity": 1,
@@ -104,8 +114,8 @@ def test_same_event_batch_delivered_twice_changes_nothing_the_second_time(tmp_pa
     batch.write_bytes(b"\n".join(orjson.dumps(e) for e in events))
     # Both deliveries at once, from two processes.
     first, second = (
-        cli("events", "apply", str(batch), "--db", str(path)),
-        cli("events", "apply", str(batch), "--db", str(path)),
+        cli("events", "apply", str(batch), "--db", path),
+        cli("events", "apply", str(batch), "--db", path),
     )
     results = []
     for process in (first, second):
@@ -120,14 +130,14 @@ def test_same_event_batch_delivered_twice_changes_nothing_the_second_time(tmp_pa
         applied = connection.execute(text("SELECT COUNT(*) FROM events WHERE outcome = 'applied'"))
         assert applied.scalar_one() == 2000
     # A third delivery, later: still nothing.
-    third = cli("events", "apply", str(batch), "--db", str(path))
+    third = cli("events", "apply", str(batch), "--db", path)
     out, _ = third.communicate(timeout=120)
     assert len(orjson.loads(out)["duplicates"]) == 2000
     assert snapshot(engine).to_frame()["on_hand"].sum() == 50 * 100 - 2000
 
 
-def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path):
-    engine, path = database(tmp_path, locations=10)
+def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path, backend):
+    engine, path = database(tmp_path, backend, locations=10)
     skus = [f"SKU-{j}" for j in range(20)]
     stores = [f"S-{i:04d}" for i in range(10)]
     feed(
@@ -140,10 +150,10 @@ def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path):
         for n in range(600)
     ]  # fmt: skip
     submit_orders(engine, {"orders": orders[:300]})
-    first = cli("broker", "--time-limit", "5", "--db", str(path))
+    first = cli("broker", "--time-limit", "5", "--db", path)
     time.sleep(0.05)
     submit_orders(engine, {"orders": orders[300:]})  # more orders arrive while it runs
-    second = cli("broker", "--time-limit", "5", "--db", str(path))
+    second = cli("broker", "--time-limit", "5", "--db", path)
     runs = []
     for process in (first, second):
         out, err = process.communicate(timeout=300)
