@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.bench",
     "cli.inventory",
     "cli.brokering",
+    "cli.scenario",
 )
 
 

@@ -1,0 +1,312 @@
+"""The pictures of a scenario run: KPIs against the baseline, unit mix, flow maps, distances.
+
+Every function draws on a fresh figure and returns it (notebooks show it; the runner saves it), so
+nothing here touches global pyplot state beyond creating figures. No basemap is downloaded: maps
+are plain longitude/latitude scatters with flows as lines, the aspect corrected for latitude so
+the country keeps its shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from scenarios.kpi import KPI_LABELS, PERCENT_KPIS
+
+BASELINE_COLOUR = "#6b6b6b"
+BETTER_COLOUR = "#2a7f62"
+WORSE_COLOUR = "#c0392b"
+NEUTRAL_COLOUR = "#3b6ea5"
+WAREHOUSE_COLOUR = "#1f4e79"
+STORE_COLOUR = "#e08a1e"
+PICKUP_COLOUR = "#f4c27a"
+UNFILLED_COLOUR = "#c0392b"
+
+# For each KPI of the comparison: is a higher value better (True), worse (False), or neither (None)?
+# Colours say which way a variant moved the network, so a reader sees trade-offs at a glance.
+COMPARED_KPIS: dict[str, bool | None] = {
+    "fill_rate": True,
+    "units_unfilled": False,
+    "total_cost": False,
+    "cost_per_unit": False,
+    "split_rate": False,
+    "mean_distance_km": False,
+    "store_unit_share": None,
+    "store_positions_emptied": False,
+}
+
+
+def _display(kpi: str, values: pd.Series) -> pd.Series:
+    return values * 100.0 if kpi in PERCENT_KPIS else values
+
+
+def _fmt(kpi: str, value: float) -> str:
+    if kpi in PERCENT_KPIS:
+        return f"{value:.1f}%"
+    if kpi in ("total_cost",):
+        return f"${value:,.0f}"
+    if kpi == "cost_per_unit":
+        return f"${value:.2f}"
+    return f"{value:,.0f}"
+
+
+def _fmt_delta(kpi: str, delta: float) -> str:
+    sign = "+" if delta >= 0 else "-"
+    if kpi in PERCENT_KPIS:
+        return f"{sign}{abs(delta):.1f} pt"
+    if kpi == "total_cost":
+        return f"{sign}${abs(delta):,.0f}"
+    if kpi == "cost_per_unit":
+        return f"{sign}${abs(delta):.2f}"
+    return f"{sign}{abs(delta):,.0f}"
+
+
+def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
+    """One panel per KPI: each variant's value as a dot, joined to the baseline's (dashed line)
+    by a segment whose colour says whether the variant is better (green) or worse (red)."""
+    kpis = [kpi for kpi in COMPARED_KPIS if kpi in table.columns]
+    variants = list(table.index)
+    n_cols = 2
+    n_rows = int(np.ceil(len(kpis) / n_cols))
+    height = max(1.6, 0.42 * len(variants) + 0.9)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(13, height * n_rows + 0.8), squeeze=False, layout="constrained"
+    )
+    y = np.arange(len(variants))[::-1]
+    for ax, kpi in zip(axes.flat, kpis, strict=False):
+        values = _display(kpi, table[kpi].astype(float))
+        base = float(values.loc[baseline])
+        higher_is_better = COMPARED_KPIS[kpi]
+        for position, variant in zip(y, variants, strict=True):
+            value = float(values.loc[variant])
+            if variant == baseline:
+                colour = BASELINE_COLOUR
+            elif higher_is_better is None or np.isclose(value, base):
+                colour = NEUTRAL_COLOUR
+            else:
+                colour = BETTER_COLOUR if (value > base) == higher_is_better else WORSE_COLOUR
+            ax.plot([base, value], [position, position], color=colour, linewidth=2.5)
+            ax.plot(value, position, "o", color=colour, markersize=7)
+            label = _fmt(kpi, value)
+            if variant != baseline and not np.isclose(value, base):
+                label += f" ({_fmt_delta(kpi, value - base)})"
+            ax.annotate(
+                label, (value, position), xytext=(6, 5), textcoords="offset points", fontsize=8
+            )
+        ax.axvline(base, color=BASELINE_COLOUR, linestyle="--", linewidth=1)
+        name, unit = KPI_LABELS[kpi]
+        ax.set_title(name, fontsize=10, loc="left", fontweight="bold")
+        ax.set_xlabel(unit, fontsize=8)
+        ax.set_yticks(y, variants, fontsize=9)
+        ax.set_ylim(-0.7, len(variants) - 0.3)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        # Room on the right for the labels of the largest value.
+        low, high = ax.get_xlim()
+        ax.set_xlim(low, high + 0.35 * (high - low))
+    for ax in list(axes.flat)[len(kpis) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"{title}: KPIs per variant against the baseline (dashed)\n"
+        "green = better than baseline, red = worse, blue = a change of mix",
+        fontsize=12,
+    )
+    return fig
+
+
+def unit_mix(table: pd.DataFrame, title: str) -> Figure:
+    """Stacked bars per variant: units from warehouses, shipped from stores, picked up in stores,
+    and unfilled; the bar length is the units requested."""
+    variants = list(table.index)
+    parts = [
+        ("units_warehouse", "Shipped from warehouses", WAREHOUSE_COLOUR),
+        ("units_store_ship", "Shipped from stores", STORE_COLOUR),
+        ("units_store_pickup", "Picked up in stores", PICKUP_COLOUR),
+        ("units_unfilled", "Unfilled", UNFILLED_COLOUR),
+    ]
+    fig, ax = plt.subplots(figsize=(11, 0.5 * len(variants) + 1.8), layout="constrained")
+    y = np.arange(len(variants))[::-1]
+    left = np.zeros(len(variants))
+    for column, label, colour in parts:
+        values = table[column].to_numpy(dtype=float)
+        bars = ax.barh(y, values, left=left, color=colour, label=label, height=0.6)
+        share = values / np.maximum(table["units_requested"].to_numpy(dtype=float), 1.0)
+        ax.bar_label(
+            bars,
+            labels=[f"{s:.0%}" if s >= 0.04 else "" for s in share],
+            label_type="center",
+            fontsize=8,
+            color="white",
+        )
+        left += values
+    ax.set_yticks(y, variants)
+    ax.set_xlabel("Units requested, by where they were served from")
+    ax.set_title(f"{title}: where the units come from", loc="left", fontweight="bold")
+    fig.legend(ncols=4, loc="outside lower center", frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def distance_histogram(
+    distances_by_variant: Mapping[str, Sequence[float]], title: str, baseline: str
+) -> Figure:
+    """Distances of ship shipments per variant, as outlined histograms on a log scale (a store
+    around the corner and a warehouse across the country on one axis)."""
+    fig, ax = plt.subplots(figsize=(11, 5), layout="constrained")
+    every = np.concatenate([np.asarray(d, dtype=float) for d in distances_by_variant.values()])
+    positive = every[every > 0]
+    low = max(1.0, float(positive.min())) if positive.size else 1.0
+    high = max(low * 10, float(positive.max())) if positive.size else 5000.0
+    bins = np.geomspace(low * 0.9, high * 1.1, 30)
+    colours = plt.get_cmap("tab10")
+    for index, (variant, distances) in enumerate(distances_by_variant.items()):
+        values = np.clip(np.asarray(distances, dtype=float), low, None)
+        is_baseline = variant == baseline
+        median = float(np.median(values)) if values.size else float("nan")
+        ax.hist(
+            values,
+            bins=bins,
+            histtype="stepfilled" if is_baseline else "step",
+            color=BASELINE_COLOUR if is_baseline else colours(index % 10),
+            alpha=0.3 if is_baseline else 0.95,
+            linewidth=1.8,
+            label=f"{variant} ({values.size:,} shipments, median {median:,.0f} km)",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("Distance from the shipping location to the customer (km, log scale)")
+    ax.set_ylabel("Ship shipments")
+    ax.set_title(f"{title}: how far shipments travel", loc="left", fontweight="bold")
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def flow_map(request: Mapping[str, Any], response: Mapping[str, Any], title: str) -> Figure:
+    """Locations and the flows of one solved batch: a line from the shipping location to each
+    customer (blue from warehouses, orange from stores), stores sized by the units they gave."""
+    locations = pd.DataFrame(request["locations"])
+    for column, default in (("ships", True), ("pickup", None)):
+        if column not in locations:
+            locations[column] = default
+    locations["ships"] = locations["ships"].fillna(True).astype(bool)
+    locations["serves_pickup"] = [
+        p if isinstance(p, bool) else k == "store"
+        for p, k in zip(locations["pickup"], locations["kind"], strict=True)
+    ]
+    locations = locations.set_index("id")
+    orders = {order["id"]: order for order in request["orders"]}
+    shipments = pd.DataFrame(
+        response["shipments"], columns=["order_id", "location_id", "distance_km", "cost"]
+    )
+    units = (
+        pd.DataFrame(
+            response["allocations"], columns=["order_id", "line_id", "location_id", "quantity"]
+        )
+        .groupby("location_id")["quantity"]
+        .sum()
+    )
+
+    fig, ax = plt.subplots(figsize=(12, 7.2), layout="constrained")
+    segments, colours, customers = [], [], []
+    for order_id, location_id in zip(shipments["order_id"], shipments["location_id"], strict=True):
+        order = orders[order_id]
+        if order["delivery"] != "ship":
+            continue
+        origin = locations.loc[location_id]
+        to = (order["ship_to"]["lon"], order["ship_to"]["lat"])
+        segments.append([(origin["lon"], origin["lat"]), to])
+        colours.append(WAREHOUSE_COLOUR if origin["kind"] == "warehouse" else STORE_COLOUR)
+        customers.append(to)
+    if segments:
+        ax.add_collection(LineCollection(segments, colors=colours, linewidths=0.6, alpha=0.25))
+        xs, ys = zip(*customers, strict=True)
+        ax.scatter(xs, ys, s=5, color="#555555", alpha=0.5, linewidths=0, zorder=2)
+
+    stores = locations[locations["kind"] == "store"]
+    served = units.reindex(stores.index).fillna(0).to_numpy()
+    open_ship = stores["ships"].to_numpy()
+    closed = ~stores["ships"].to_numpy() & ~stores["serves_pickup"].to_numpy()
+    size = 18 + 6 * np.sqrt(served)
+    ax.scatter(stores["lon"][open_ship], stores["lat"][open_ship], s=size[open_ship],
+               color=STORE_COLOUR, edgecolors="black", linewidths=0.5, zorder=3)  # fmt: skip
+    pickup_only = ~open_ship & ~closed
+    ax.scatter(stores["lon"][pickup_only], stores["lat"][pickup_only], s=size[pickup_only],
+               facecolors="white", edgecolors=STORE_COLOUR, linewidths=1.2, zorder=3)  # fmt: skip
+    ax.scatter(stores["lon"][closed], stores["lat"][closed], s=70, marker="X",
+               color=WORSE_COLOUR, edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
+    warehouses = locations[locations["kind"] == "warehouse"]
+    wh_units = units.reindex(warehouses.index).fillna(0).to_numpy()
+    ax.scatter(warehouses["lon"], warehouses["lat"], s=90 + 3 * np.sqrt(wh_units), marker="s",
+               color=WAREHOUSE_COLOUR, edgecolors="black", linewidths=0.8, zorder=4)  # fmt: skip
+    for location_id, row in warehouses.iterrows():
+        ax.annotate(str(location_id), (row["lon"], row["lat"]), xytext=(6, -10),
+                    textcoords="offset points", fontsize=7, color=WAREHOUSE_COLOUR)  # fmt: skip
+    for location_id, row in stores[closed].iterrows():
+        ax.annotate(f"{location_id} (closed)", (row["lon"], row["lat"]), xytext=(6, 6),
+                    textcoords="offset points", fontsize=8, color=WORSE_COLOUR)  # fmt: skip
+
+    lat_mid = float(np.nanmean(locations["lat"]))
+    ax.set_aspect(1.0 / np.cos(np.radians(lat_mid)))
+    ax.autoscale_view()
+    ax.set_xlabel("Longitude (°)")
+    ax.set_ylabel("Latitude (°)")
+    ax.grid(alpha=0.25)
+    n_ship = len(segments)
+    from_stores = sum(1 for c in colours if c == STORE_COLOUR)
+    ax.set_title(
+        f"{title}: {n_ship:,} ship shipments, {from_stores / max(n_ship, 1):.0%} from stores",
+        loc="left",
+        fontweight="bold",
+    )
+    handles = [
+        Line2D([], [], marker="s", linestyle="", color=WAREHOUSE_COLOUR, markersize=9,
+               label="Warehouse"),
+        Line2D([], [], marker="o", linestyle="", color=STORE_COLOUR, markeredgecolor="black",
+               markersize=7, label="Store that ships (size: units given)"),
+        Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
+               markeredgecolor=STORE_COLOUR, markersize=7, label="Store, pickup only"),
+        Line2D([], [], marker="X", linestyle="", color=WORSE_COLOUR, markersize=8,
+               label="Closed"),
+        Line2D([], [], color=WAREHOUSE_COLOUR, alpha=0.6, label="Flow from a warehouse"),
+        Line2D([], [], color=STORE_COLOUR, alpha=0.8, label="Flow from a store"),
+        Line2D([], [], marker=".", linestyle="", color="#555555", label="Customer"),
+    ]  # fmt: skip
+    ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9)
+    return fig
+
+
+def stock_map(request: Mapping[str, Any], title: str) -> Figure:
+    """Where stock sits: each location sized by its available units, coloured by kind."""
+    locations = pd.DataFrame(request["locations"]).set_index("id")
+    stock = pd.DataFrame(request["inventory"]).groupby("location_id")["quantity"].sum()
+    units = stock.reindex(locations.index).fillna(0)
+    fig, ax = plt.subplots(figsize=(12, 7), layout="constrained")
+    for kind, colour, marker in (
+        ("warehouse", WAREHOUSE_COLOUR, "s"),
+        ("store", STORE_COLOUR, "o"),
+    ):
+        at = locations["kind"] == kind
+        ax.scatter(locations["lon"][at], locations["lat"][at], s=10 + 2.0 * np.sqrt(units[at]) * 4,
+                   color=colour, marker=marker, alpha=0.7, edgecolors="black", linewidths=0.5,
+                   label=f"{kind.capitalize()}s: {int(units[at].sum()):,} units")  # fmt: skip
+    ax.set_aspect(1.0 / np.cos(np.radians(float(locations["lat"].mean()))))
+    ax.set_xlabel("Longitude (°)")
+    ax.set_ylabel("Latitude (°)")
+    ax.set_title(f"{title}: available units by location (area ~ units)", loc="left",
+                 fontweight="bold")  # fmt: skip
+    ax.legend(loc="lower left", fontsize=9)
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def save(fig: Figure, path: Any) -> None:
+    """Write a figure as PNG and free it (the runner draws many)."""
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
