@@ -166,12 +166,20 @@ def write_table(results: dict[str, Any], best: dict[str, Any]) -> str:
         f"commit {machine.get('commit', '?')}; last run {machine.get('date', '?')}. "
         "The machine is shared: wall times carry noise from other work running at the same time.",
         "",
+        "Runs: "
+        + "; ".join(
+            f"{size} at {entry.get('run_at', '?')} (commit {entry.get('commit', '?')}, time limit {entry.get('time_limit_s', '?')} s)"
+            for size in SIZE_ORDER
+            if (entry := results.get("sizes", {}).get(size))
+        )
+        + ". Each run uses the working tree of that moment.",
+        "",
         "Cost gap = (cost - bound) / cost, against the LP bound at the fill the strategy reached "
         "(so each row's gap is to the best cost possible *at its own fill*) and against the best "
         "known solution of the instance (comparable only at equal fill). Ratios against greedy "
         "come from the same run.",
         "",
-        "| size | strategy | status | wall s | peak MiB | fill by priority (high→low) / requested | cost | shipments | split orders | LP bound | gap to LP | gap to best known | cost vs greedy | splits vs greedy | time vs greedy |",
+        "| size | strategy | status | wall s | peak MiB | units filled/requested by priority | cost | shipments | split orders | LP bound | gap to LP | gap to best known | cost vs greedy | splits vs greedy | time vs greedy |",
         "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     sizes = results.get("sizes", {})
@@ -197,9 +205,10 @@ def write_table(results: dict[str, Any], best: dict[str, Any]) -> str:
                     + " – |" * 9
                 )
                 continue
-            fill = " / ".join(f"{case['fill'][p]:,}" for p in _priorities(case["fill"]))
-            requested = " / ".join(
-                f"{case['requested'][p]:,}" for p in _priorities(case["requested"])
+            # filled/requested per priority, highest first
+            fill = " · ".join(
+                f"p{p} {case['fill'][p]:,}/{case['requested'].get(p, 0):,}"
+                for p in _priorities(case["fill"])
             )
             bound = lp_bound_for(entry, strategy)
             status = case.get("status", "")
@@ -222,7 +231,7 @@ def write_table(results: dict[str, Any], best: dict[str, Any]) -> str:
                 else "–"
             )
             lines.append(
-                f"| {label} | {strategy} | {status} | {_fmt(case['wall_s'])} | {_fmt(case['peak_mib'], 0)} | {fill} / of {requested} | "
+                f"| {label} | {strategy} | {status} | {_fmt(case['wall_s'])} | {_fmt(case['peak_mib'], 0)} | {fill} | "
                 f"{_fmt(case['cost'])} | {case['shipments']:,} | {case['split_orders']:,} | {_fmt(bound)} | {_pct(_gap(case['cost'], bound))} | "
                 f"{_pct(_gap(case['cost'], same_fill_best['cost'])) if same_fill_best else '–'} | {_pct(cost_ratio)} | {_pct(split_ratio)} | {time_ratio} |"
             )
@@ -293,13 +302,21 @@ def write_plot(results: dict[str, Any], path: Path) -> None:
         timed = [(n, c["wall_s"]) for n, c in points if "wall_s" in c and "skipped" not in c]
         if timed:
             ax_time.plot(*zip(*timed, strict=True), marker=marker, label=strategy)
-        costed = [(n, c["cost"] / n) for n, c in points if "cost" in c]
+        # Per unit filled, not per order: a strategy that fills less must not look cheaper.
+        costed = [
+            (n, c["cost"] / max(1, sum(c["fill"].values()))) for n, c in points if "cost" in c
+        ]
         if costed:
             ax_cost.plot(*zip(*costed, strict=True), marker=marker, label=strategy)
     bounds = [
-        (entry["size"]["orders"], bound / entry["size"]["orders"])
+        (
+            entry["size"]["orders"],
+            bound / max(1, sum(entry["cases"]["optimal"]["fill"].values())),
+        )
         for size in SIZE_ORDER
-        if (entry := sizes.get(size)) and (bound := lp_bound_for(entry, "optimal")) is not None
+        if (entry := sizes.get(size))
+        and (bound := lp_bound_for(entry, "optimal")) is not None
+        and "fill" in entry["cases"].get("optimal", {})
     ]
     if bounds:
         ax_cost.plot(
@@ -320,8 +337,8 @@ def write_plot(results: dict[str, Any], path: Path) -> None:
     ax_cost.set(
         xscale="log",
         xlabel="orders in the batch",
-        ylabel="total cost per order",
-        title="Cost per order",
+        ylabel="total cost per unit filled",
+        title="Cost per unit filled",
     )
     for ax in (ax_time, ax_cost):
         ax.grid(True, which="both", alpha=0.3)

@@ -55,10 +55,16 @@ XL_MEMORY_TARGET_GIB = 8.0
 NAIVE_SIZES = ("S", "M")
 # HiGHS needs minutes for the LP at L and cannot hold XL's (about 45M columns) in the time.
 LP_SIZES = ("S", "M", "L")
-LP_TIME_LIMIT_S = 900.0
+LP_TIME_LIMIT_S = 600.0
 STRATEGIES = ("greedy", "optimal", "naive")
 SINGLE_ORDER_SAMPLES = 200
-CASE_TIMEOUT_MARGIN_S = 600.0
+CASE_TIMEOUT_MARGIN_S = 120.0
+
+
+def case_timeout_s(time_limit_s: float) -> float:
+    """When a case is killed: twice its time limit and two minutes. Anything later misses every
+    wall target by far, and the suite must finish in a session."""
+    return 2.0 * time_limit_s + CASE_TIMEOUT_MARGIN_S
 
 
 # --- one case, in its own process -------------------------------------------------------------
@@ -397,7 +403,11 @@ def _fill_key(fill: dict[str, int]) -> tuple[int, ...]:
 
 
 def update_best_known(
-    best: dict[str, Any], instance: str, record: dict[str, Any], how: str
+    best: dict[str, Any],
+    instance: str,
+    record: dict[str, Any],
+    how: str,
+    found_at: str | None = None,
 ) -> bool:
     """Keep the lexicographically best (fill per priority, then cost) feasible solution seen."""
     if "cost" not in record or record.get("n_violations", 0):
@@ -414,7 +424,7 @@ def update_best_known(
         "shipments": record.get("shipments"),
         "split_orders": record.get("split_orders"),
         "how": how,
-        "found_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "found_at": found_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return True
 
@@ -447,6 +457,7 @@ def run_suite(
             "time_limit_s": limit,
             "run_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "generate_s": generate_s,
+            "commit": results["machine"]["commit"],
             "file_mb": path.stat().st_size / 1e6,
             "cases": {},
         }
@@ -460,7 +471,7 @@ def run_suite(
             kind = "naive" if strategy == "naive" else "solve"
             record = _run_child(
                 [kind, str(path), "--strategy", strategy, "--time-limit", str(limit)],
-                limit + CASE_TIMEOUT_MARGIN_S,
+                case_timeout_s(limit),
             )
             entry["cases"][strategy] = record
             log(f"[bench]   {_one_line(record)}")
@@ -493,25 +504,57 @@ def run_suite(
         bodies = single_order_requests(
             orjson.loads(path.read_bytes()), SINGLE_ORDER_SAMPLES, seed=7
         )
-        results["latency"] = measure_latency(bodies)
+        results["latency"] = {
+            **measure_latency(bodies),
+            "run_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
         log(f"[bench]   {results['latency']}")
     elif "latency" in previous:
         results["latency"] = previous["latency"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results_path.write_bytes(
-        orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    )
-    best_path.write_bytes(
-        orjson.dumps(best, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    )
-    from benchmarks.report import write_plot, write_table
+    write_outputs(results, best, out_dir, log)
+    return results
 
+
+def write_outputs(
+    results: dict[str, Any], best: dict[str, Any], out_dir: Path, log: Any = print
+) -> None:
+    """results.json, best_known.json, results.md and results.png; the targets to the log."""
+    from benchmarks.report import evaluate_targets, write_plot, write_table
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    option = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+    (out_dir / "results.json").write_bytes(orjson.dumps(results, option=option) + b"\n")
+    (out_dir / "best_known.json").write_bytes(orjson.dumps(best, option=option) + b"\n")
     (out_dir / "results.md").write_text(write_table(results, best))
     write_plot(results, out_dir / "results.png")
-    from benchmarks.report import evaluate_targets
-
     for target, measured, verdict in evaluate_targets(results, best):
         log(f"[target] {target}: {measured} -> {verdict.strip('*')}")
+
+
+def merge_runs(out_dir: Path, sources: Sequence[Path], log: Any = print) -> dict[str, Any]:
+    """Fold the results of runs made elsewhere (e.g. L and XL in parallel, each with its own
+    ``--out-dir``) into ``out_dir``: the newer entry per size, the better best-known solution."""
+    results_path, best_path = out_dir / "results.json", out_dir / "best_known.json"
+    results = orjson.loads(results_path.read_bytes()) if results_path.exists() else {"sizes": {}}
+    best = orjson.loads(best_path.read_bytes()) if best_path.exists() else {}
+    for source in sources:
+        theirs = orjson.loads((source / "results.json").read_bytes())
+        for size, entry in theirs.get("sizes", {}).items():
+            mine = results["sizes"].get(size)
+            if mine is None or entry["run_at"] >= mine["run_at"]:
+                results["sizes"][size] = entry
+                log(f"[merge] {size} from {source} (run at {entry['run_at']})")
+        if "latency" in theirs and theirs["latency"].get("run_at", "") >= results.get(
+            "latency", {}
+        ).get("run_at", ""):
+            results["latency"] = theirs["latency"]
+        if theirs.get("machine", {}).get("date", "") >= results.get("machine", {}).get("date", ""):
+            results["machine"] = theirs["machine"]
+        their_best = source / "best_known.json"
+        if their_best.exists():
+            for instance, record in orjson.loads(their_best.read_bytes()).items():
+                update_best_known(best, instance, record, record["how"], record["found_at"])
+    write_outputs(results, best, out_dir, log)
     return results
 
 

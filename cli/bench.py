@@ -45,6 +45,18 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"sizes to attempt the naive MIP at (default {','.join(NAIVE_SIZES)})",
     )
     parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="do not run: fold the results of runs made with --out-dir DIR into --out-dir",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="do not run: rewrite results.md and results.png from results.json",
+    )
+    parser.add_argument(
         "--no-latency", action="store_true", help="skip the single-order latency measurement"
     )
     parser.add_argument(
@@ -74,7 +86,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmarks.run import SEEDS, STRATEGIES, run_suite
+    from benchmarks.run import SEEDS, STRATEGIES, merge_runs, run_suite
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if args.merge or args.report_only:
+        merge_runs(args.out_dir, args.merge or [], log=log)
+        return 0
 
     unknown = [s for s in args.sizes if s not in SEEDS] + [
         s for s in args.strategies if s not in STRATEGIES
@@ -91,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
         lp_sizes=args.lp_sizes,
         naive_sizes=args.naive_sizes,
         latency=not args.no_latency,
-        log=lambda message: print(message, file=sys.stderr, flush=True),
+        log=log,
     )
     return 0
