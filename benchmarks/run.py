@@ -548,7 +548,9 @@ def merge_runs(out_dir: Path, sources: Sequence[Path], log: Any = print) -> dict
             "latency", {}
         ).get("run_at", ""):
             results["latency"] = theirs["latency"]
-        if theirs.get("machine", {}).get("date", "") >= results.get("machine", {}).get("date", ""):
+        if "machine" in theirs and theirs["machine"].get("date", "") >= results.get(
+            "machine", {}
+        ).get("date", ""):
             results["machine"] = theirs["machine"]
         their_best = source / "best_known.json"
         if their_best.exists():

@@ -201,3 +201,59 @@ def test_lp_bound_handles_a_location_that_may_ship_nothing() -> None:
     assert optimum.fill_by_priority == {0: 1}
     assert lp.bound is not None and lp.bound == pytest.approx(optimum.cost, rel=1e-9)
     assert lp_cost_bound(data, {0: 2}).bound is None
+
+
+def test_merging_parallel_runs_keeps_the_newer_size_and_the_better_best_known(
+    tmp_path: Any,
+) -> None:
+    import orjson
+
+    from benchmarks.run import merge_runs
+
+    def entry(run_at: str, cost: float) -> dict[str, Any]:
+        return {
+            "instance": "L-seed1",
+            "run_at": run_at,
+            "size": {"orders": 50_000, "locations": 500, "skus": 20_000},
+            "cases": {"greedy": _case({"0": 10}, cost, 1, 1.0)},
+        }
+
+    main, other = tmp_path / "main", tmp_path / "other"
+    main.mkdir()
+    other.mkdir()
+    (main / "results.json").write_bytes(
+        orjson.dumps({"sizes": {"L": entry("2026-11-27T09:00:00Z", 50.0)}})
+    )
+    (main / "best_known.json").write_bytes(
+        orjson.dumps(
+            {
+                "L-seed1": {
+                    "fill": {"0": 10},
+                    "cost": 50.0,
+                    "how": "old",
+                    "found_at": "2026-11-27T09:00:00Z",
+                }
+            }
+        )
+    )
+    (other / "results.json").write_bytes(
+        orjson.dumps({"sizes": {"L": entry("2026-11-27T10:20:00Z", 60.0)}})
+    )
+    (other / "best_known.json").write_bytes(
+        orjson.dumps(
+            {
+                "L-seed1": {
+                    "fill": {"0": 10},
+                    "cost": 60.0,
+                    "how": "new",
+                    "found_at": "2026-11-27T10:20:00Z",
+                }
+            }
+        )
+    )
+    merged = merge_runs(main, [other], log=lambda _: None)
+    assert merged["sizes"]["L"]["run_at"] == "2026-11-27T10:20:00Z"
+    best = orjson.loads((main / "best_known.json").read_bytes())
+    assert best["L-seed1"]["how"] == "old" and best["L-seed1"]["cost"] == 50.0
+    assert "| L (50,000×500×20,000) | greedy |" in (main / "results.md").read_text()
+    assert (main / "results.png").exists()
