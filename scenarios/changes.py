@@ -10,7 +10,8 @@ are written in:
 1. ``locations``: overrides of the contract's location fields, ``closed``; pickup orders at a
    location that stopped serving pickup are re-routed to home delivery or cancelled.
 2. ``inventory``: ``factor`` / ``set`` / ``add`` on the selected (location, sku) rows.
-3. ``safety_stock``: units withheld per selected row.
+3. ``safety_stock``: units withheld per selected row (recorded on the row as ``safety_stock``,
+   an extra field the engine ignores, so KPIs can tell an empty shelf from a protected one).
 4. ``demand``: ``filter``, then ``scale`` (replicate or sample orders with the scenario's seed).
 5. ``policy``: costs, max distance, strategy, time limit, gap.
 
@@ -43,6 +44,7 @@ from scenarios.schema import (
 Path_ = tuple[str | int, ...]
 Request = dict[str, Any]
 
+SAFETY_STOCK_FIELD = "safety_stock"  # units of an inventory row withheld by safety stock
 CLONE_JITTER_KM = 3.0  # standard deviation of a demand copy's address from its original's
 KM_PER_DEGREE = 111.2
 
@@ -74,7 +76,12 @@ def apply_changes(request: Mapping[str, Any], changes: ChangeSet, *, seed: int =
     for index, safety in enumerate(changes.safety_stock):
         rows = _select_rows(new, safety, ("safety_stock", index), problems)
         for row in rows:
-            row["quantity"] = max(0, row["quantity"] - safety.units)
+            # The units stay on the shelf, just not promised: the row remembers them (an extra
+            # field, which the contract lets senders add) so that KPIs about shelves left empty
+            # count what is physically there.
+            withheld = min(row["quantity"], safety.units)
+            row["quantity"] -= withheld
+            row[SAFETY_STOCK_FIELD] = row.get(SAFETY_STOCK_FIELD, 0) + withheld
     if changes.demand is not None:
         _change_demand(new, changes.demand, seed, problems)
     if changes.policy is not None:

@@ -19,7 +19,8 @@ Definitions (read them before quoting a number):
   come from; ``store_unit_share``: the stores' share of all units, both channels.
 - ``stores_at_zero_stock``: stores with no unit left of any sku after the batch (of the stores
   that had stock before); ``store_positions_emptied``: store (sku) positions the batch took from
-  some stock to none, which walk-in customers will find empty.
+  some stock to none, which walk-in customers will find empty. Both count units on the shelf:
+  safety stock withheld from promising (an inventory row's ``safety_stock``) is still there.
 - ``solve_seconds``, ``solver_status`` (optimal / feasible), ``gap``: how the solver ended; a
   ``feasible`` variant stopped at its time limit and its KPIs may move with machine speed.
 """
@@ -126,9 +127,13 @@ def compute_kpis(
 
     inventory = pd.DataFrame(request["inventory"], columns=["location_id", "sku", "quantity"])
     remaining = pd.DataFrame(response["remaining"], columns=["location_id", "sku", "quantity"])
-    # `remaining` answers row by row in the request's inventory order (the contract).
-    before = inventory["quantity"].to_numpy(dtype=np.int64)
-    after = remaining["quantity"].to_numpy(dtype=np.int64)
+    # `remaining` answers row by row in the request's inventory order (the contract). Units held
+    # back as safety stock are still on the shelf: count them in what the batch leaves.
+    withheld = np.array(
+        [row.get("safety_stock", 0) for row in request["inventory"]], dtype=np.int64
+    )
+    before = inventory["quantity"].to_numpy(dtype=np.int64) + withheld
+    after = remaining["quantity"].to_numpy(dtype=np.int64) + withheld
     store_row = is_store.reindex(inventory["location_id"]).to_numpy(dtype=bool)
     store_stock = pd.DataFrame(
         {"location_id": inventory["location_id"][store_row], "before": before[store_row],
@@ -163,11 +168,22 @@ def compute_kpis(
         store_positions_emptied=int(((before > 0) & (after == 0) & store_row).sum()),
         solve_seconds=float(solver["seconds"]),
         gap=float(solver["gap"]),
-        fill_rate_by_priority={
-            int(row["priority"]): _ratio(row["units_allocated"], row["units_requested"])
-            for row in summary.get("by_priority", [])
-        },
+        fill_rate_by_priority=_fill_by_priority(request, allocations),
     )
+
+
+def _fill_by_priority(request: Mapping[str, Any], allocations: pd.DataFrame) -> dict[int, float]:
+    # From the request and the allocations, not the summary's `by_priority`: that is an extension
+    # of the contract, and a KPI should mean the same whichever engine answered.
+    priority = {order["id"]: order.get("priority", 0) for order in request["orders"]}
+    requested: dict[int, int] = {}
+    for order in request["orders"]:
+        p = priority[order["id"]]
+        requested[p] = requested.get(p, 0) + sum(line["quantity"] for line in order["lines"])
+    allocated = allocations.groupby(allocations["order_id"].map(priority))["quantity"].sum()
+    return {
+        p: _ratio(int(allocated.get(p, 0)), requested[p]) for p in sorted(requested, reverse=True)
+    }
 
 
 def kpi_table(records: Sequence[KpiRecord]) -> pd.DataFrame:

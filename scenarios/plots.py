@@ -43,6 +43,12 @@ COMPARED_KPIS: dict[str, bool | None] = {
 }
 
 
+def _text(text: str) -> str:
+    """Text as matplotlib should print it: two dollar signs in one label ("$14 ... $20") would
+    otherwise be read as a TeX formula."""
+    return text.replace("$", r"\$")
+
+
 def _display(kpi: str, values: pd.Series) -> pd.Series:
     return values * 100.0 if kpi in PERCENT_KPIS else values
 
@@ -98,13 +104,17 @@ def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
             if variant != baseline and not np.isclose(value, base):
                 label += f" ({_fmt_delta(kpi, value - base)})"
             ax.annotate(
-                label, (value, position), xytext=(6, 5), textcoords="offset points", fontsize=8
+                _text(label),
+                (value, position),
+                xytext=(6, 5),
+                textcoords="offset points",
+                fontsize=8,
             )
         ax.axvline(base, color=BASELINE_COLOUR, linestyle="--", linewidth=1)
         name, unit = KPI_LABELS[kpi]
         ax.set_title(name, fontsize=10, loc="left", fontweight="bold")
         ax.set_xlabel(unit, fontsize=8)
-        ax.set_yticks(y, variants, fontsize=9)
+        ax.set_yticks(y, [_text(v) for v in variants], fontsize=9)
         ax.set_ylim(-0.7, len(variants) - 0.3)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
@@ -114,7 +124,7 @@ def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
     for ax in list(axes.flat)[len(kpis) :]:
         ax.set_visible(False)
     fig.suptitle(
-        f"{title}: KPIs per variant against the baseline (dashed)\n"
+        f"{_text(title)}: KPIs per variant against the baseline (dashed)\n"
         "green = better than baseline, red = worse, blue = a change of mix",
         fontsize=12,
     )
@@ -146,9 +156,9 @@ def unit_mix(table: pd.DataFrame, title: str) -> Figure:
             color="white",
         )
         left += values
-    ax.set_yticks(y, variants)
+    ax.set_yticks(y, [_text(v) for v in variants])
     ax.set_xlabel("Units requested, by where they were served from")
-    ax.set_title(f"{title}: where the units come from", loc="left", fontweight="bold")
+    ax.set_title(f"{_text(title)}: where the units come from", loc="left", fontweight="bold")
     fig.legend(ncols=4, loc="outside lower center", frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
@@ -177,12 +187,12 @@ def distance_histogram(
             color=BASELINE_COLOUR if is_baseline else colours(index % 10),
             alpha=0.3 if is_baseline else 0.95,
             linewidth=1.8,
-            label=f"{variant} ({values.size:,} shipments, median {median:,.0f} km)",
+            label=_text(f"{variant} ({values.size:,} shipments, median {median:,.0f} km)"),
         )
     ax.set_xscale("log")
     ax.set_xlabel("Distance from the shipping location to the customer (km, log scale)")
     ax.set_ylabel("Ship shipments")
-    ax.set_title(f"{title}: how far shipments travel", loc="left", fontweight="bold")
+    ax.set_title(f"{_text(title)}: how far shipments travel", loc="left", fontweight="bold")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return fig
@@ -225,7 +235,17 @@ def flow_map(request: Mapping[str, Any], response: Mapping[str, Any], title: str
         colours.append(WAREHOUSE_COLOUR if origin["kind"] == "warehouse" else STORE_COLOUR)
         customers.append(to)
     if segments:
-        ax.add_collection(LineCollection(segments, colors=colours, linewidths=0.6, alpha=0.25))
+        from_store = np.array([c == STORE_COLOUR for c in colours])
+        # Store flows are the fewer and the ones a what-if moves: drawn on top, more opaque.
+        for mask, alpha, width in ((~from_store, 0.22, 0.6), (from_store, 0.6, 0.9)):
+            ax.add_collection(
+                LineCollection(
+                    [seg for seg, keep in zip(segments, mask, strict=True) if keep],
+                    colors=[c for c, keep in zip(colours, mask, strict=True) if keep],
+                    linewidths=width,
+                    alpha=alpha,
+                )
+            )
         xs, ys = zip(*customers, strict=True)
         ax.scatter(xs, ys, s=5, color="#555555", alpha=0.5, linewidths=0, zorder=2)
 
@@ -261,7 +281,9 @@ def flow_map(request: Mapping[str, Any], response: Mapping[str, Any], title: str
     n_ship = len(segments)
     from_stores = sum(1 for c in colours if c == STORE_COLOUR)
     ax.set_title(
-        f"{title}: {n_ship:,} ship shipments, {from_stores / max(n_ship, 1):.0%} from stores",
+        _text(
+            f"{title}: {n_ship:,} ship shipments, {from_stores / max(n_ship, 1):.0%} from stores"
+        ),
         loc="left",
         fontweight="bold",
     )
@@ -299,7 +321,7 @@ def stock_map(request: Mapping[str, Any], title: str) -> Figure:
     ax.set_aspect(1.0 / np.cos(np.radians(float(locations["lat"].mean()))))
     ax.set_xlabel("Longitude (°)")
     ax.set_ylabel("Latitude (°)")
-    ax.set_title(f"{title}: available units by location (area ~ units)", loc="left",
+    ax.set_title(f"{_text(title)}: available units by location (area ~ units)", loc="left",
                  fontweight="bold")  # fmt: skip
     ax.legend(loc="lower left", fontsize=9)
     ax.grid(alpha=0.25)

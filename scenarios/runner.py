@@ -325,7 +325,12 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         description = f" {variant.description.strip()}" if variant.description.strip() else ""
         lines.append(f"- **{variant.name}**:{description} _({changes})_")
     lines += ["", "## KPIs", "", markdown_table(result.kpis), ""]
-    stopped = [r.name for r in result.results if r.kpis.solver_status != "optimal"]
+    # The greedy rules never prove anything; only an optimiser run can stop short.
+    stopped = [
+        r.name
+        for r in result.results
+        if r.kpis.solver_status != "optimal" and r.kpis.strategy != "greedy"
+    ]
     if stopped:
         lines += [
             f"> **Note:** {', '.join(stopped)} stopped at the time limit before proving the "

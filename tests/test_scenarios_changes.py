@@ -266,3 +266,11 @@ def test_changes_are_described_in_words() -> None:
         "demand x2",
         "policy: strategy greedy",
     ]
+
+
+def test_safety_stock_is_remembered_on_the_row() -> None:
+    _, new = changed({"safety_stock": [{"ids": ["S-0002"], "units": 2}]})
+    rows = {(r["location_id"], r["sku"]): r for r in new["inventory"]}
+    assert rows[("S-0002", "SKU-A")]["safety_stock"] == 1  # only 1 on hand
+    assert rows[("S-0002", "SKU-B")]["safety_stock"] == 2
+    assert "safety_stock" not in rows[("S-0001", "SKU-A")]
