@@ -184,7 +184,7 @@ class EventBatch:
         }  # fmt: skip
         if s.reason[position] is not None:
             fields["reason"] = s.reason[position]
-        model = {
+        model: dict[str, type[SaleEvent | VarianceEvent | ReceiptEvent | ReturnEvent]] = {
             "sale": SaleEvent,
             "variance": VarianceEvent,
             "receipt": ReceiptEvent,

@@ -183,3 +183,66 @@ def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path, backend):
     total_stock = 11 * 20 * 3
     assert 0 < reserved <= total_stock
     assert runs[0]["summary"]["units_allocated"] + runs[1]["summary"]["units_allocated"] == reserved
+
+
+def ledger_lock_held(engine) -> bool:
+    """Whether some process holds the ledger's write lock right now."""
+    from storage.db import LEDGER_LOCK_KEY, is_sqlite
+
+    with engine.connect() as connection:
+        if not is_sqlite(connection):
+            held = connection.execute(
+                text(
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key AND granted"
+                ),
+                {"key": LEDGER_LOCK_KEY},
+            ).scalar_one()
+            return held > 0
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except Exception:  # "database is locked": a writer is at work
+            return True
+        raw.execute("ROLLBACK")
+        return False
+
+
+def test_brokering_run_killed_half_way_leaves_no_reservation(tmp_path, backend):
+    engine, path = database(tmp_path, backend, locations=20)
+    skus = [f"SKU-{j}" for j in range(100)]
+    feed(
+        engine, [(f"S-{i:04d}", sku, 2) for i in range(20) for sku in skus], "2026-11-27T05:00:00Z"
+    )
+    orders = [
+        {"id": f"SO-{n}", "delivery": "ship", "ship_to": {"lat": 40.5 + n % 7 / 10, "lon": -74.2},
+         "lines": [{"id": "1", "sku": skus[n % 100], "quantity": 1}, {"id": "2", "sku": skus[(n * 3 + 1) % 100], "quantity": 1}]}
+        for n in range(3000)
+    ]  # fmt: skip
+    submit_orders(engine, {"orders": orders})
+    process = cli("broker", "--time-limit", "30", "--db", path)
+    deadline = time.monotonic() + 60
+    while not ledger_lock_held(engine):
+        assert process.poll() is None, process.communicate()[1].decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    engine.dispose()
+    with engine.connect() as connection:
+        counts = [
+            connection.execute(text(sql)).scalar_one()
+            for sql in (
+                "SELECT COUNT(*) FROM reservations",
+                "SELECT COUNT(*) FROM brokering_runs",
+                "SELECT COALESCE(SUM(reserved), 0) FROM positions",
+                "SELECT COUNT(*) FROM orders WHERE status <> 'queued'",
+                "SELECT COALESCE(SUM(allocated), 0) FROM order_lines",
+            )
+        ]
+    assert counts == [0, 0, 0, 0, 0]
+    # The next run goes ahead and brokers the queue.
+    again = cli("broker", "--time-limit", "30", "--db", path)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()
+    assert orjson.loads(out)["summary"]["units_allocated"] > 0
