@@ -81,6 +81,9 @@ def broker(
             if loc["id"] not in part.excluded_location_ids
         ]
         pickup_ok = {loc["id"] for loc in part_locations if _serves_pickup(loc)}
+        # A location whose shipments or units are used up gives nothing more in this run; its
+        # stock is left out of the request (the engine fails on a location with capacity 0).
+        spent = {loc for loc, left in capacity.items() if left[0] == 0 or left[1] == 0}
         orders = []
         for order in part.orders:
             if order["delivery"] == "pickup" and order.get("pickup_location_id") not in pickup_ok:
@@ -100,7 +103,7 @@ def broker(
                 "inventory": [
                     {"location_id": loc, "sku": sku, "quantity": quantity}
                     for (loc, sku), quantity in remaining.items()
-                    if quantity > 0 and loc not in part.excluded_location_ids
+                    if quantity > 0 and loc not in part.excluded_location_ids and loc not in spent
                 ],
                 "orders": orders,
                 **({"policy": policy} if policy else {}),
