@@ -121,6 +121,9 @@ def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
         # Room on the right for the labels of the largest value.
         low, high = ax.get_xlim()
         ax.set_xlim(low, high + 0.35 * (high - low))
+        if kpi in PERCENT_KPIS:
+            # The room made for labels should not read as rates above 100%.
+            ax.set_xticks([t for t in ax.get_xticks() if low <= t <= 100.0])
     for ax in list(axes.flat)[len(kpis) :]:
         ax.set_visible(False)
     fig.suptitle(
@@ -305,25 +308,32 @@ def flow_map(request: Mapping[str, Any], response: Mapping[str, Any], title: str
 
 
 def stock_map(request: Mapping[str, Any], title: str) -> Figure:
-    """Where stock sits: each location sized by its available units, coloured by kind."""
+    """Where stock sits: each location's marker area proportional to its available units."""
     locations = pd.DataFrame(request["locations"]).set_index("id")
     stock = pd.DataFrame(request["inventory"]).groupby("location_id")["quantity"].sum()
     units = stock.reindex(locations.index).fillna(0)
+    area = 12 + 700 * units / max(float(units.max()), 1.0)
     fig, ax = plt.subplots(figsize=(12, 7), layout="constrained")
     for kind, colour, marker in (
         ("warehouse", WAREHOUSE_COLOUR, "s"),
         ("store", STORE_COLOUR, "o"),
     ):
         at = locations["kind"] == kind
-        ax.scatter(locations["lon"][at], locations["lat"][at], s=10 + 2.0 * np.sqrt(units[at]) * 4,
-                   color=colour, marker=marker, alpha=0.7, edgecolors="black", linewidths=0.5,
-                   label=f"{kind.capitalize()}s: {int(units[at].sum()):,} units")  # fmt: skip
+        ax.scatter(locations["lon"][at], locations["lat"][at], s=area[at], color=colour,
+                   marker=marker, alpha=0.7, edgecolors="black", linewidths=0.5,
+                   label=f"{kind.capitalize()}s: {int(units[at].sum()):,} units in "
+                   f"{int(at.sum())} locations")  # fmt: skip
+    biggest = units.nlargest(5)
+    for location_id, quantity in biggest.items():
+        row = locations.loc[location_id]
+        ax.annotate(f"{location_id}: {int(quantity):,}", (row["lon"], row["lat"]), xytext=(8, 8),
+                    textcoords="offset points", fontsize=8)  # fmt: skip
     ax.set_aspect(1.0 / np.cos(np.radians(float(locations["lat"].mean()))))
     ax.set_xlabel("Longitude (°)")
     ax.set_ylabel("Latitude (°)")
-    ax.set_title(f"{_text(title)}: available units by location (area ~ units)", loc="left",
-                 fontweight="bold")  # fmt: skip
-    ax.legend(loc="lower left", fontsize=9)
+    ax.set_title(f"{_text(title)}: available units by location (marker area ~ units; "
+                 "the five largest labelled)", loc="left", fontweight="bold")  # fmt: skip
+    ax.legend(loc="lower left", fontsize=9, markerscale=0.5)
     ax.grid(alpha=0.25)
     return fig
 

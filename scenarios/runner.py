@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from engine.checker import assert_valid
 from engine.generate import Size, generate

@@ -177,3 +177,9 @@ def test_an_unreadable_request_file_is_refused(tmp_path: Path) -> None:
     assert problem.loc == ("baseline", "requests", 0)
     assert problem.line == 4
     assert "cannot read" in problem.msg
+
+
+def test_yaml_anchors_repeat_a_block() -> None:
+    text = GOOD.replace("    locations:\n", "    locations: &caps\n") + "    locations: *caps\n"
+    variants = parse_scenario(text).scenario.variants
+    assert variants[1].locations == variants[0].locations

@@ -1,0 +1,329 @@
+"""Write the analyst notebooks of this folder, without outputs.
+
+The notebooks are generated rather than edited by hand so that they stay small, reviewable and
+free of outputs (CI executes them; see tests/test_notebooks.py). Edit the cells here and run::
+
+    .venv/bin/python notebooks/build_notebooks.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+
+SETUP = """\
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from scenarios import notebook_api as nb
+from scenarios import plots
+
+pd.set_option("display.width", 140)
+pd.set_option("display.max_columns", 20)
+# The repository root, whether the notebook runs from notebooks/ or from the root.
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()"""
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    return new_markdown_cell(text.strip())
+
+
+def code(text: str) -> nbformat.NotebookNode:
+    return new_code_cell(text.strip())
+
+
+QUICKSTART = [
+    md("""
+# Quickstart: solve a batch, read the answer
+
+A brokering run takes a **batch of orders** and an **availability snapshot** (what each warehouse
+and store can promise) and decides which location serves which order line. This notebook builds a
+batch from pandas tables, solves it, and reads the answer: where units come from, what it costs,
+and **why some lines went unfilled**.
+
+The tables use the solve contract's field names (`shared/contract/solve.md`); a ship order's
+address is two columns, `ship_lat` and `ship_lon`.
+"""),
+    code(SETUP),
+    md("""
+## 1. A batch as four tables
+
+`generate_tables` draws a realistic network over US geography (warehouses at logistics hubs,
+stores in cities by population) and a morning batch of orders. Any four tables with these
+columns will do: read them from your OMS extract instead.
+"""),
+    code("""
+tables = nb.generate_tables(orders=150, locations=20, skus=200, seed=1)
+tables["policy"]["time_limit_s"] = 10.0
+tables["locations"].head(6)"""),
+    code("""tables["orders"].head()"""),
+    code("""tables["lines"].head()"""),
+    md("""
+## 2. Bad input is refused whole, every problem listed
+
+Before anything is solved the request is validated. A broken table is refused with the path of
+each field at fault, exactly as the API answers `422`.
+"""),
+    code("""
+from models.problems import InvalidInput
+
+broken_lines = tables["lines"].copy()
+broken_lines.loc[0, "quantity"] = 0              # quantities are >= 1
+broken_lines.loc[1, "sku"] = ""                  # skus are non-empty
+try:
+    nb.build_request(tables["locations"], tables["inventory"], tables["orders"], broken_lines)
+except InvalidInput as error:
+    print(error.describe())"""),
+    md("## 3. Solve"),
+    code("""
+result = nb.solve_tables(**tables)
+result.solver"""),
+    code("""result.summary"""),
+    md("""
+## 4. Allocations: who serves what
+
+Each row is units of one order line from one location, joined with the sku, the order's priority
+and delivery, and the location's kind.
+"""),
+    code("""result.allocations.head(8)"""),
+    code("""
+result.allocations.pivot_table(
+    index="location_kind", columns="delivery", values="quantity", aggfunc="sum", fill_value=0
+)"""),
+    md("""
+## 5. Why lines went unfilled
+
+Every line that misses units carries one reason from a closed list, the first that applies:
+`out_of_stock`, `no_eligible_location`, `outranked` (higher priorities took the units),
+`allocated_to_other_orders`, `capacity` (store caps reached), `cannot_split`, `all_or_nothing`,
+`time_limit`.
+"""),
+    code("""result.unallocated"""),
+    code("""
+by_reason = result.unallocated.groupby("reason")["quantity"].sum().sort_values()
+ax = by_reason.plot.barh(color="#c0392b", figsize=(8, 3))
+ax.set_xlabel("Units unfilled")
+ax.set_ylabel("")
+ax.set_title("Why units went unfilled", loc="left", fontweight="bold")
+plt.show()"""),
+    md("""
+## 6. What is left, and the KPIs
+
+`remaining` is the snapshot after the batch: the positions the batch emptied are the ones a
+walk-in customer will find bare. The KPI record is the one every what-if scenario reports.
+"""),
+    code("""
+emptied = result.remaining[(result.remaining["available"] > 0) & (result.remaining["remaining"] == 0)]
+emptied.groupby("location_kind").size().rename("positions emptied")"""),
+    code("""result.kpis.T"""),
+    md("""
+Next: `what_if.ipynb` compares variants of a network (a store closed, demand doubled, ...), and
+`network.ipynb` maps locations, stock and flows.
+"""),
+]
+
+
+WHAT_IF = [
+    md("""
+# What if? Compare variants of a network
+
+A **scenario** is a baseline (a network and a batch) and **variants**, each a typed change-set
+against it: location overrides (ships, pickup, caps, costs, closed), inventory changes, safety
+stock, demand scaling and filtering, policy overrides (costs, max distance, greedy vs optimal).
+Every variant reports the same KPI record, so they compare like with like.
+
+Scenario files live in `scenarios/*.yaml` and run from the command line with
+`omnibroker scenario run scenarios/peak_day.yaml`; here we write one inline (small, so it runs in
+seconds) and compare its variants with plots. See `docs/scenarios.md` for every field.
+"""),
+    code(SETUP),
+    md("## 1. A scenario, written as YAML"),
+    code('''
+SCENARIO = """
+name: Store network levers
+seed: 4
+baseline:
+  generate: {orders: 150, locations: 20, skus: 200, seed: 3}
+  policy: {time_limit_s: 15, relative_gap: 0.01}
+variants:
+  - name: Demand x1.5
+    demand: {scale: 1.5}
+  - name: Stores keep 2 units
+    safety_stock:
+      - {kind: store, units: 2}
+  - name: Store shipping $15
+    policy: {shipment_cost: {store: 15.0}}
+  - name: Greedy rules
+    policy: {strategy: greedy}
+"""
+source = nb.load_scenario_text(SCENARIO, base_dir=ROOT)
+[variant.name for variant in source.scenario.variants]'''),
+    md("## 2. Run it: one KPI row per variant"),
+    code("""
+result = nb.run_scenario(source, progress=False)
+result.kpis[["fill_rate", "units_unfilled", "total_cost", "cost_per_unit", "split_rate",
+             "mean_distance_km", "store_unit_share", "store_positions_emptied", "solver_status"]]"""),
+    md("Each KPI against the baseline (rates in points, counts in units, money in dollars):"),
+    code("""
+from scenarios.kpi import deltas
+
+deltas(result.kpis, "baseline")[["fill_rate", "units_unfilled", "total_cost", "cost_per_unit",
+                                 "mean_distance_km", "store_unit_share"]].round(3)"""),
+    md("""
+## 3. Plots
+
+Dots are each variant's value, the dashed line the baseline's; green is better, red worse, blue a
+change of mix (neither better nor worse in itself).
+"""),
+    code("""
+fig = plots.kpi_comparison(result.kpis, "baseline", source.scenario.name)
+plt.show()"""),
+    code("""
+fig = plots.unit_mix(result.kpis, source.scenario.name)
+plt.show()"""),
+    code("""
+from scenarios.runner import ship_distances
+
+fig = plots.distance_histogram(ship_distances(result), source.scenario.name, "baseline")
+plt.show()"""),
+    md("Flows of the baseline and of the dearer store shipping, side by side in two figures:"),
+    code("""
+for variant in (result.results[0], result.results[3]):
+    fig = plots.flow_map(variant.request, variant.response, variant.name)
+    plt.show()"""),
+    md("""
+## 4. Going deeper into one variant
+
+Every variant's request and response are kept: turn any of them into tables to ask why.
+"""),
+    code("""
+greedy = nb.result_tables(result.results[4].request, result.results[4].response, "Greedy rules")
+optimal = nb.result_tables(result.results[0].request, result.results[0].response, "baseline")
+pd.DataFrame({
+    "optimal": optimal.unallocated.groupby("reason")["quantity"].sum(),
+    "greedy": greedy.unallocated.groupby("reason")["quantity"].sum(),
+}).fillna(0).astype(int)"""),
+    md("""
+## 5. A mistake in a scenario file names its line
+
+A scenario is checked before anything runs; every problem comes with its line and field.
+"""),
+    code("""
+from scenarios.schema import ScenarioInvalid
+
+try:
+    nb.load_scenario_text(SCENARIO.replace("units: 2", "units: two").replace("scale: 1.5", "scael: 1.5"))
+except ScenarioInvalid as error:
+    print(error.describe())"""),
+    md("""
+## 6. The shipped scenarios
+
+Each runs with one command and writes a report (`report.md`, PNGs, `kpis.csv`, `kpis.parquet`)
+into `out/scenarios/<name>/`:
+"""),
+    code("""
+from scenarios.schema import load_scenario
+
+for file in sorted((ROOT / "scenarios").glob("*.yaml")):
+    scenario = load_scenario(file).scenario
+    print(f"omnibroker scenario run scenarios/{file.name:<24} # {scenario.name}: "
+          + " | ".join(v.name for v in scenario.variants))"""),
+]
+
+
+NETWORK = [
+    md("""
+# The network: where stock sits, where it flows
+
+Maps of a network and one solved batch: locations by kind, the stock each holds, the flows from
+locations to customers, and how close the stores come to their ship-from-store caps. Plain
+longitude/latitude plots (no basemap download), the aspect corrected for latitude.
+"""),
+    code(SETUP),
+    code("""
+tables = nb.generate_tables(orders=200, locations=30, skus=250, seed=7)
+tables["policy"]["time_limit_s"] = 15.0
+request = nb.request_from_tables(**tables)
+locations = tables["locations"]
+locations["kind"].value_counts()"""),
+    md("## 1. Where stock sits"),
+    code("""
+fig = plots.stock_map(request, "Generated network")
+plt.show()"""),
+    code("""
+stock = tables["inventory"].merge(locations[["id", "kind"]], left_on="location_id", right_on="id")
+stock.groupby("kind").agg(units=("quantity", "sum"), positions=("sku", "size"),
+                          skus=("sku", "nunique"))"""),
+    md("""
+How widely is each sku available? Best sellers sit in most locations; the long tail in one or
+two, which is where splits and long shipments come from.
+"""),
+    code("""
+carriers = stock[stock["quantity"] > 0].groupby("sku")["location_id"].nunique()
+ax = carriers.plot.hist(bins=range(0, int(carriers.max()) + 2), color="#3b6ea5", figsize=(8, 3.5))
+ax.set_xlabel("Locations holding the sku")
+ax.set_ylabel("Skus")
+ax.set_title("Availability breadth per sku", loc="left", fontweight="bold")
+plt.show()"""),
+    md("## 2. Flows of one batch"),
+    code("""
+result = nb.solve_request(request)
+fig = plots.flow_map(result.request, result.response, "Morning batch")
+plt.show()"""),
+    code("""
+ships = result.shipments[result.shipments["delivery"] == "ship"]
+ships.groupby("location_kind")["distance_km"].describe()[["count", "mean", "50%", "max"]].round(0)"""),
+    md("""
+## 3. Store capacity: how close to the caps?
+
+Ship-from-store is capped per batch (`max_shipments`): store staff pick the orders. A store at
+its cap is where a what-if on capacity will move the answer.
+"""),
+    code("""
+used = result.shipments.groupby("location_id").size().rename("shipments")
+stores = locations[locations["kind"] == "store"].set_index("id")
+capacity = stores[["max_shipments"]].join(used).fillna({"shipments": 0})
+capacity = capacity.dropna(subset=["max_shipments"])
+capacity["utilisation"] = capacity["shipments"] / capacity["max_shipments"].astype(float)
+capacity = capacity.sort_values("utilisation")
+ax = capacity["utilisation"].mul(100).plot.barh(color="#e08a1e", figsize=(8, 6))
+ax.axvline(100, color="#c0392b", linestyle="--", linewidth=1)
+ax.set_xlabel("Shipments as % of the store's max_shipments")
+ax.set_ylabel("")
+ax.set_title("Ship-from-store capacity used", loc="left", fontweight="bold")
+plt.show()"""),
+    code("""capacity.tail(5)"""),
+]
+
+
+def write(name: str, cells: list[nbformat.NotebookNode]) -> Path:
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(notebook)
+    path = HERE / name
+    nbformat.write(notebook, path)
+    return path
+
+
+def main() -> None:
+    for name, cells in (
+        ("quickstart.ipynb", QUICKSTART),
+        ("what_if.ipynb", WHAT_IF),
+        ("network.ipynb", NETWORK),
+    ):
+        print(write(name, cells))
+
+
+if __name__ == "__main__":
+    main()
