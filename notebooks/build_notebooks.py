@@ -304,6 +304,9 @@ plt.show()"""),
 
 def write(name: str, cells: list[nbformat.NotebookNode]) -> Path:
     notebook = new_notebook(cells=cells)
+    # Stable cell ids (nbformat draws random ones): regenerating an unchanged notebook is a no-op.
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"{Path(name).stem}-{index:02d}"
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3 (ipykernel)",
