@@ -294,3 +294,87 @@ def fill_objective(
 
 # The most a fill stage's cost tie-break may weigh, in units of fill.
 FILL_TIE_BREAK = 0.01
+
+
+@dataclass(frozen=True)
+class ReducedModel:
+    """A stage's model with the columns fixed at zero left out (and, for an LP, the shipment
+    of every single-candidate pair substituted), small enough to hand to a solver quickly.
+
+    ``expand`` maps a solution back to the full model's columns.
+    """
+
+    columns: IntArray  # full-model index of each kept column
+    lower: FloatArray
+    upper: FloatArray
+    objective: FloatArray
+    matrix: sp.csr_matrix
+    row_lower: FloatArray
+    row_upper: FloatArray
+    to_full: sp.csr_matrix  # full columns = to_full @ reduced columns
+
+    def expand(self, values: FloatArray) -> FloatArray:
+        return np.asarray(self.to_full @ values, dtype=np.float64)
+
+
+def reduce_model(
+    data: ProblemData,
+    model: AllocationModel,
+    objective: FloatArray,
+    row_lower: FloatArray,
+    upper: FloatArray,
+    *,
+    substitute_single_shipments: bool = False,
+) -> ReducedModel:
+    """Leave out the columns whose upper bound is zero; drop the rows left empty.
+
+    With ``substitute_single_shipments`` (LP relaxations only), the shipment ``y`` of a pair with
+    one candidate is replaced by ``x / upper(x)``: at an LP optimum that is its value anyway (its
+    only link row is ``x <= upper * y`` and it never pays to raise ``y`` above), so the bound is
+    exact, and the LP loses most of its columns and link rows.
+    """
+    n_full = model.n_columns
+    kept = upper > 0
+    substitute = np.zeros(n_full, dtype=bool)
+    source_x = np.full(model.n_y, -1, dtype=np.int64)
+    if substitute_single_shipments and model.n_y:
+        per_pair = np.bincount(data.candidate_pair, minlength=model.n_y)
+        source_x[data.candidate_pair] = np.arange(data.n_candidates, dtype=np.int64)
+        single = (per_pair == 1) & kept[source_x.clip(min=0)] & (source_x >= 0)
+        substitute[model.n_x : model.n_x + model.n_y] = single
+    kept &= ~substitute
+    columns = np.flatnonzero(kept).astype(np.int64)
+    new_index = np.full(n_full, -1, dtype=np.int64)
+    new_index[columns] = np.arange(columns.size, dtype=np.int64)
+
+    # to_full: identity on kept columns; substituted y_k = x_c / upper(x_c)
+    rows = [columns]
+    cols = [new_index[columns]]
+    values = [np.ones(columns.size)]
+    substituted_y = np.flatnonzero(substitute)
+    if substituted_y.size:
+        x_of_y = source_x[substituted_y - model.n_x]
+        rows.append(substituted_y)
+        cols.append(new_index[x_of_y])
+        values.append(1.0 / np.maximum(upper[x_of_y], 1.0))
+    to_full = sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_full, columns.size),
+    )
+    matrix = sp.csr_matrix(model.matrix @ to_full)
+    matrix.data[np.abs(matrix.data) < 1e-12] = 0.0  # x - upper * (x / upper) on link rows
+    matrix.eliminate_zeros()
+    # Drop rows left empty, unless an empty row would be infeasible (then keep it to say so).
+    nonempty = np.diff(matrix.indptr) > 0
+    satisfiable_empty = (row_lower <= 1e-9) & (model.row_upper >= -1e-9)
+    keep_rows = np.flatnonzero(nonempty | ~satisfiable_empty)
+    return ReducedModel(
+        columns=columns,
+        lower=model.lower[columns],
+        upper=upper[columns],
+        objective=np.asarray(to_full.T @ objective, dtype=np.float64),
+        matrix=sp.csr_matrix(matrix[keep_rows]),
+        row_lower=row_lower[keep_rows],
+        row_upper=model.row_upper[keep_rows],
+        to_full=to_full,
+    )

@@ -27,12 +27,14 @@ from ortools.linear_solver.python import model_builder as mb
 from engine.model import (
     FILL_TIE_BREAK,
     AllocationModel,
+    ReducedModel,
     allocation_is_feasible,
     build_model,
     cost_objective,
     fill_objective,
+    reduce_model,
 )
-from engine.problem import FloatArray, IntArray, ProblemData
+from engine.problem import BoolArray, FloatArray, IntArray, ProblemData
 
 BACKENDS = ("highs", "scip", "sat")
 DEFAULT_BACKEND = "scip"
@@ -41,7 +43,11 @@ DEFAULT_BACKEND = "scip"
 _RESPONSE_RESERVE_S = 0.05
 # A fill stage's full MIP (run only when the LP-guided one did not prove the fill) may take this
 # share of the time left; an unproven fill is held as found and the answer says "feasible".
-_FILL_PROOF_TIME_SHARE = 0.4
+_FILL_PROOF_TIME_SHARE = 0.25
+# The fill stages together may use this share of the time limit; the rest is the cost stage's.
+_FILL_STAGES_TIME_SHARE = 0.6
+# How many of each line's cheapest candidates the cost stage tries first.
+_NEIGHBOURHOOD_PER_LINE = 2
 
 
 @dataclass(frozen=True)
@@ -157,9 +163,10 @@ class _Stages:
         started = time.perf_counter()
         model = self.model
         stage = "cost" if name == "cost" else "fill"
-        mb_model = _mb_model(
-            model, objective, self.row_lower, model.integrality(stage), maximize, upper
+        reduced = reduce_model(
+            self.data, model, objective, self.row_lower, model.upper if upper is None else upper
         )
+        mb_model = _mb_model(reduced, model.integrality(stage)[reduced.columns], maximize)
         solver = mb.Solver(self.backend)
         limit = self.remaining_s() if time_limit_s is None else time_limit_s
         solver.set_time_limit_in_seconds(max(0.01, limit))
@@ -171,7 +178,9 @@ class _Stages:
                 StageReport(name, "no_solution", float("nan"), float("nan"), seconds)
             )
             return None, float("nan"), float("nan"), False
-        values = solver.values(mb_model.get_variables()).to_numpy()
+        values = reduced.expand(
+            solver.values(mb_model.get_variables()).to_numpy(dtype=np.float64, na_value=0.0)
+        )
         x = np.rint(values[: model.n_x]).astype(np.int64)
         if not allocation_is_feasible(self.data, model, x, self.row_lower) or (
             upper is not None and np.any(x > upper[: model.n_x] + 1e-9)
@@ -185,7 +194,7 @@ class _Stages:
         optimal = status == mb.SolveStatus.OPTIMAL
         # The objective of the allocation actually returned (y and z derived from x).
         value = float(objective @ model.columns_of(self.data, x))
-        bound = self._bound(solver, value, optimal, maximize, gap, abs_gap, objective, stage)
+        bound = self._bound(solver, value, optimal, maximize, gap, abs_gap)
         self.reports.append(
             StageReport(name, "optimal" if optimal else "feasible", value, bound, seconds)
         )
@@ -200,10 +209,19 @@ class _Stages:
     ) -> tuple[FloatArray, float] | None:
         """The LP relaxation (HiGHS' simplex): column values and its optimum, a proven bound."""
         started = time.perf_counter()
-        relaxed = _mb_model(self.model, objective, self.row_lower, None, maximize, upper)
+        reduced = reduce_model(
+            self.data,
+            self.model,
+            objective,
+            self.row_lower,
+            upper,
+            substitute_single_shipments=True,
+        )
+        relaxed = _mb_model(reduced, None, maximize)
         solver = mb.Solver("highs")
         solver.set_time_limit_in_seconds(max(0.01, self.remaining_s()))
-        solver.set_solver_specific_parameters("output_flag=false")
+        # dual simplex: measured fastest here on these LPs (IPM and PDLP far slower)
+        solver.set_solver_specific_parameters("output_flag=false\nsimplex_strategy=1")
         status = solver.solve(relaxed)
         seconds = time.perf_counter() - started
         if status != mb.SolveStatus.OPTIMAL:
@@ -213,7 +231,9 @@ class _Stages:
             return None
         value = float(solver.objective_value)
         self.reports.append(StageReport("lp", "optimal", value, value, seconds))
-        return solver.values(relaxed.get_variables()).to_numpy(), value
+        return reduced.expand(
+            solver.values(relaxed.get_variables()).to_numpy(dtype=np.float64, na_value=0.0)
+        ), value
 
     def solve_guided(
         self,
@@ -227,42 +247,58 @@ class _Stages:
         upper: FloatArray | None = None,
         full_time_share: float = 1.0,
         lp_objective: FloatArray | None = None,
+        neighbourhood: BoolArray | None = None,
     ) -> tuple[IntArray | None, float, float, bool]:
-        """A stage solved LP first: the LP relaxation gives a bound and a support; a MIP over
-        that support (plus the start allocation's, so it is feasible) usually meets the bound
-        within the gap, which proves it; only otherwise the full MIP runs, warm-started.
+        """A stage solved from small models to the full one, each step only if still needed.
+
+        1. The LP relaxation: a proven bound, and a support.
+        2. A MIP over the LP's support and the start allocation's (so it is feasible): it
+           usually meets the LP bound within the gap, which proves it.
+        3. With a ``neighbourhood`` (candidates worth trying, e.g. each line's cheapest), the
+           same MIP with those added, for a better answer.
+        4. Only if still unproven, the full MIP, with ``full_time_share`` of the time left.
+
+        (A MIP over a neighbourhood alone, before the LP, was tried: without a warm start,
+        which OR-Tools' wrappers do not pass reliably, SCIP found no solution in time.)
 
         Nothing is pruned for good: the full model stays the reference for bound and proof.
         ``lp_objective`` (default: ``objective``) is what the LP and the full MIP optimise and
-        what the proof compares; only the restricted MIP carries a fill stage's cost tie-break,
-        which would slow the LP and the proof down.
+        what the proof compares; only the restricted MIPs carry a fill stage's cost tie-break,
+        which would slow the LP and the proof down. Returns (x, value, bound, proven).
         """
         model = self.model
         full_upper = model.upper if upper is None else upper
         proof_objective = objective if lp_objective is None else lp_objective
-        relaxation = self.relax(proof_objective, maximize, full_upper)
         best: tuple[IntArray, float] | None = None
-        lp_bound = float("inf") if maximize else 0.0
-        if relaxation is not None:
-            values, lp_bound = relaxation
-            keep_x = (values[: model.n_x] > 1e-7) | (start > 0)
-            keep_pair = (
-                np.bincount(self.data.candidate_pair, weights=keep_x, minlength=model.n_y) > 0
-            )
-            keep = np.concatenate([keep_x, keep_pair, np.ones(model.n_z, dtype=bool)])
+
+        def restricted(label: str, keep_x: BoolArray, time_share: float) -> None:
+            nonlocal best, start
             x, _value, _bound, _optimal = self.solve(
-                f"{name}:restricted",
+                f"{name}:{label}",
                 objective,
                 maximize=maximize,
                 gap=gap,
                 abs_gap=abs_gap,
-                upper=np.where(keep, full_upper, 0.0),
+                upper=np.where(self._columns_of_candidates(keep_x | (start > 0)), full_upper, 0.0),
+                time_limit_s=self.remaining_s() * time_share,
             )
             if x is not None:
                 value = self.value_of(proof_objective, x)
-                if _within(value, lp_bound, maximize, gap, abs_gap):
-                    return x, value, lp_bound, True
-                best = (x, value)
+                if best is None or _better(value, best[1], maximize):
+                    best, start = (x, value), x
+
+        relaxation = self.relax(proof_objective, maximize, full_upper)
+        lp_bound = float("inf") if maximize else 0.0
+        if relaxation is not None:
+            values, lp_bound = relaxation
+            lp_support = values[: model.n_x] > 1e-7
+            restricted("lp-support", lp_support, 1.0)
+            if best is not None and _within(best[1], lp_bound, maximize, gap, abs_gap):
+                return best[0], best[1], lp_bound, True
+            if neighbourhood is not None:
+                restricted("lp-support+neighbourhood", lp_support | neighbourhood, 0.6)
+                if best is not None and _within(best[1], lp_bound, maximize, gap, abs_gap):
+                    return best[0], best[1], lp_bound, True
         x, value, bound, optimal = self.solve(
             name,
             proof_objective,
@@ -276,10 +312,16 @@ class _Stages:
             bound = lp_bound
         else:
             bound = min(bound, lp_bound) if maximize else max(bound, lp_bound)
-        # On a tie the restricted answer wins: its tie-break made it the cheaper one.
+        # On a tie a restricted answer wins: its tie-break made it the cheaper one.
         if best is not None and (x is None or not _better(value, best[1], maximize)):
             return best[0], best[1], bound, _within(best[1], bound, maximize, gap, abs_gap)
         return x, value, bound, optimal
+
+    def _columns_of_candidates(self, keep_x: BoolArray) -> BoolArray:
+        """Columns to keep for a set of candidates: theirs, their shipments', every z."""
+        model = self.model
+        keep_pair = np.bincount(self.data.candidate_pair, weights=keep_x, minlength=model.n_y) > 0
+        return np.concatenate([keep_x, keep_pair, np.ones(model.n_z, dtype=bool)])
 
     def _bound(
         self,
@@ -289,53 +331,36 @@ class _Stages:
         maximize: bool,
         gap: float,
         abs_gap: float,
-        objective: FloatArray,
-        stage: str,
     ) -> float:
-        """A proven bound on the stage's objective.
+        """A proven bound on the stage's objective, or nan when the solver proved none.
 
         SCIP and CP-SAT report their dual bound. OR-Tools' HiGHS wrapper reports the incumbent's
         value as the bound, which proves nothing, so for HiGHS the bound comes from HiGHS' own
-        stopping rule when it proved optimality within the gap, and from the LP relaxation when
-        the time limit stopped it.
+        stopping rule when it proved optimality within the gap; otherwise the caller falls back
+        on the LP relaxation's.
         """
         if self.backend != "highs":
             bound = float(solver.best_objective_bound)
             if np.isfinite(bound):
                 return bound
         if optimal:
-            slack = max(gap * abs(value), abs_gap) if maximize else max(gap * abs(value), 0.0)
+            slack = max(gap * abs(value), abs_gap) if maximize else gap * abs(value)
             return value + slack if maximize else value - slack
-        if maximize:
-            return float("inf")
-        relaxed = _mb_model(self.model, objective, self.row_lower, None, maximize=False)
-        lp = mb.Solver("highs")
-        lp.set_time_limit_in_seconds(max(0.5, self.remaining_s()))
-        lp.set_solver_specific_parameters("output_flag=false")
-        if lp.solve(relaxed) == mb.SolveStatus.OPTIMAL:
-            return min(float(lp.objective_value), value)
-        return 0.0  # costs are never negative: the trivial bound
+        return float("nan")
 
 
-def _mb_model(
-    model: AllocationModel,
-    objective: FloatArray,
-    row_lower: FloatArray,
-    integer: np.ndarray | None,
-    maximize: bool,
-    upper: FloatArray | None = None,
-) -> mb.Model:
+def _mb_model(reduced: ReducedModel, integer: np.ndarray | None, maximize: bool) -> mb.Model:
     """The model handed to OR-Tools in one call from the sparse arrays."""
     mb_model = mb.Model()
     # OR-Tools' stubs type these arrays wrongly (ndarray[float64, ...]); the call takes float64 arrays.
     helper: Any = mb_model.helper
     helper.fill_model_from_sparse_data(
-        model.lower,
-        model.upper if upper is None else upper,
-        objective,
-        row_lower,
-        model.row_upper,
-        model.matrix,
+        reduced.lower,
+        reduced.upper,
+        reduced.objective,
+        reduced.row_lower,
+        reduced.row_upper,
+        reduced.matrix,
     )
     if integer is not None:
         for column in np.flatnonzero(integer).tolist():
@@ -372,8 +397,10 @@ def optimise(
     if data.n_candidates == 0:
         return OptimiserResult(floor_x, True, 0.0, 0.0, backend)
 
-    deadline = time.perf_counter() + max(0.01, time_limit - _RESPONSE_RESERVE_S)
-    stages = _Stages(data, backend, deadline, gap)
+    started = time.perf_counter()
+    deadline = started + max(0.01, time_limit - _RESPONSE_RESERVE_S)
+    # The fill stages answer to an earlier deadline, so the cost stage always gets its share.
+    stages = _Stages(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE, gap)
     upper = fill_upper_bounds(data)
     floor_fill = fill_by_priority(data, floor_x)
 
@@ -427,6 +454,7 @@ def optimise(
         last_x = x
 
     # Cost stage, every fill held.
+    stages.deadline = deadline
     start_x = last_x if last_x is not None else floor_x
     x, _value, bound, optimal = stages.solve_guided(
         "cost",
@@ -435,6 +463,7 @@ def optimise(
         gap=gap,
         abs_gap=1e-6,
         start=start_x,
+        neighbourhood=cheapest_candidates(data, _NEIGHBOURHOOD_PER_LINE),
     )
     if x is None:
         # No allocation found within the time left: the last fill stage's allocation reaches
@@ -452,6 +481,20 @@ def optimise(
         x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
     cost = allocation_cost(data, x)
     return OptimiserResult(x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven)
+
+
+def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:
+    """Each line's ``per_line`` cheapest candidates, by what a unit would cost from there if the
+    line shipped alone: the shipment's cost spread over the line's units, plus handling."""
+    unit_cost = (
+        data.pair_cost[data.candidate_pair] / data.line_quantity[data.candidate_line]
+        + data.location_unit_cost[data.candidate_location]
+    )
+    order = np.lexsort((unit_cost, data.candidate_line))
+    line_start = np.searchsorted(data.candidate_line[order], data.candidate_line[order])
+    rank = np.empty(data.n_candidates, dtype=np.int64)
+    rank[order] = np.arange(data.n_candidates, dtype=np.int64) - line_start
+    return rank < per_line
 
 
 def _within(value: float, bound: float, maximize: bool, gap: float, abs_gap: float) -> bool:
