@@ -28,7 +28,7 @@ from engine.availability import (
 )
 from models.inventory import AvailabilityFeed, OnlineAvailability, PickupAvailability
 from storage.catalog import load_catalog_arrays
-from storage.db import executemany, is_sqlite, read_transaction, write_transaction
+from storage.db import bulk_upsert, is_sqlite, read_transaction, write_transaction
 from storage.snapshots import current_version, take_snapshot
 
 
@@ -58,10 +58,11 @@ def publish(engine: Engine) -> Publication:
         ):
             delta = changes(_published(connection, scope), current)
             location, sku = split_key(delta.key)
-            executemany(
+            bulk_upsert(
                 connection,
-                "INSERT INTO availability (scope, location_id, sku_id, quantity, seq) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (scope, location_id, sku_id) DO UPDATE SET quantity = excluded.quantity, seq = excluded.seq",
+                "availability",
+                ("scope", "location_id", "sku_id"),
+                ("scope", "location_id", "sku_id", "quantity", "seq"),
                 zip(
                     [scope] * delta.key.size,
                     location.tolist(),

@@ -131,3 +131,63 @@ def executemany(connection: Connection, sql: str, rows: Iterable[Sequence[Any]])
             return
     cursor.executemany(sql, rows)
     cursor.close()
+
+
+def _staged_copy(
+    connection: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> str:
+    """PostgreSQL: COPY rows into an empty temporary twin of ``table``'s columns; its name."""
+    staging = f"_bulk_{table}"
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+    )
+    connection.exec_driver_sql(f"TRUNCATE {staging}")
+    bulk_insert(connection, staging, columns, rows)
+    return staging
+
+
+def bulk_update(
+    connection: Connection,
+    table: str,
+    keys: Sequence[str],
+    values: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Update many rows by key; each row is ``(*values, *keys)``. SQLite: one prepared UPDATE over
+    the rows; PostgreSQL: COPY to a temporary table and one ``UPDATE ... FROM`` (a row-by-row
+    UPDATE over the network would take minutes for millions of rows)."""
+    if is_sqlite(connection):
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        condition = " AND ".join(f"{column} = ?" for column in keys)
+        executemany(connection, f"UPDATE {table} SET {assignments} WHERE {condition}", rows)
+        return
+    staging = _staged_copy(connection, table, [*values, *keys], rows)
+    assignments = ", ".join(f"{column} = s.{column}" for column in values)
+    condition = " AND ".join(f"t.{column} = s.{column}" for column in keys)
+    connection.exec_driver_sql(
+        f"UPDATE {table} AS t SET {assignments} FROM {staging} s WHERE {condition}"
+    )
+
+
+def bulk_upsert(
+    connection: Connection,
+    table: str,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Insert rows (every column given), replacing the non-key columns of rows whose key exists."""
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column not in keys)
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    if is_sqlite(connection):
+        marks = ", ".join("?" for _ in columns)
+        executemany(
+            connection,
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {conflict}",
+            rows,
+        )
+        return
+    staging = _staged_copy(connection, table, columns, rows)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {staging} {conflict}"
+    )

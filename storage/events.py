@@ -34,7 +34,7 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import ensure_skus, location_id_map, location_rules
-from storage.db import bulk_insert, executemany, is_sqlite, write_transaction
+from storage.db import bulk_insert, bulk_upsert, executemany, is_sqlite, write_transaction
 
 CHUNK = 400  # pairs per query: 800 parameters, well under SQLite's limit
 EMPTY_POSITION = Position()
@@ -506,13 +506,11 @@ class _BatchApplier:
 
     def _write(self) -> None:
         connection = self.connection
-        executemany(
+        bulk_upsert(
             connection,
-            """INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, counted_at_us, version)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (location_id, sku_id) DO UPDATE SET on_hand = excluded.on_hand,
-                   reserved = excluded.reserved, held = excluded.held,
-                   counted_at_us = excluded.counted_at_us, version = excluded.version""",
+            "positions",
+            ("location_id", "sku_id"),
+            ("location_id", "sku_id", "on_hand", "reserved", "held", "counted_at_us", "version"),
             [
                 (loc, sku, p.on_hand, p.reserved, p.held, p.counted_at_us, self.version)
                 for (loc, sku), p in self.positions.items()

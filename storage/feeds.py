@@ -33,7 +33,7 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
-from storage.db import bulk_insert, executemany, is_sqlite, write_transaction
+from storage.db import bulk_insert, bulk_update, is_sqlite, write_transaction
 
 T = TypeVar("T")
 
@@ -350,9 +350,11 @@ class _FeedApplier:
             )  # fmt: skip
         updated = ~inserted
         if updated.any():
-            executemany(
+            bulk_update(
                 self.connection,
-                "UPDATE positions SET on_hand = ?, version = ? WHERE location_id = ? AND sku_id = ?",
+                "positions",
+                ("location_id", "sku_id"),
+                ("on_hand", "version"),
                 zip(
                     new[updated].tolist(),
                     [v] * int(updated.sum()),
