@@ -157,33 +157,26 @@ def no_split_rows(data: ProblemData, y_offset: int) -> Rows:
 
 def shipment_capacity_rows(data: ProblemData, y_offset: int) -> Rows:
     """Rule 4: a location's shipments (pickup orders included) stay within ``max_shipments``."""
-    cap = data.location_max_shipments[data.pair_location]
-    pairs = np.flatnonzero(cap != UNLIMITED)
-    if pairs.size == 0:
-        return _empty_rows()
-    locations, row = np.unique(data.pair_location[pairs], return_inverse=True)
-    return Rows(
-        row.reshape(-1).astype(np.int64),
-        y_offset + pairs,
-        np.ones(pairs.size),
-        np.full(locations.size, -np.inf),
-        data.location_max_shipments[locations].astype(np.float64),
-    )
+    return _capacity_rows(data.pair_location, data.location_max_shipments, y_offset)
 
 
 def unit_capacity_rows(data: ProblemData) -> Rows:
     """Rule 4: a location's units stay within ``max_units``."""
-    cap = data.location_max_units[data.candidate_location]
-    candidates = np.flatnonzero(cap != UNLIMITED)
-    if candidates.size == 0:
+    return _capacity_rows(data.candidate_location, data.location_max_units, 0)
+
+
+def _capacity_rows(column_location: IntArray, capacity: IntArray, column_offset: int) -> Rows:
+    """``sum of the columns at a location <= its capacity``, for capacitated locations only."""
+    columns = np.flatnonzero(capacity[column_location] != UNLIMITED)
+    if columns.size == 0:
         return _empty_rows()
-    locations, row = np.unique(data.candidate_location[candidates], return_inverse=True)
+    locations, row = np.unique(column_location[columns], return_inverse=True)
     return Rows(
         row.reshape(-1).astype(np.int64),
-        candidates,
-        np.ones(candidates.size),
+        column_offset + columns,
+        np.ones(columns.size),
         np.full(locations.size, -np.inf),
-        data.location_max_units[locations].astype(np.float64),
+        capacity[locations].astype(np.float64),
     )
 
 
