@@ -98,9 +98,9 @@ def assert_greedy_keeps_the_contract(
     response = solve_as_json(request)
     assert_keeps_the_contract(request, response, tolerate_known_bugs=tolerate_known_bugs)
     # The baseline may fill less, never more than the lexicographic optimum.
-    priorities = sorted(reference_optimum(request).fill_by_priority, reverse=True)
-    greedy = fill_by_priority(request, response)
     best = reference_optimum(request).fill_by_priority
+    priorities = sorted(best, reverse=True)
+    greedy = fill_by_priority(request, response)
     assert [greedy[p] for p in priorities] <= [best[p] for p in priorities]
 
 
