@@ -91,6 +91,9 @@ def run_command(args: argparse.Namespace) -> int:
         )
     except ScenarioInvalid as error:
         return _refused(error)
+    except OSError as error:  # the output directory: not writable, disk full, ...
+        print(f"omnibroker scenario run: cannot write {out}: {error}", file=sys.stderr)
+        return 1
     print_summary(result)
     return 0
 

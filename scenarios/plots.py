@@ -170,9 +170,12 @@ def unit_mix(table: pd.DataFrame, title: str) -> Figure:
 def distance_histogram(
     distances_by_variant: Mapping[str, Sequence[float]], title: str, baseline: str
 ) -> Figure:
-    """Distances of ship shipments per variant, as outlined histograms on a log scale (a store
-    around the corner and a warehouse across the country on one axis)."""
-    fig, ax = plt.subplots(figsize=(11, 5), layout="constrained")
+    """Distances of ship shipments per variant on a log scale (a store around the corner and a
+    warehouse across the country on one axis): a histogram above, and below the share of
+    shipments within each distance, which separates overlapping variants better."""
+    fig, (hist_ax, share_ax) = plt.subplots(
+        2, 1, figsize=(11, 7.5), sharex=True, layout="constrained", height_ratios=[3, 2]
+    )
     every = np.concatenate([np.asarray(d, dtype=float) for d in distances_by_variant.values()])
     positive = every[every > 0]
     low = max(1.0, float(positive.min())) if positive.size else 1.0
@@ -180,24 +183,34 @@ def distance_histogram(
     bins = np.geomspace(low * 0.9, high * 1.1, 30)
     colours = plt.get_cmap("tab10")
     for index, (variant, distances) in enumerate(distances_by_variant.items()):
-        values = np.clip(np.asarray(distances, dtype=float), low, None)
+        values = np.sort(np.clip(np.asarray(distances, dtype=float), low, None))
         is_baseline = variant == baseline
+        colour = BASELINE_COLOUR if is_baseline else colours(index % 10)
         median = float(np.median(values)) if values.size else float("nan")
-        ax.hist(
+        label = _text(f"{variant} ({values.size:,} shipments, median {median:,.0f} km)")
+        hist_ax.hist(
             values,
             bins=bins,
             histtype="stepfilled" if is_baseline else "step",
-            color=BASELINE_COLOUR if is_baseline else colours(index % 10),
+            color=colour,
             alpha=0.3 if is_baseline else 0.95,
             linewidth=1.8,
-            label=_text(f"{variant} ({values.size:,} shipments, median {median:,.0f} km)"),
+            label=label,
         )
-    ax.set_xscale("log")
-    ax.set_xlabel("Distance from the shipping location to the customer (km, log scale)")
-    ax.set_ylabel("Ship shipments")
-    ax.set_title(f"{_text(title)}: how far shipments travel", loc="left", fontweight="bold")
-    ax.legend(fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
+        if values.size:
+            share = np.arange(1, values.size + 1) / values.size * 100.0
+            share_ax.step(values, share, where="post", color=colour,
+                          linewidth=2.6 if is_baseline else 1.6,
+                          linestyle="--" if is_baseline else "-")  # fmt: skip
+    hist_ax.set_xscale("log")
+    hist_ax.set_ylabel("Ship shipments")
+    hist_ax.set_title(f"{_text(title)}: how far shipments travel", loc="left", fontweight="bold")
+    hist_ax.legend(fontsize=8, frameon=False, loc="upper left")
+    hist_ax.grid(alpha=0.3)
+    share_ax.set_ylabel("% of ship shipments\nwithin this distance")
+    share_ax.set_ylim(0, 100)
+    share_ax.set_xlabel("Distance from the shipping location to the customer (km, log scale)")
+    share_ax.grid(alpha=0.3, which="both")
     return fig
 
 

@@ -95,11 +95,13 @@ def baseline_request(source: ScenarioSource, *, seed: int | None = None) -> dict
     baseline = source.scenario.baseline
     if baseline.generate is not None:
         network = baseline.generate
-        size: str | Size = (
-            network.size
-            if network.size is not None
-            else Size(orders=network.orders, locations=network.locations, skus=network.skus)  # type: ignore[arg-type]
-        )
+        size: str | Size
+        if network.size is not None:
+            size = network.size
+        else:
+            # The schema's validator guarantees all three when no size name is given.
+            assert None not in (network.orders, network.locations, network.skus)
+            size = Size(orders=network.orders, locations=network.locations, skus=network.skus)  # type: ignore[arg-type]
         request = generate(size, network.seed if seed is None else seed)
     else:
         request = _merged_request_files(source)
