@@ -147,7 +147,10 @@ def prepare(source: ScenarioSource, *, seed: int | None = None) -> list[VariantR
     baseline = baseline_request(source, seed=seed)
     demand_seed = scenario.seed if seed is None else seed
     prepared = [VariantRequest(BASELINE_NAME, "The network and batch as they are.", [], baseline)]
-    problems: list[ScenarioProblem] = []
+    problems = _contract_problems(source, ("baseline",), baseline)
+    if problems:
+        # Every variant would repeat the baseline's faults: report them once.
+        raise ScenarioInvalid(problems, source.file)
     for index, variant in enumerate(scenario.variants):
         loc = ("variants", index)
         try:
@@ -160,21 +163,29 @@ def prepare(source: ScenarioSource, *, seed: int | None = None) -> list[VariantR
         prepared.append(
             VariantRequest(variant.name, variant.description, describe_changes(variant), request)
         )
-    for variant_index, variant_request in enumerate(prepared):
-        loc = ("variants", variant_index - 1) if variant_index else ("baseline",)
-        try:
-            parse_solve_request(variant_request.request)
-        except InvalidInput as error:
-            problems.extend(
-                source.problem(
-                    loc, f"the changed request is refused by the solve contract: {problem}",
-                    "request_invalid",
-                )
-                for problem in error.problems[:10]
-            )  # fmt: skip
+    for variant_index, variant_request in enumerate(prepared[1:]):
+        problems.extend(
+            _contract_problems(source, ("variants", variant_index), variant_request.request)
+        )
     if problems:
         raise ScenarioInvalid(problems, source.file)
     return prepared
+
+
+def _contract_problems(
+    source: ScenarioSource, loc: tuple[str | int, ...], request: dict[str, Any]
+) -> list[ScenarioProblem]:
+    """What the solve contract refuses in a built request, reported at ``loc`` of the file
+    (the first ten problems: the rest are usually the same fault again)."""
+    try:
+        parse_solve_request(request)
+    except InvalidInput as error:
+        return [
+            source.problem(loc, f"the request is refused by the solve contract: {problem}",
+                           "request_invalid")
+            for problem in error.problems[:10]
+        ]  # fmt: skip
+    return []
 
 
 # --- solving ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,45 @@ def test_yaml_anchors_repeat_a_block() -> None:
     text = GOOD.replace("    locations:\n", "    locations: &caps\n") + "    locations: *caps\n"
     variants = parse_scenario(text).scenario.variants
     assert variants[1].locations == variants[0].locations
+
+
+def write_request_files(tmp_path: Path, quantity: int = 1) -> None:
+    """The contract's example split as a network file and a batch file."""
+    example = json.loads(
+        (Path(__file__).parent / "data" / "contract_example_request.json").read_text()
+    )
+    network = {"locations": example["locations"], "inventory": example["inventory"]}
+    batch = {"orders": example["orders"], "policy": example["policy"]}
+    batch["orders"][1]["lines"][0]["quantity"] = quantity
+    (tmp_path / "network.json").write_text(json.dumps(network))
+    (tmp_path / "batch.json").write_text(json.dumps(batch))
+
+
+FROM_FILES = """\
+name: From files
+baseline:
+  requests: [network.json, batch.json]
+variants:
+  - name: No store shipping
+    locations: [{kind: store, ships: false}]
+"""
+
+
+def test_request_files_are_merged_into_the_baseline(tmp_path: Path) -> None:
+    write_request_files(tmp_path)
+    (tmp_path / "study.yaml").write_text(FROM_FILES)
+    baseline, variant = prepare(load_scenario(tmp_path / "study.yaml"))
+    assert [o["id"] for o in baseline.request["orders"]] == ["SO-1001", "SO-1002"]
+    assert len(baseline.request["locations"]) == 2 and len(baseline.request["inventory"]) == 2
+    assert baseline.request["policy"]["cost_per_km"] == 0.002
+    assert variant.request["locations"][1]["ships"] is False
+
+
+def test_a_refused_baseline_request_is_reported_once_at_the_baseline(tmp_path: Path) -> None:
+    write_request_files(tmp_path, quantity=0)
+    (tmp_path / "study.yaml").write_text(FROM_FILES)
+    with pytest.raises(ScenarioInvalid) as caught:
+        prepare(load_scenario(tmp_path / "study.yaml"))
+    [problem] = caught.value.problems
+    assert problem.loc == ("baseline",) and problem.line == 2
+    assert "orders.1.lines.0.quantity" in problem.msg
