@@ -124,6 +124,16 @@ def evaluate_targets(results: dict[str, Any], best: dict[str, Any]) -> list[tupl
                 verdict(xl["peak_mib"] <= 8 * 1024),
             )
         )
+    elif "peak_mib_seen" in xl:
+        # Killed or crashed: the peak watched from outside up to that moment.
+        seen = xl["peak_mib_seen"]
+        rows.append(
+            (
+                "XL: at most 8 GiB peak",
+                f"{seen / 1024:.2f} GiB until {xl.get('error', 'it stopped')}",
+                verdict(False) if seen > 8 * 1024 else "not measured (did not finish)",
+            )
+        )
     else:
         rows.append(
             (
@@ -197,7 +207,8 @@ def write_table(results: dict[str, Any], best: dict[str, Any]) -> str:
             if "skipped" in case or "error" in case:
                 reason = case.get("skipped") or case.get("error")
                 wall = _fmt(case.get("wall_s"), 1)
-                lines.append(f"| {label} | {strategy} | {reason} | {wall} |" + " – |" * 11)
+                peak = _fmt(case.get("peak_mib_seen"), 0)
+                lines.append(f"| {label} | {strategy} | {reason} | {wall} | {peak} |" + " – |" * 10)
                 continue
             if "fill" not in case:
                 lines.append(

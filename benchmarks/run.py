@@ -238,32 +238,55 @@ def _child_main(argv: Sequence[str]) -> int:
 
 
 def _run_child(args: list[str], timeout_s: float) -> dict[str, Any]:
-    """Run one case in a fresh interpreter; its record, or why there is none."""
+    """Run one case in a fresh interpreter; its record, or why there is none.
+
+    The child's peak memory is also watched from outside (``VmHWM``), so that a case killed at its
+    timeout or by the kernel still reports how much it had taken.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "record.json"
+        err = Path(tmp) / "stderr.txt"
         started = time.perf_counter()
-        try:
-            proc = subprocess.run(
+        with err.open("wb") as stderr:
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.run", "case", *args[:2], str(out), *args[2:]],
                 cwd=REPO_DIR,
-                capture_output=True,
-                timeout=timeout_s,
-                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
             )
-        except subprocess.TimeoutExpired:
-            return {
-                "error": f"killed after {timeout_s:.0f} s",
-                "wall_s": time.perf_counter() - started,
-            }
+            peak_kib = 0
+            while proc.poll() is None:
+                peak_kib = max(peak_kib, _high_water_kib(proc.pid))
+                if time.perf_counter() - started > timeout_s:
+                    proc.kill()
+                    proc.wait()
+                    return {
+                        "error": f"killed after {timeout_s:.0f} s",
+                        "wall_s": time.perf_counter() - started,
+                        "peak_mib_seen": peak_kib / 1024.0,
+                    }
+                time.sleep(0.25)
         if proc.returncode != 0 or not out.exists():
-            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            tail = err.read_text(errors="replace").strip().splitlines()[-3:]
             reason = "out of memory (killed)" if proc.returncode in (-9, 137) else " / ".join(tail)
             return {
                 "error": reason or f"exit status {proc.returncode}",
                 "wall_s": time.perf_counter() - started,
+                "peak_mib_seen": peak_kib / 1024.0,
             }
         record: dict[str, Any] = orjson.loads(out.read_bytes())
         return record
+
+
+def _high_water_kib(pid: int) -> int:
+    """The process' peak resident memory so far (Linux ``VmHWM``), 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 # --- single-order latency ---------------------------------------------------------------------
