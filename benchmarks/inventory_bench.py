@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             f" solver {report.solver['status']}, availability rows changed {report.availability_rows_changed:,}"
         )
         scale = {"feed": 1000 * 10_000 / max(rows, 1), "events": 1_000_000 / max(args.events, 1),
-                 "snapshot": 1000 * 10_000 / max(rows, 1), "morning_run": 1.0}  # fmt: skip
+                 "snapshot": 1000 * 10_000 / max(rows, 1), "morning_run": 50_000 / max(args.orders, 1)}  # fmt: skip
         # CPU seconds of this process beside the wall clock: on a machine shared with other work
         # the wall clock also counts the time the process waited for a core.
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
