@@ -29,6 +29,8 @@ from engine.problem import UNLIMITED, IntArray, ProblemData
 _NO_LIMIT = 1 << 62
 # Larger than any great-circle distance (half the Earth's circumference is about 20,015 km).
 _ORDER_STRIDE_KM = 32_768.0
+# Candidates per numpy step where a whole-array temporary would cost hundreds of MB at 200k orders.
+_CHUNK = 4_000_000
 
 
 def order_sequence(data: ProblemData) -> IntArray:
@@ -90,9 +92,14 @@ def greedy_allocate(data: ProblemData) -> IntArray:
     # they stock every line, each from a row that held the line's quantity at the start, under a
     # unit cap (if any) that held the order's units. Stock and capacity only shrink, so step 1
     # never needs any other location; for most orders these are a handful of the hundreds.
-    short_at_start = data.inventory_quantity[ls_inventory] < data.line_quantity[ls_line]
+    short_at_start = np.empty(n_candidates, dtype=bool)
+    for lo in range(0, n_candidates, _CHUNK):  # in chunks: two int64 gathers of 45M cost 720 MB
+        hi = lo + _CHUNK
+        short_at_start[lo:hi] = (
+            data.inventory_quantity[ls_inventory[lo:hi]] < data.line_quantity[ls_line[lo:hi]]
+        )
     pair_size = np.bincount(ls_pair, minlength=data.n_pairs)
-    pair_short = np.bincount(ls_pair, weights=short_at_start, minlength=data.n_pairs)
+    pair_short = np.bincount(ls_pair[short_at_start], minlength=data.n_pairs)
     del short_at_start
     unit_cap = data.location_max_units[data.pair_location]
     pair_lines = lines_per_order[data.pair_order]
