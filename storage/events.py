@@ -110,7 +110,7 @@ def load_positions(
         "CREATE TEMP TABLE IF NOT EXISTS wanted_positions (location_id INTEGER, sku_id INTEGER)"
     )
     connection.exec_driver_sql("DELETE FROM wanted_positions")
-    bulk_insert(connection, "wanted_positions", ("location_id", "sku_id"), sorted(pairs))
+    bulk_insert(connection, "wanted_positions", ("location_id", "sku_id"), pairs)
     rows = connection.exec_driver_sql(
         "SELECT p.location_id, p.sku_id, p.on_hand, p.reserved, p.held, p.counted_at_us"
         " FROM wanted_positions w JOIN positions p ON p.location_id = w.location_id AND p.sku_id = w.sku_id"
