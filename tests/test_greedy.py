@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from engine.greedy import greedy_allocate, order_sequence
 from engine.problem import ProblemData, build_problem
 from models.solve import SolveRequest
 from models.validation import parse_solve_request
+
+Preference = Literal["nearest", "cheapest"]
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -34,12 +37,12 @@ def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def allocate(
-    raw: dict[str, Any],
+    raw: dict[str, Any], preference: Preference = "nearest"
 ) -> tuple[SolveRequest, ProblemData, dict[tuple[str, str, str], int]]:
     """Run the greedy on a raw request; the allocation keyed by (order id, line id, location id)."""
     request = parse_solve_request(raw)
     data = build_problem(request)
-    x = greedy_allocate(data)
+    x = greedy_allocate(data, preference)
     assert x.dtype == np.int64 and x.shape == (data.n_candidates,)
     assert (x >= 0).all()
     units: dict[tuple[str, str, str], int] = {}
@@ -549,7 +552,9 @@ def test_a_split_order_stops_at_a_source_unit_cap() -> None:
 # --- the rules, written out plainly, as an independent answer ----------------------------------
 
 
-def reference_greedy(req: SolveRequest) -> dict[tuple[str, str, str], int]:
+def reference_greedy(
+    req: SolveRequest, preference: str = "nearest"
+) -> dict[tuple[str, str, str], int]:
     """The greedy rules of the module docstring, over the request's objects, one loop per rule.
 
     Slow and obvious on purpose: the vectorised greedy must give exactly this allocation (ties in
@@ -573,15 +578,27 @@ def reference_greedy(req: SolveRequest) -> dict[tuple[str, str, str], int]:
         left = units_left[location_id]
         return 10**9 if left is None else left
 
+    shipment_cost = req.policy.shipment_cost
+
     def nearest_first(order: Any) -> list[str]:
         if order.delivery == "pickup":
             return [order.pickup_location_id]
         limit = order.max_distance_km if order.max_distance_km is not None else policy_km
+        units = sum(line.quantity for line in order.lines)
         ranked = []
         for index, loc in enumerate(req.locations):
             distance = _haversine_km(order.ship_to.lat, order.ship_to.lon, loc.lat, loc.lon)
             if loc.ships and (limit is None or distance <= limit):
-                ranked.append((distance, index, loc.id))
+                if preference == "nearest":
+                    measure = distance
+                else:  # what shipping the whole order from here would cost
+                    fixed = loc.shipment_cost
+                    if fixed is None:
+                        fixed = (
+                            shipment_cost.store if loc.kind == "store" else shipment_cost.warehouse
+                        )
+                    measure = fixed + req.policy.cost_per_km * distance + units * loc.unit_cost
+                ranked.append((measure, index, loc.id))
         return [location_id for _, _, location_id in sorted(ranked)]
 
     def sort_key(item: tuple[int, Any]) -> tuple[Any, ...]:
@@ -673,6 +690,35 @@ def test_greedy_gives_exactly_the_allocation_of_the_plain_rules(raw: dict[str, A
     assert units == reference_greedy(req)
 
 
-def test_greedy_matches_the_plain_rules_on_a_generated_batch() -> None:
-    req, _, units = allocate(generate(Size(orders=400, locations=15, skus=60), seed=11))
-    assert units == reference_greedy(req)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_requests())
+def test_cheapest_first_greedy_gives_exactly_the_allocation_of_the_plain_rules(
+    raw: dict[str, Any],
+) -> None:
+    req, _, units = allocate(raw, preference="cheapest")
+    assert units == reference_greedy(req, preference="cheapest")
+
+
+@pytest.mark.parametrize("preference", ["nearest", "cheapest"])
+def test_greedy_matches_the_plain_rules_on_a_generated_batch(preference: Preference) -> None:
+    raw = generate(Size(orders=400, locations=15, skus=60), seed=11)
+    req, _, units = allocate(raw, preference=preference)
+    assert units == reference_greedy(req, preference=preference)
+
+
+def test_cheapest_first_prefers_a_farther_warehouse_to_a_dear_nearby_store() -> None:
+    raw = request(
+        [store("S-BOS", 42.35, -71.07, unit_cost=2.0), WH_EAST],
+        [stock("S-BOS", "A", 5), stock("WH-EAST", "A", 5)],
+        [ship_order("O1", *BOSTON, ("A", 2))],
+    )
+    # Store: 10 + 2 x 2.0 = 14; New Jersey: 8 + 0.002 x 300 km = 8.6.
+    assert allocate(raw)[2] == {("O1", "1", "S-BOS"): 2}
+    assert allocate(raw, preference="cheapest")[2] == {("O1", "1", "WH-EAST"): 2}
+
+
+def test_unknown_preference_is_refused() -> None:
+    raw = request([S_BOSTON], [], [ship_order("O1", *BOSTON, ("A", 1))])
+    data = build_problem(parse_solve_request(raw))
+    with pytest.raises(ValueError, match="unknown preference"):
+        greedy_allocate(data, "farthest")  # type: ignore[arg-type]
