@@ -27,10 +27,27 @@ def current_version(connection: Connection, below: int | None = None) -> int:
     return int(connection.exec_driver_sql(sql).scalar_one())
 
 
-def snapshot(engine: Engine, version: int | None = None) -> Snapshot:
-    """A snapshot of the whole ledger, now or at an earlier ``version``."""
+def snapshot(
+    engine: Engine, version: int | None = None, location: str | None = None, sku: str | None = None
+) -> Snapshot:
+    """A snapshot of the ledger, now or at an earlier ``version``; of one location's or one
+    sku's positions if given (an unknown one gives an empty snapshot)."""
     with read_transaction(engine) as connection:
-        return take_snapshot(connection, version=version)
+        location_ids = _ids_of(connection, "locations", location)
+        sku_ids = _ids_of(connection, "skus", sku)
+        return take_snapshot(
+            connection, version=version, location_ids=location_ids, sku_ids=sku_ids
+        )
+
+
+def _ids_of(connection: Connection, table: str, code: str | None) -> list[int] | None:
+    if code is None:
+        return None
+    mark = "?" if is_sqlite(connection) else "%s"
+    found = connection.exec_driver_sql(
+        f"SELECT id FROM {table} WHERE code = {mark}", (code,)
+    ).scalar()
+    return [] if found is None else [int(found)]
 
 
 def take_snapshot(

@@ -143,12 +143,8 @@ def read_snapshot(
                 [Problem(("path", "version"), "a version number or 'current'", "int_parsing")]
             )
         )
-    taken = snapshot(engine, None if version == "current" else int(version))
+    taken = snapshot(engine, None if version == "current" else int(version), location_id, sku)
     frame = taken.to_frame()
-    if location_id is not None:
-        frame = frame[frame["location_id"] == location_id]
-    if sku is not None:
-        frame = frame[frame["sku"] == sku]
     if format == "csv":
         return Response(
             frame.to_csv(index=False),
