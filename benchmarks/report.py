@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 SIZE_ORDER = ("S", "M", "L", "XL")
-STRATEGY_ORDER = ("greedy", "optimal", "naive")
+STRATEGY_ORDER = ("greedy", "greedy-cheapest", "optimal", "naive")
 
 
 def _priorities(fill: dict[str, int]) -> list[str]:
@@ -304,7 +304,12 @@ def write_plot(results: dict[str, Any], path: Path) -> None:
 
     sizes = results.get("sizes", {})
     fig, (ax_time, ax_cost) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for strategy, marker in (("greedy", "o"), ("optimal", "s"), ("naive", "^")):
+    for strategy, marker in (
+        ("greedy", "o"),
+        ("greedy-cheapest", "v"),
+        ("optimal", "s"),
+        ("naive", "^"),
+    ):
         points = [
             (entry["size"]["orders"], entry["cases"][strategy])
             for size in SIZE_ORDER
