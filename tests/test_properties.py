@@ -30,6 +30,7 @@ from tests.strategies import solve_requests
 if importlib.util.find_spec("engine.solve") is None:  # until the optimiser's entry point lands
     pytest.skip("engine.solve is not there yet", allow_module_level=True)
 
+from engine.generate import Size, generate
 from engine.solve import solve
 
 REGRESSIONS = Path(__file__).parent / "data" / "property_regressions"
@@ -148,3 +149,16 @@ def test_optimal_on_small_batches_reaches_the_reference(raw: dict[str, Any]) -> 
     # Beyond enumeration, still exact for the MILP: enough competing orders and locations for
     # the optimiser's shortcuts (LP first, restricted MIPs) to meet a case they must not cut.
     assert_optimal(raw, tolerate_known_bugs=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["optimal", "greedy"])
+def test_realistic_batch_stopped_by_its_time_limit_keeps_the_contract(strategy: str) -> None:
+    # The contract's promise at the time limit: the best allocation found, with its bound and
+    # gap, never nothing. A generated batch over US geography, too big to prove in a second.
+    raw = generate(Size(orders=1_000, locations=50, skus=1_000), seed=7)
+    raw["policy"] = {**raw.get("policy", {}), "time_limit_s": 1.0, "strategy": strategy}
+    request = parse_solve_request(raw)
+    response = solve_as_json(request)
+    assert_keeps_the_contract(request, response, tolerate_known_bugs=False)
+    assert response["summary"]["units_allocated"] > 0
