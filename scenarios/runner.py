@@ -35,7 +35,15 @@ from models.problems import InvalidInput
 from models.validation import parse_solve_request
 from scenarios import plots
 from scenarios.changes import ChangeSetError, apply_changes, apply_policy, describe_changes
-from scenarios.kpi import KpiRecord, compute_kpis, format_table, kpi_table, markdown_table
+from scenarios.kpi import (
+    PERCENT_KPIS,
+    KpiRecord,
+    compute_kpis,
+    deltas,
+    format_table,
+    kpi_table,
+    markdown_table,
+)
 from scenarios.schema import (
     BASELINE_NAME,
     ScenarioInvalid,
@@ -337,7 +345,17 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         changes = "; ".join(variant.changes) if variant.changes else "no change"
         description = f" {variant.description.strip()}" if variant.description.strip() else ""
         lines.append(f"- **{variant.name}**:{description} _({changes})_")
-    lines += ["", "## KPIs", "", markdown_table(result.kpis), ""]
+    lines += [
+        "",
+        "## Against the baseline",
+        "",
+        _delta_table(result.kpis),
+        "",
+        "## KPIs",
+        "",
+        markdown_table(result.kpis),
+        "",
+    ]
     # The greedy rules never prove anything; only an optimiser run can stop short.
     stopped = [
         r.name
@@ -360,7 +378,14 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         "",
         f"Table as [CSV]({outputs['csv'].name}) and [Parquet]({outputs['parquet'].name}).",
         "",
-        "## Against the baseline",
+        "## Why units went unfilled",
+        "",
+        "Units unfilled by the reason the engine gives for each line (see "
+        "`models/solve.py`, `UnallocatedReason`):",
+        "",
+        _reason_table(result),
+        "",
+        "## Plots",
         "",
         f"![KPIs per variant]({outputs['kpi_plot'].name})",
         "",
@@ -374,6 +399,58 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
     for variant in result.results:
         path = outputs[f"map:{variant.name}"]
         lines += [f"### {variant.name}", "", f"![Flows: {variant.name}]({path.name})", ""]
+    return "\n".join(lines)
+
+
+# The headline changes against the baseline, with the unit they are shown in.
+_HEADLINE_DELTAS: tuple[tuple[str, str, str], ...] = (
+    ("fill_rate", "fill", "{:+.1f} pt"),
+    ("units_unfilled", "units unfilled", "{:+,.0f}"),
+    ("total_cost", "total cost", "{:+,.2f}"),
+    ("cost_per_unit", "cost per unit", "{:+.2f}"),
+    ("mean_distance_km", "mean distance", "{:+,.0f} km"),
+    ("store_unit_share", "units from stores", "{:+.1f} pt"),
+    ("store_positions_emptied", "store positions emptied", "{:+,.0f}"),
+)
+
+
+def _delta_table(table: pd.DataFrame) -> str:
+    change = deltas(table, BASELINE_NAME)
+    lines = [
+        "| variant | " + " | ".join(label for _, label, _ in _HEADLINE_DELTAS) + " |",
+        "|---|" + "---:|" * len(_HEADLINE_DELTAS),
+    ]
+    for variant in change.index.drop(BASELINE_NAME):
+        cells = []
+        for kpi, _, fmt in _HEADLINE_DELTAS:
+            value = float(change.loc[variant, kpi]) * (100.0 if kpi in PERCENT_KPIS else 1.0)
+            cells.append("0" if abs(value) < 1e-9 else fmt.format(value))
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _reason_table(result: ScenarioResult) -> str:
+    counts = pd.DataFrame(
+        {
+            variant.name: pd.Series(
+                [row["quantity"] for row in variant.response["unallocated"]],
+                index=[row["reason"] for row in variant.response["unallocated"]],
+                dtype="int64",
+            )
+            .groupby(level=0)
+            .sum()
+            for variant in result.results
+        }
+    )
+    if counts.empty:
+        return "_Every unit was filled in every variant._"
+    counts = counts.fillna(0).astype(int)
+    lines = [
+        "| reason | " + " | ".join(counts.columns) + " |",
+        "|---|" + "---:|" * len(counts.columns),
+    ]
+    for reason, row in counts.iterrows():
+        lines.append(f"| {reason} | " + " | ".join(f"{v:,}" for v in row.tolist()) + " |")
     return "\n".join(lines)
 
 
