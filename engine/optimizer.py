@@ -18,12 +18,13 @@ for the measurements behind the default.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from ortools.linear_solver.python import model_builder as mb
 
+from engine.greedy import greedy_allocate
 from engine.model import (
     FILL_TIE_BREAK,
     AllocationModel,
@@ -34,7 +35,7 @@ from engine.model import (
     fill_objective,
     reduce_model,
 )
-from engine.problem import BoolArray, FloatArray, IntArray, ProblemData
+from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
 
 BACKENDS = ("highs", "scip", "sat")
 DEFAULT_BACKEND = "scip"
@@ -444,11 +445,22 @@ def optimise(
             full_time_share=_FILL_PROOF_TIME_SHARE,
         )
         if x is None:
-            # Out of time before any allocation for this priority: the best of what we have.
-            options = [a for a in (last_x, floor_x) if a is not None]
-            best = min(options, key=lambda a: _lexicographic_key(data, a))
-            cost = allocation_cost(data, best)
-            return OptimiserResult(best, False, cost, 0.0, backend, stages.reports, False)
+            # Out of fill time before any allocation for this priority: keep what the higher
+            # priorities reached, let the greedy rules serve this one and the lower ones, hold
+            # the better of that and the floor, and go on to the cost stage.
+            served = (
+                _without_lower_priorities(data, last_x, priority + 1)
+                if last_x is not None
+                else None
+            )
+            completed = complete_greedily(data, served, priority)
+            last_x = min((completed, floor_x), key=lambda a: _lexicographic_key(data, a))
+            reached = fill_by_priority(data, last_x)
+            for lower in data.priorities:
+                if lower <= priority:
+                    stages.hold_fill(lower, reached[lower])
+            fill_proven = False
+            break
         fill_proven &= optimal
         stages.hold_fill(priority, fill_by_priority(data, x)[priority])
         last_x = x
@@ -481,6 +493,37 @@ def optimise(
         x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
     cost = allocation_cost(data, x)
     return OptimiserResult(x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven)
+
+
+def complete_greedily(data: ProblemData, served: IntArray | None, priority: int) -> IntArray:
+    """``served`` (units of the priorities above ``priority``), completed by the greedy rules for
+    ``priority`` and below, with what stock and capacity ``served`` left."""
+    if served is None:
+        served = np.zeros(data.n_candidates, dtype=np.int64)
+    used_stock = np.bincount(
+        data.candidate_inventory, weights=served, minlength=data.inventory_quantity.size
+    ).astype(np.int64)
+    used_units = np.bincount(
+        data.candidate_location, weights=served, minlength=data.n_locations
+    ).astype(np.int64)
+    pair_units = np.bincount(data.candidate_pair, weights=served, minlength=data.n_pairs)
+    used_shipments = np.bincount(
+        data.pair_location, weights=pair_units > 0, minlength=data.n_locations
+    ).astype(np.int64)
+
+    def left(cap: IntArray, used: IntArray) -> IntArray:
+        return np.where(cap == UNLIMITED, UNLIMITED, np.maximum(cap - used, 0))
+
+    rest = replace(
+        data,
+        inventory_quantity=data.inventory_quantity - used_stock,
+        location_max_units=left(data.location_max_units, used_units),
+        location_max_shipments=left(data.location_max_shipments, used_shipments),
+        # the lines above `priority` are served already: nothing more for them
+        line_quantity=np.where(data.line_priority > priority, 0, data.line_quantity),
+        _cache={},
+    )
+    return served + greedy_allocate(rest, preference="cheapest")
 
 
 def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:

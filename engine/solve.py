@@ -11,7 +11,12 @@ import time
 from typing import Any
 
 from engine.greedy import greedy_allocate
-from engine.optimizer import DEFAULT_BACKEND, allocation_cost, optimise
+from engine.optimizer import (
+    DEFAULT_BACKEND,
+    allocation_cost,
+    lexicographically_better,
+    optimise,
+)
 from engine.problem import ProblemData, build_problem
 from engine.result import SolverInfo, build_response
 from models.solve import SolveRequest
@@ -32,7 +37,7 @@ def solve_problem(
 ) -> dict[str, Any]:
     """As :func:`solve`, for problem data already built (what-if variants, benchmarks)."""
     started = time.perf_counter() if started is None else started
-    floor = greedy_allocate(data)
+    floor = greedy_allocate(data)  # the OMS rules: nearest location first
     if data.strategy == "greedy":
         cost = allocation_cost(data, floor)
         # The baseline proves nothing: its bound is the trivial one, costs are never negative.
@@ -47,6 +52,10 @@ def solve_problem(
         )
         return build_response(data, floor, info)
 
+    # The optimiser's floor: the better of the rules ranking locations by distance and by cost.
+    by_cost = greedy_allocate(data, preference="cheapest")
+    if lexicographically_better(data, by_cost, floor):
+        floor = by_cost
     elapsed = time.perf_counter() - started
     result = optimise(data, floor=floor, backend=backend, time_limit_s=data.time_limit_s - elapsed)
     info = SolverInfo(
