@@ -214,9 +214,15 @@ def distance_histogram(
     return fig
 
 
-def flow_map(request: Mapping[str, Any], response: Mapping[str, Any], title: str) -> Figure:
+def flow_map(
+    request: Mapping[str, Any],
+    response: Mapping[str, Any],
+    title: str,
+    changed: Sequence[str] = (),
+) -> Figure:
     """Locations and the flows of one solved batch: a line from the shipping location to each
-    customer (blue from warehouses, orange from stores), stores sized by the units they gave."""
+    customer (blue from warehouses, orange from stores), stores sized by the units they gave.
+    ``changed``: ids of locations a variant changed, labelled on the map (closed ones always are)."""
     locations = pd.DataFrame(request["locations"])
     for column, default in (("ships", True), ("pickup", None)):
         if column not in locations:
@@ -284,9 +290,13 @@ def flow_map(request: Mapping[str, Any], response: Mapping[str, Any], title: str
     for location_id, row in warehouses.iterrows():
         ax.annotate(str(location_id), (row["lon"], row["lat"]), xytext=(6, -10),
                     textcoords="offset points", fontsize=7, color=WAREHOUSE_COLOUR)  # fmt: skip
-    for location_id, row in stores[closed].iterrows():
-        ax.annotate(f"{location_id} (closed)", (row["lon"], row["lat"]), xytext=(6, 6),
-                    textcoords="offset points", fontsize=8, color=WORSE_COLOUR)  # fmt: skip
+    closed_ids = set(stores.index[closed])
+    for location_id in sorted(closed_ids | set(changed)):
+        row = locations.loc[location_id]
+        note = "closed" if location_id in closed_ids else "changed"
+        ax.annotate(f"{location_id} ({note})", (row["lon"], row["lat"]), xytext=(6, 6),
+                    textcoords="offset points", fontsize=8, color=WORSE_COLOUR,
+                    fontweight="bold")  # fmt: skip
 
     lat_mid = float(np.nanmean(locations["lat"]))
     ax.set_aspect(1.0 / np.cos(np.radians(lat_mid)))

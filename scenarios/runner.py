@@ -54,6 +54,7 @@ from scenarios.schema import (
 )
 
 MAX_WORKERS = 2  # the machines we run on are shared; more processes only queue for the cores
+MAX_LABELLED_LOCATIONS = 5  # changed locations named on a variant's map
 
 
 @dataclass(frozen=True)
@@ -302,10 +303,20 @@ def write_outputs(result: ScenarioResult, out_dir: Path) -> dict[str, Path]:
         plots.distance_histogram(ship_distances(result), title, BASELINE_NAME),
         outputs["distance_plot"],
     )
+    baseline_locations = {loc["id"]: loc for loc in result.baseline.request["locations"]}
     for variant in result.results:
         key = f"map:{variant.name}"
         outputs[key] = out_dir / f"map_{slug(variant.name)}.png"
-        plots.save(plots.flow_map(variant.request, variant.response, variant.name), outputs[key])
+        changed = [
+            loc["id"]
+            for loc in variant.request["locations"]
+            if baseline_locations.get(loc["id"]) != loc
+        ]
+        # A handful of changed locations is worth labelling; "every store" is not.
+        labelled = changed if len(changed) <= MAX_LABELLED_LOCATIONS else []
+        plots.save(
+            plots.flow_map(variant.request, variant.response, variant.name, labelled), outputs[key]
+        )
     outputs["report"] = out_dir / "report.md"
     outputs["report"].write_text(render_report(result, outputs), encoding="utf-8")
     return outputs
