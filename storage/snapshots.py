@@ -82,12 +82,10 @@ def _read_positions(connection: Connection, where: list[str]) -> tuple[np.ndarra
     """Positions as int64 arrays. The database concatenates each location's column values into
     one text per location, which numpy parses in C: a few thousand rows cross the driver instead
     of millions (the difference between ~10 s and ~2 s for ten million positions)."""
-    concat = (
-        "group_concat({}, ',')"
-        if is_sqlite(connection)
-        else "string_agg(({})::text, ',' ORDER BY sku_id)"
-    )
     condition = f" WHERE {' AND '.join(where)}" if where else ""
+    if not is_sqlite(connection):
+        return _copy_positions(connection, condition)
+    concat = "group_concat({}, ',')"
     sql = (
         "SELECT location_id, COUNT(*), "
         + ", ".join(
@@ -109,6 +107,27 @@ def _read_positions(connection: Connection, where: list[str]) -> tuple[np.ndarra
                 out[column + 1][start:end] = np.fromstring(row[column + 2], dtype=np.int64, sep=",")
         start = end
     return tuple(out)
+
+
+def _copy_positions(connection: Connection, condition: str) -> tuple[np.ndarray, ...]:
+    """PostgreSQL: the positions as COPY text, parsed by numpy in one call."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    columns = f"location_id, sku_id, on_hand, reserved, COALESCE(safety_stock, {UNSET})"
+    text = bytearray()
+    with cursor.copy(f"COPY (SELECT {columns} FROM positions{condition}) TO STDOUT") as copy:
+        for block in copy:
+            text += block
+    cursor.close()
+    values = (
+        np.fromstring(bytes(text).translate(_SPACES).decode(), dtype=np.int64, sep=" ")
+        if text
+        else np.zeros(0, dtype=np.int64)
+    )
+    matrix = values.reshape(-1, len(COLUMNS))
+    return tuple(np.ascontiguousarray(matrix[:, i]) for i in range(len(COLUMNS)))
+
+
+_SPACES = bytes.maketrans(b"\t\n", b"  ")
 
 
 def _read_history(connection: Connection, version: int, where: list[str]) -> tuple[np.ndarray, ...]:
