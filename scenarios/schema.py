@@ -460,7 +460,10 @@ def parse_scenario(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        context = exc.context
+        if context and exc.context_mark is not None and exc.context_mark is not mark:
+            context += f" (from line {exc.context_mark.line + 1})"
+        message = ", ".join(part for part in (context, exc.problem) if part)
         raise ScenarioInvalid(
             [ScenarioProblem((), f"not valid YAML: {message}", line, "yaml_invalid")], file
         ) from None
