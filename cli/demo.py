@@ -15,8 +15,6 @@ from typing import Any
 import orjson
 
 from cli.io import write_json
-from engine.solve import solve
-from models.validation import parse_solve_request
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample_batch.json"
 
@@ -31,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.solve import solve
+    from models.validation import parse_solve_request
+
     raw = orjson.loads(Path(args.request).read_bytes())
     request = parse_solve_request(raw)
     print(f"Omnibroker demo: {args.request}")
@@ -91,7 +92,9 @@ def _samples(response: dict[str, Any], count: int = 5) -> str:
     shipments_per_order = Counter(s["order_id"] for s in response["shipments"])
     split = [order for order, n in shipments_per_order.items() if n > 1][:2]
     shown = [a for a in response["allocations"] if a["order_id"] in split]
-    shown += [a for a in response["allocations"] if a["order_id"] not in split][: count - len(shown)]
+    shown += [a for a in response["allocations"] if a["order_id"] not in split][
+        : count - len(shown)
+    ]
     lines = ["", "A few allocations:"]
     for allocation in shown:
         shipment = shipments[(allocation["order_id"], allocation["location_id"])]

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.io import read_bytes, report_invalid, write_json
-from engine.optimizer import BACKENDS, DEFAULT_BACKEND
-from engine.solve import solve
-from models.problems import InvalidInput
-from models.validation import parse_solve_request_json
+from engine.backends import BACKENDS, DEFAULT_BACKEND
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: `omnibroker --help` and the other commands need not load OR-Tools.
+    from engine.solve import solve
+    from models.problems import InvalidInput
+    from models.validation import parse_solve_request_json
+
     try:
         request = parse_solve_request_json(read_bytes(args.request, "request"))
     except InvalidInput as error:

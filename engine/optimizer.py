@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from ortools.linear_solver.python import model_builder as mb
 
+from engine.backends import BACKENDS, DEFAULT_BACKEND
 from engine.greedy import greedy_allocate
 from engine.model import (
     FILL_TIE_BREAK,
@@ -36,9 +37,6 @@ from engine.model import (
     reduce_model,
 )
 from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
-
-BACKENDS = ("highs", "scip", "sat")
-DEFAULT_BACKEND = "scip"
 
 # Leave this much of the time limit for writing the response after the last stage.
 _RESPONSE_RESERVE_S = 0.05

@@ -132,12 +132,13 @@ class SolveRequest(_Wire):
 
 
 class UnallocatedReason(StrEnum):
-    """Why a line misses units. The closed list; the first that applies is given.
+    """Why a line misses units. The closed list, in the order it is decided: the first that
+    applies is given.
 
+    ``no_eligible_location``: no location that may serve the order holds the sku, but others
+    do (they do not ship, are beyond its max distance, or are not its pickup location).
     ``out_of_stock``: the locations that may serve the order hold fewer units of the sku than
     the line asks for, whatever the other orders took (includes: no location holds the sku).
-    ``no_eligible_location``: the sku is in stock, but only at locations that cannot serve this
-    order (they do not ship, are beyond its max distance, or are not its pickup location).
     ``outranked``: units that could have served the line went to higher-priority orders.
     ``allocated_to_other_orders``: units that could have served the line went to orders of the
     same or lower priority, because the fill per priority could not be raised otherwise or the
