@@ -48,7 +48,7 @@ class LocationRules:
 @dataclass(frozen=True, slots=True)
 class Effect:
     """The change an event makes: ``on_hand`` set (a count) or moved, ``reserved`` and ``held``
-    moved. ``open_reservation_used`` is how much of the order line's reservation it settles."""
+    moved, and the time of a cycle count (a reset for the deltas that arrive after it)."""
 
     outcome: Outcome
     on_hand_delta: int = 0
