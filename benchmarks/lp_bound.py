@@ -13,6 +13,7 @@ time reported is HiGHS' own, not a Python model builder's.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import highspy
@@ -38,12 +39,28 @@ class LpBound:
 def lp_cost_bound(
     data: ProblemData, min_fill: dict[int, int], time_limit_s: float = 600.0, threads: int = 0
 ) -> LpBound:
-    """Least fractional cost with at least ``min_fill[p]`` units at each priority p.
+    """Least fractional cost with at least ``min_fill[p]`` units at each priority p."""
+    return lp_cost_bounds(data, [min_fill], time_limit_s, threads)[0]
+
+
+def lp_cost_bounds(
+    data: ProblemData,
+    fills: Sequence[dict[int, int]],
+    time_limit_s: float = 600.0,
+    threads: int = 0,
+) -> list[LpBound]:
+    """The LP bound at each of several fills: built once, re-solved from the previous basis.
+
+    Only the fill rows' lower bounds change between fills, so each solve after the first starts
+    from the last optimal basis (dual simplex warm start) instead of from scratch.
 
     Columns: x per candidate (units), y per pair with more than one candidate (shipment, in
     [0, 1]; a one-candidate pair's shipment is x / upper), z per all-or-nothing order (served,
-    in [0, 1]). ``threads`` 0 lets HiGHS choose.
+    in [0, 1]). ``threads`` 0 lets HiGHS choose. ``time_limit_s`` applies to each solve.
     """
+    if not fills:
+        return []
+    min_fill = fills[0]
     started = time.perf_counter()
     nc = data.n_candidates
     # A pair with one candidate needs no shipment column: y = x / upper is what the LP picks
@@ -159,8 +176,8 @@ def lp_cost_bound(
             np.full(capped_units.size, -np.inf),
             data.location_max_units[capped_units].astype(np.float64),
         )
-    # Fill per priority at least what was reached.
-    priorities = sorted(min_fill)
+    # Fill per priority at least what was reached (the first fill's; later ones change bounds).
+    priorities = sorted({p for fill in fills for p in fill})
     prio_row = {p: i for i, p in enumerate(priorities)}
     cand_prio = data.line_priority[data.candidate_line]
     known = np.isin(cand_prio, priorities)
@@ -170,7 +187,7 @@ def lp_cost_bound(
         else np.empty(0, np.int64),
         cand[known],
         np.ones(int(known.sum())),
-        np.array([float(min_fill[p]) for p in priorities]),
+        np.array([float(min_fill.get(p, 0)) for p in priorities]),
         np.full(len(priorities), np.inf),
     )
 
@@ -203,16 +220,20 @@ def lp_cost_bound(
     del matrix
     blocks.clear()
 
+    fill_rows = {p: n_rows - len(priorities) + i for i, p in enumerate(priorities)}
     if n_columns == 0:  # nothing can be allocated: HiGHS calls this model "empty"
-        return LpBound(
-            bound=0.0 if all(v <= 0 for v in min_fill.values()) else None,
-            status="empty",
-            build_seconds=time.perf_counter() - started,
-            solve_seconds=0.0,
-            n_columns=0,
-            n_rows=n_rows,
-            n_nonzeros=0,
-        )
+        return [
+            LpBound(
+                bound=0.0 if all(v <= 0 for v in fill.values()) else None,
+                status="empty",
+                build_seconds=time.perf_counter() - started,
+                solve_seconds=0.0,
+                n_columns=0,
+                n_rows=n_rows,
+                n_nonzeros=0,
+            )
+            for fill in fills
+        ]
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("time_limit", float(time_limit_s))
@@ -220,17 +241,25 @@ def lp_cost_bound(
         highs.setOptionValue("threads", int(threads))
     highs.passModel(lp)
     build_seconds = time.perf_counter() - started
-    solve_started = time.perf_counter()
-    highs.run()
-    solve_seconds = time.perf_counter() - solve_started
-    status = highs.getModelStatus()
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    return LpBound(
-        bound=float(highs.getInfo().objective_function_value) if optimal else None,
-        status=highs.modelStatusToString(status),
-        build_seconds=build_seconds,
-        solve_seconds=solve_seconds,
-        n_columns=n_columns,
-        n_rows=n_rows,
-        n_nonzeros=n_nonzeros,
-    )
+    results = []
+    for fill in fills:
+        for priority, row in fill_rows.items():
+            highs.changeRowBounds(row, float(fill.get(priority, 0)), highspy.kHighsInf)
+        solve_started = time.perf_counter()
+        highs.run()
+        solve_seconds = time.perf_counter() - solve_started
+        status = highs.getModelStatus()
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        results.append(
+            LpBound(
+                bound=float(highs.getInfo().objective_function_value) if optimal else None,
+                status=highs.modelStatusToString(status),
+                build_seconds=build_seconds,
+                solve_seconds=solve_seconds,
+                n_columns=n_columns,
+                n_rows=n_rows,
+                n_nonzeros=n_nonzeros,
+            )
+        )
+        build_seconds = 0.0  # built once
+    return results

@@ -272,7 +272,7 @@ def write_table(results: dict[str, Any], best: dict[str, Any]) -> str:
                 )
                 continue
             lines.append(
-                f"| {size} | {strategy} | {row['columns']:,} | {row['rows']:,} | {row['nonzeros']:,} | {_fmt(row['build_s'])} | {_fmt(row['solve_s'])} | {row['status']} | {_fmt(row['bound'])} |"
+                f"| {size} | {strategy} | {row['columns']:,} | {row['rows']:,} | {row['nonzeros']:,} | {_fmt(row['build_s'])} | {_fmt(row['solve_s'])}{' (warm start)' if row.get('warm_start') else ''} | {row['status']} | {_fmt(row['bound'])} |"
             )
     latency = results.get("latency")
     if latency:

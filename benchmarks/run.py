@@ -219,29 +219,39 @@ def run_naive_case(instance: Path, time_limit_s: float) -> dict[str, Any]:
 
 def run_lp_case(instance: Path, fills: dict[str, dict[str, int]]) -> dict[str, Any]:
     """The LP relaxation at each given fill (by strategy): bound and HiGHS time for each."""
-    from benchmarks.lp_bound import lp_cost_bound
+    from benchmarks.lp_bound import lp_cost_bounds
     from engine.problem import build_problem
     from models.validation import parse_solve_request_json
 
     data = build_problem(parse_solve_request_json(instance.read_bytes()))
     record: dict[str, Any] = {}
-    solved: dict[tuple[tuple[str, int], ...], dict[str, Any]] = {}
+    distinct: dict[tuple[tuple[str, int], ...], str] = {}  # fill -> first strategy with it
     for strategy, fill in fills.items():
-        key = tuple(sorted(fill.items()))
-        if key in solved:  # same fill as a strategy before: same LP, same bound
-            record[strategy] = {**solved[key], "same_as": solved[key]["strategy"]}
-            continue
-        lp = lp_cost_bound(data, {int(p): v for p, v in fill.items()}, time_limit_s=LP_TIME_LIMIT_S)
-        record[strategy] = solved[key] = {
-            "strategy": strategy,
+        distinct.setdefault(tuple(sorted(fill.items())), strategy)
+    bounds = lp_cost_bounds(
+        data,
+        [{int(p): v for p, v in fill} for fill in distinct],
+        time_limit_s=LP_TIME_LIMIT_S,
+    )
+    solved = {
+        key: {
+            "strategy": first,
             "bound": lp.bound,
             "status": lp.status,
             "build_s": lp.build_seconds,
             "solve_s": lp.solve_seconds,
+            "warm_start": index > 0,
             "columns": lp.n_columns,
             "rows": lp.n_rows,
             "nonzeros": lp.n_nonzeros,
         }
+        for index, ((key, first), lp) in enumerate(zip(distinct.items(), bounds, strict=True))
+    }
+    for strategy, fill in fills.items():
+        row = solved[tuple(sorted(fill.items()))]
+        record[strategy] = (
+            row if row["strategy"] == strategy else {**row, "same_as": row["strategy"]}
+        )
     record["peak_mib"] = _peak_rss_mib()
     return record
 

@@ -257,3 +257,19 @@ def test_merging_parallel_runs_keeps_the_newer_size_and_the_better_best_known(
     assert best["L-seed1"]["how"] == "old" and best["L-seed1"]["cost"] == 50.0
     assert "| L (50,000×500×20,000) | greedy |" in (main / "results.md").read_text()
     assert (main / "results.png").exists()
+
+
+def test_warm_started_bounds_equal_cold_ones() -> None:
+    from benchmarks.lp_bound import lp_cost_bounds
+
+    data = build_problem(
+        parse_solve_request(generate(Size(orders=150, locations=8, skus=60), seed=5))
+    )
+    nearest = _metrics(data, greedy_allocate(data))["fill"]
+    cheapest = _metrics(data, greedy_allocate(data, "cheapest"))["fill"]
+    fills = [{int(p): v for p, v in fill.items()} for fill in (nearest, cheapest)]
+    warm = lp_cost_bounds(data, fills)
+    cold = [lp_cost_bound(data, fill) for fill in fills]
+    for w, c in zip(warm, cold, strict=True):
+        assert w.bound is not None and c.bound is not None
+        assert w.bound == pytest.approx(c.bound, rel=1e-7)
