@@ -20,6 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from engine.geo import haversine_km
 from models.solve import SolveRequest
 from models.validation import parse_solve_request
 
@@ -214,3 +217,94 @@ def _merge_solvers(solvers: list[dict[str, Any]]) -> dict[str, Any]:
         "strategy": solvers[0].get("strategy", "optimal"),
         "requests": len(solvers),  # extension: how many solve requests the run made
     }
+
+
+# --- candidates of a large run ----------------------------------------------------------------
+
+# Below this many stocked (location, sku) rows a run offers the engine every one (exact); above,
+# the candidates are narrowed as :func:`candidate_rows` says.
+EXACT_UP_TO_ROWS = 200_000
+
+
+def candidate_rows(
+    row_location: np.ndarray,
+    row_sku: np.ndarray,
+    row_atp: np.ndarray,
+    location_lat: np.ndarray,
+    location_lon: np.ndarray,
+    location_ships: np.ndarray,
+    line_sku: np.ndarray,
+    line_quantity: np.ndarray,
+    line_lat: np.ndarray,
+    line_lon: np.ndarray,
+    line_pickup_location: np.ndarray,
+    nearest: int = 10,
+    cover: float = 3.0,
+) -> np.ndarray:
+    """Which stock rows to offer the engine in a run over a large network: a mask over the rows.
+
+    A network of a thousand locations stocking ten thousand skus has ten million stocked pairs,
+    far more than a batch of orders can use; offering all of them makes a request the engine
+    cannot hold in memory. Offered are, for each order line, its ``nearest`` shipping locations
+    (by great-circle distance from its ship-to) that stock its sku, or its pickup store; and for
+    each sku, the locations with the most units until they hold ``cover`` times the units the
+    queue asks for (so fill never depends on the nearest locations having enough). Rows of skus
+    no line asks for are never offered.
+
+    Rows are ids (integers) aligned per stock row; lines likewise per order line, with NaN
+    coordinates for pickup lines and ``line_pickup_location`` -1 for ship lines.
+    """
+    rows = row_location.size
+    if rows == 0:
+        return np.zeros(0, dtype=bool)
+    sku_size = int(max(row_sku.max(initial=0), line_sku.max(initial=0))) + 1
+    demand = np.bincount(line_sku, weights=line_quantity, minlength=sku_size)
+    offered = np.zeros(rows, dtype=bool)
+    stocked = (row_atp > 0) & (demand[row_sku] > 0)
+
+    # Cover: per sku, the largest stocks first until cover x demand.
+    order = np.lexsort((-row_atp, row_sku))
+    order = order[stocked[order]]
+    sku_sorted = row_sku[order]
+    running = np.cumsum(row_atp[order])
+    first = np.searchsorted(sku_sorted, sku_sorted, side="left")
+    before_sku = np.where(first > 0, running[np.maximum(first - 1, 0)], 0)
+    held_before = running - row_atp[order] - before_sku
+    offered[order[held_before < cover * demand[sku_sorted]]] = True
+
+    # Nearest: per line, the nearest shipping locations (then those that stock its sku).
+    key = (row_location.astype(np.int64) << 32) | row_sku.astype(np.int64)
+    sorted_keys = np.argsort(key)
+    shipping = np.flatnonzero(location_ships)
+    ship_lines = np.flatnonzero(line_pickup_location < 0)
+    take = min(nearest, shipping.size)
+    for start in range(0, ship_lines.size, 2000):
+        part = ship_lines[start : start + 2000]
+        distance = haversine_km(
+            line_lat[part, None], line_lon[part, None],
+            location_lat[shipping][None, :], location_lon[shipping][None, :],
+        )  # fmt: skip
+        near = (
+            shipping[np.argpartition(distance, take - 1, axis=1)[:, :take]]
+            if take
+            else np.zeros((part.size, 0), dtype=np.int64)
+        )
+        wanted = (near.astype(np.int64) << 32) | line_sku[part, None].astype(np.int64)
+        _mark(offered, key, sorted_keys, wanted.ravel())
+    pickup_lines = np.flatnonzero(line_pickup_location >= 0)
+    wanted = (line_pickup_location[pickup_lines].astype(np.int64) << 32) | line_sku[
+        pickup_lines
+    ].astype(np.int64)
+    _mark(offered, key, sorted_keys, wanted)
+    return offered & stocked
+
+
+def _mark(
+    offered: np.ndarray, key: np.ndarray, sorted_keys: np.ndarray, wanted: np.ndarray
+) -> None:
+    if wanted.size == 0:
+        return
+    keys = key[sorted_keys]
+    at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+    found = keys[at] == wanted
+    offered[sorted_keys[at[found]]] = True

@@ -12,10 +12,18 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, select
 
-from engine.brokering_run import QueuedOrder, SolveFunction, broker
+from engine.brokering_run import (
+    EXACT_UP_TO_ROWS,
+    QueuedOrder,
+    SolveFunction,
+    broker,
+    candidate_rows,
+)
+from engine.snapshot import Snapshot
 from models.inventory import BrokeringRunOut, from_us
 from models.problems import InvalidInput, Problem
 from storage import tables
@@ -80,6 +88,52 @@ def queued_orders(connection: Connection) -> list[QueuedOrder]:
     return queue
 
 
+def offered_inventory(
+    connection: Connection, snapshot: Snapshot, queue: list[QueuedOrder]
+) -> list[dict[str, Any]]:
+    """The ``inventory`` of the run's solve requests: every stocked row of the skus the queue asks
+    for, or, over a large network, the rows :func:`engine.brokering_run.candidate_rows` picks."""
+    stocked = int(np.count_nonzero(snapshot.atp > 0))
+    if stocked <= EXACT_UP_TO_ROWS:
+        return snapshot.inventory()
+    catalog = snapshot.catalog
+    sku_of = {code: i for i, code in enumerate(catalog.sku_code.tolist()) if code is not None}
+    location_of = {
+        code: i for i, code in enumerate(catalog.location_code.tolist()) if code is not None
+    }
+    size = catalog.location_code.size
+    lat, lon = np.zeros(size), np.zeros(size)
+    for location_id, location_lat, location_lon in connection.exec_driver_sql(
+        "SELECT id, lat, lon FROM locations"
+    ):
+        lat[location_id], lon[location_id] = location_lat, location_lon
+    lines = [
+        (
+            sku_of.get(line["sku"], 0), line["quantity"],
+            q.order["ship_to"]["lat"] if q.order["delivery"] == "ship" else np.nan,
+            q.order["ship_to"]["lon"] if q.order["delivery"] == "ship" else np.nan,
+            location_of.get(q.order.get("pickup_location_id"), -1) if q.order["delivery"] == "pickup" else -1,
+        )
+        for q in queue
+        for line in q.order["lines"]
+    ]  # fmt: skip
+    columns = list(zip(*lines, strict=True)) if lines else [[]] * 5
+    offered = candidate_rows(
+        snapshot.location_id, snapshot.sku_id, snapshot.atp, lat, lon, catalog.location_ships,
+        np.asarray(columns[0], dtype=np.int64), np.asarray(columns[1], dtype=np.int64),
+        np.asarray(columns[2], dtype=float), np.asarray(columns[3], dtype=float),
+        np.asarray(columns[4], dtype=np.int64),
+    )  # fmt: skip
+    codes_location = catalog.location_code[snapshot.location_id[offered]].tolist()
+    codes_sku = catalog.sku_code[snapshot.sku_id[offered]].tolist()
+    return [
+        {"location_id": location, "sku": sku, "quantity": quantity}
+        for location, sku, quantity in zip(
+            codes_location, codes_sku, snapshot.atp[offered].tolist(), strict=True
+        )
+    ]
+
+
 def run_brokering(
     engine: Engine, policy: dict[str, Any] | None = None, solve: SolveFunction | None = None
 ) -> BrokeringRunOut:
@@ -96,7 +150,7 @@ def run_brokering(
         skus = sku_id_map(connection, {line["sku"] for q in queue for line in q.order["lines"]})
         sku_ids = sorted(skus.values())
         snapshot = take_snapshot(connection, sku_ids=sku_ids, snapshot_version=snapshot_version)
-        inventory = snapshot.inventory(sku_ids=None)
+        inventory = offered_inventory(connection, snapshot, queue)
         result = broker(solve_locations(connection), inventory, queue, policy, solve)
         result["solver"]["run_seconds"] = round(time.perf_counter() - started, 3)
         finished_us = now_us()
