@@ -45,7 +45,12 @@ _RESPONSE_RESERVE_S = 0.05
 _FILL_PROOF_TIME_SHARE = 0.25
 # The fill stages together may use this share of the time limit; the rest is the cost stage's.
 _FILL_STAGES_TIME_SHARE = 0.6
-# How many of each line's cheapest candidates the cost stage tries first.
+# No solve starts with less time than this left: building and presolving would outrun it.
+_MIN_SOLVE_S = 0.2
+# The full MIP is not attempted beyond this many columns: SCIP neither solves nor proves such a
+# model in the seconds a batch allows; the restricted answers stand, reported as feasible.
+_FULL_MIP_MAX_COLUMNS = 250_000
+# How many of each line's cheapest candidates the cost stage tries.
 _NEIGHBOURHOOD_PER_LINE = 2
 
 
@@ -152,6 +157,7 @@ class _Stages:
         abs_gap: float,
         upper: FloatArray | None = None,
         time_limit_s: float | None = None,
+        max_columns: int = 1 << 62,
     ) -> tuple[IntArray | None, float, float, bool]:
         """One MIP solve. Returns (x or None, objective, bound, proven within the gap).
 
@@ -161,14 +167,18 @@ class _Stages:
         """
         started = time.perf_counter()
         model = self.model
-        stage = "cost" if name == "cost" else "fill"
+        stage = "cost" if name.startswith("cost") else "fill"
+        limit = self.remaining_s() if time_limit_s is None else time_limit_s
         reduced = reduce_model(
             self.data, model, objective, self.row_lower, model.upper if upper is None else upper
         )
+        if limit < _MIN_SOLVE_S or reduced.columns.size > max_columns:
+            # Building and presolving alone would outrun the time left: not worth starting.
+            self.reports.append(StageReport(name, "skipped", float("nan"), float("nan"), 0.0))
+            return None, float("nan"), float("nan"), False
         mb_model = _mb_model(reduced, model.integrality(stage)[reduced.columns], maximize)
         solver = mb.Solver(self.backend)
-        limit = self.remaining_s() if time_limit_s is None else time_limit_s
-        solver.set_time_limit_in_seconds(max(0.01, limit))
+        solver.set_time_limit_in_seconds(_solver_time(limit, reduced))
         solver.set_solver_specific_parameters(_parameters(self.backend, gap, abs_gap))
         status = solver.solve(mb_model)
         seconds = time.perf_counter() - started
@@ -208,6 +218,9 @@ class _Stages:
     ) -> tuple[FloatArray, float] | None:
         """The LP relaxation (HiGHS' simplex): column values and its optimum, a proven bound."""
         started = time.perf_counter()
+        if self.remaining_s() < _MIN_SOLVE_S:
+            self.reports.append(StageReport("lp", "skipped", float("nan"), float("nan"), 0.0))
+            return None
         reduced = reduce_model(
             self.data,
             self.model,
@@ -218,7 +231,7 @@ class _Stages:
         )
         relaxed = _mb_model(reduced, None, maximize)
         solver = mb.Solver("highs")
-        solver.set_time_limit_in_seconds(max(0.01, self.remaining_s()))
+        solver.set_time_limit_in_seconds(_solver_time(self.remaining_s(), reduced))
         # dual simplex: measured fastest here on these LPs (IPM and PDLP far slower)
         solver.set_solver_specific_parameters("output_flag=false\nsimplex_strategy=1")
         status = solver.solve(relaxed)
@@ -306,6 +319,7 @@ class _Stages:
             abs_gap=abs_gap,
             upper=upper,
             time_limit_s=self.remaining_s() * full_time_share,
+            max_columns=_FULL_MIP_MAX_COLUMNS,
         )
         if x is None or not np.isfinite(bound):
             bound = lp_bound
@@ -536,6 +550,14 @@ def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:
     rank = np.empty(data.n_candidates, dtype=np.int64)
     rank[order] = np.arange(data.n_candidates, dtype=np.int64) - line_start
     return rank < per_line
+
+
+def _solver_time(limit_s: float, reduced: ReducedModel) -> float:
+    """The solver's own limit: what is left less the time to hand it the model, which its clock
+    does not count (measured: about a second per million nonzeros, from Python to OR-Tools to
+    the solver)."""
+    handover_s = 1e-6 * reduced.matrix.nnz
+    return max(0.01, limit_s - handover_s)
 
 
 def _within(value: float, bound: float, maximize: bool, gap: float, abs_gap: float) -> bool:
