@@ -26,19 +26,45 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which module registers each command, so that running one command imports only its module
+# (the ledger's SQLAlchemy, the scenarios' matplotlib and the API's FastAPI stay unloaded for
+# `omnibroker solve`). tests/test_cli_main.py holds this table to what the modules register.
+COMMAND_OWNERS: dict[str, str] = {
+    "demo": "cli.demo",
+    "solve": "cli.solve",
+    "serve": "cli.serve",
+    "check": "cli.check",
+    "generate": "cli.generate",
+    "bench": "cli.bench",
+    "db": "cli.inventory",
+    "catalog": "cli.inventory",
+    "feed": "cli.inventory",
+    "events": "cli.inventory",
+    "snapshot": "cli.inventory",
+    "position": "cli.inventory",
+    "orders": "cli.brokering",
+    "broker": "cli.brokering",
+    "availability": "cli.brokering",
+    "morning-run": "cli.brokering",
+    "scenario": "cli.scenario",
+}
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omnibroker",
         description="Order brokering and inventory availability for omnichannel retail.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    owner = COMMAND_OWNERS.get(argv[0]) if argv else None
+    parser = build_parser((owner,) if owner else COMMAND_MODULES)
     args = parser.parse_args(argv)
     try:
         status: int = args.handler(args)
