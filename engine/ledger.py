@@ -193,20 +193,30 @@ def feed_reserved_factor(basis: str) -> int:
 
 
 def resolve_safety_stock(
-    per_position: np.ndarray,
-    per_sku: np.ndarray,
-    per_location: np.ndarray,
-    per_kind: np.ndarray,
+    per_position: np.ndarray | int,
+    per_sku: np.ndarray | int,
+    per_location: np.ndarray | int,
+    per_kind: np.ndarray | int,
 ) -> np.ndarray:
     """The most specific setting wins: (location, sku), then sku, then location, then location
-    kind, else 0. Arrays are aligned per position; :data:`UNSET` marks no setting.
+    kind, else 0. Arrays are aligned per position (or are scalars); :data:`UNSET` marks no
+    setting.
 
     A sku's setting outranks a location's: it is the narrower rule in a network where a location
     carries thousands of skus, and it is how merchandisers protect fragile or display stock."""
-    resolved = np.where(per_kind != UNSET, per_kind, 0)
-    resolved = np.where(per_location != UNSET, per_location, resolved)
-    resolved = np.where(per_sku != UNSET, per_sku, resolved)
-    return np.where(per_position != UNSET, per_position, resolved)
+    resolved = np.where(np.asarray(per_kind) != UNSET, per_kind, 0)
+    # Levels with no setting at all are skipped: most networks set one or two of the four.
+    for level in (per_location, per_sku, per_position):
+        level = np.asarray(level)
+        is_set = level != UNSET
+        if is_set.any():
+            resolved = np.where(is_set, level, resolved)
+    return np.broadcast_to(
+        resolved,
+        np.broadcast_shapes(
+            *(np.shape(a) for a in (per_position, per_sku, per_location, per_kind))
+        ),
+    ).astype(np.int64)
 
 
 def available_to_promise(

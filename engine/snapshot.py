@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.ledger import available_to_promise, resolve_safety_stock
+from engine.ledger import UNSET, available_to_promise, resolve_safety_stock
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +105,16 @@ def build_snapshot(
     position_safety_stock: np.ndarray,
 ) -> Snapshot:
     """Resolve safety stock and ATP for raw position arrays (all vectorised)."""
-    # Per location first (a few thousand), then gathered per position: no string compare per row.
-    kind_safety = np.full(catalog.location_kind.size, -1, dtype=np.int64)
+    # Location and kind resolve per location (a few thousand), then one gather per position;
+    # the sku level is gathered only if some sku has a setting.
+    kind_safety = np.full(catalog.location_kind.size, UNSET, dtype=np.int64)
     for kind, quantity in catalog.kind_safety_stock.items():
         kind_safety[catalog.location_kind == kind] = quantity
-    per_kind = kind_safety[location_id]
-    safety = resolve_safety_stock(
-        position_safety_stock,
-        catalog.sku_safety_stock[sku_id],
-        catalog.location_safety_stock[location_id],
-        per_kind,
+    per_location = resolve_safety_stock(UNSET, UNSET, catalog.location_safety_stock, kind_safety)
+    per_sku = (
+        catalog.sku_safety_stock[sku_id] if (catalog.sku_safety_stock != UNSET).any() else UNSET
     )
+    safety = resolve_safety_stock(position_safety_stock, per_sku, per_location[location_id], UNSET)
     return Snapshot(
         version=version,
         taken_us=taken_us,

@@ -86,23 +86,28 @@ def _read_positions(connection: Connection, where: list[str]) -> tuple[np.ndarra
     if not is_sqlite(connection):
         return _copy_positions(connection, condition)
     concat = "group_concat({}, ',')"
+    # Without any position-level safety stock (the usual case) the column is not read at all.
+    own_safety = connection.exec_driver_sql(
+        "SELECT 1 FROM positions WHERE safety_stock IS NOT NULL LIMIT 1"
+    ).first()
+    columns = ["sku_id", "on_hand", "reserved"]
+    if own_safety:
+        columns.append(f"COALESCE(safety_stock, {UNSET})")
     sql = (
-        "SELECT location_id, COUNT(*), "
-        + ", ".join(
-            concat.format(column)
-            for column in ("sku_id", "on_hand", "reserved", f"COALESCE(safety_stock, {UNSET})")
-        )
-        + f" FROM positions{condition} GROUP BY location_id ORDER BY location_id"
+        f"SELECT location_id, COUNT(*), {', '.join(concat.format(c) for c in columns)}"
+        f" FROM positions{condition} GROUP BY location_id ORDER BY location_id"
     )
     rows = connection.exec_driver_sql(sql).all()
     total = sum(int(r[1]) for r in rows)
     out = [np.empty(total, dtype=np.int64) for _ in COLUMNS]
+    if not own_safety:
+        out[4].fill(UNSET)
     start = 0
     for row in rows:
         count = int(row[1])
         end = start + count
         out[0][start:end] = row[0]
-        for column in range(4):
+        for column in range(len(columns)):
             if count:
                 out[column + 1][start:end] = np.fromstring(row[column + 2], dtype=np.int64, sep=",")
         start = end

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -94,6 +95,13 @@ positions = Table(
     Column("safety_stock", Integer, nullable=True),  # per (location, sku); wins over the rest
     Column("counted_at_us", BigInteger, nullable=True),  # last cycle count, a reset like a feed
     Column("version", BigInteger, nullable=False),
+    # The few positions with their own safety stock, found without reading all of them.
+    Index(
+        "ix_positions_own_safety_stock",
+        "location_id",
+        sqlite_where=text("safety_stock IS NOT NULL"),
+        postgresql_where=text("safety_stock IS NOT NULL"),
+    ),
     sqlite_with_rowid=False,
 )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 08:57:38.828767
+Create Date: 2026-11-27 09:39:20.910737
 
 """
 
@@ -250,6 +250,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("location_id", "sku_id"),
         sqlite_with_rowid=False,
     )
+    with op.batch_alter_table("positions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_positions_own_safety_stock",
+            ["location_id"],
+            unique=False,
+            sqlite_where=sa.text("safety_stock IS NOT NULL"),
+            postgresql_where=sa.text("safety_stock IS NOT NULL"),
+        )
+
     op.create_table(
         "reservations",
         sa.Column(
@@ -287,6 +296,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_reservations_line")
 
     op.drop_table("reservations")
+    with op.batch_alter_table("positions", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_positions_own_safety_stock",
+            sqlite_where=sa.text("safety_stock IS NOT NULL"),
+            postgresql_where=sa.text("safety_stock IS NOT NULL"),
+        )
+
     op.drop_table("positions")
     op.drop_table("order_lines")
     op.drop_table("order_exclusions")
