@@ -1,8 +1,13 @@
 """Publishing and reading the outbound availability feed.
 
-A publication computes the feed from a snapshot, compares it with what was published before and
-stores only the rows that changed, stamped with the publication's sequence number. The sequence
-number is the cursor: "changes since cursor c" are the rows stamped after c; "full" is every row.
+A publication computes the feed from a snapshot, compares it with the state published before
+and appends only the rows that changed, stamped with the publication's sequence number: that
+number is the cursor. "Changes since cursor c" are the rows appended after publication c (the
+last value of each); "full" is the published state.
+
+The published state is kept per (scope, location) as packed arrays, so that diffing and storing
+ten million pickup rows is a thousand row writes; the changes are appended to a log whose
+insertion order is the publication order, so reading them needs no index.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from engine.availability import (
 )
 from models.inventory import AvailabilityFeed, OnlineAvailability, PickupAvailability
 from storage.catalog import load_catalog_arrays
-from storage.db import bulk_upsert, is_sqlite, read_transaction, write_transaction
+from storage.db import bulk_insert, bulk_upsert, is_sqlite, read_transaction, write_transaction
 from storage.snapshots import current_version, take_snapshot
+
+INT64 = np.dtype("<i8")  # the packed arrays' layout, the same on every platform
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,76 +54,127 @@ def publish(engine: Engine) -> Publication:
         connection = write.connection
         version = current_version(connection, below=write.version)
         snapshot = take_snapshot(connection, snapshot_version=version)
-        seq = connection.exec_driver_sql(
-            f"INSERT INTO availability_publications (version, published_us, rows_changed)"
-            f" VALUES ({version}, {write.recorded_us}, 0) RETURNING seq"
-        ).scalar_one()
+        seq = int(
+            connection.exec_driver_sql(
+                "INSERT INTO availability_publications (version, published_us, rows_changed, last_change_id)"
+                f" VALUES ({version}, {write.recorded_us}, 0, 0) RETURNING seq"
+            ).scalar_one()
+        )
         changed = 0
         for scope, current in (
             (ONLINE, online_availability(snapshot)),
             (PICKUP, pickup_availability(snapshot)),
         ):
-            delta = changes(_published(connection, scope), current)
+            delta = changes(published_state(connection, scope), current)
             location, sku = split_key(delta.key)
-            bulk_upsert(
+            n = int(delta.key.size)
+            bulk_insert(
                 connection,
-                "availability",
-                ("scope", "location_id", "sku_id"),
-                ("scope", "location_id", "sku_id", "quantity", "seq"),
+                "availability_changes",
+                ("seq", "scope", "location_id", "sku_id", "quantity"),
                 zip(
-                    [scope] * delta.key.size,
+                    [seq] * n,
+                    [scope] * n,
                     location.tolist(),
                     sku.tolist(),
                     delta.quantity.tolist(),
-                    [seq] * delta.key.size,
                     strict=True,
                 ),
             )
-            changed += int(delta.key.size)
+            _store_state(connection, scope, current, np.unique(location), seq)
+            changed += n
+        last = connection.exec_driver_sql(
+            "SELECT COALESCE(MAX(id), 0) FROM availability_changes"
+        ).scalar_one()
         connection.exec_driver_sql(
-            f"UPDATE availability_publications SET rows_changed = {changed} WHERE seq = {int(seq)}"
+            f"UPDATE availability_publications SET rows_changed = {changed}, last_change_id = {int(last)}"
+            f" WHERE seq = {seq}"
         )
-    return Publication(int(seq), version, changed, round(time.perf_counter() - started, 3))
+    return Publication(seq, version, changed, round(time.perf_counter() - started, 3))
 
 
-def _published(connection: Connection, scope: str) -> Availability:
-    """The published rows of a scope, as sorted keys (read per location, parsed in C)."""
-    concat = (
-        "group_concat({}, ',')"
-        if is_sqlite(connection)
-        else "string_agg(({})::text, ',' ORDER BY sku_id)"
-    )
+def _store_state(
+    connection: Connection, scope: str, current: Availability, locations: np.ndarray, seq: int
+) -> None:
+    """Rewrite the published state of the locations whose rows changed."""
+    if locations.size == 0:
+        return
+    location_of_row, sku_of_row = split_key(current.key)
+    bounds = np.searchsorted(location_of_row, np.concatenate([locations, locations + 1]))
+    starts, ends = bounds[: locations.size], bounds[locations.size :]
+    binary = (lambda b: b) if is_sqlite(connection) else bytes
+    bulk_upsert(
+        connection,
+        "availability_state",
+        ("scope", "location_id"),
+        ("scope", "location_id", "sku_ids", "quantities", "seq"),
+        (
+            (
+                scope, int(location),
+                binary(sku_of_row[start:end].astype(INT64).tobytes()),
+                binary(current.quantity[start:end].astype(INT64).tobytes()),
+                seq,
+            )
+            for location, start, end in zip(locations.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        ),
+    )  # fmt: skip
+
+
+def published_state(connection: Connection, scope: str) -> Availability:
+    """The published rows of a scope, as sorted keys and quantities."""
     rows = connection.exec_driver_sql(
-        f"SELECT location_id, {concat.format('sku_id')}, {concat.format('quantity')} FROM availability"
-        f" WHERE scope = '{scope}' GROUP BY location_id"
+        f"SELECT location_id, sku_ids, quantities FROM availability_state WHERE scope = '{scope}'"
+        " ORDER BY location_id"
     ).all()
-    keys, quantities = [], []
-    for location_id, skus, quantity in rows:
-        keys.append(key_of(location_id, np.fromstring(skus, dtype=np.int64, sep=",")))
-        quantities.append(np.fromstring(quantity, dtype=np.int64, sep=","))
-    if not keys:
+    if not rows:
         return Availability(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    keys = [key_of(location, np.frombuffer(bytes(skus), dtype=INT64)) for location, skus, _ in rows]
+    quantities = [np.frombuffer(bytes(quantity), dtype=INT64) for _, _, quantity in rows]
     key = np.concatenate(keys)
-    quantity = np.concatenate(quantities)
+    quantity = np.concatenate(quantities).astype(np.int64)
     order = np.argsort(key, kind="stable")
     return Availability(key[order], quantity[order])
 
 
 def _rows(connection: Connection, since: int | None) -> Iterator[tuple[str, str | None, str, int]]:
-    """(scope, location code or None, sku code, quantity): every row (full, without zeros) or the
-    rows changed after ``since`` (zeros included: they are what changed)."""
+    """(scope, location code or None, sku code, quantity): the published state without zeros
+    (full), or the last value of each row changed after publication ``since`` (zeros included:
+    they are what changed)."""
     catalog = load_catalog_arrays(connection)
-    condition = "quantity > 0" if since is None else f"seq > {int(since)}"
-    result = connection.exec_driver_sql(
-        f"SELECT scope, location_id, sku_id, quantity FROM availability WHERE {condition}"
-        " ORDER BY scope, location_id, sku_id"
-    )
-    for scope, location_id, sku_id, quantity in result:
+    if since is None:
+        for scope in (ONLINE, PICKUP):
+            state = published_state(connection, scope)
+            location, sku = split_key(state.key)
+            keep = state.quantity > 0
+            for location_id, sku_id, quantity in zip(
+                location[keep].tolist(),
+                sku[keep].tolist(),
+                state.quantity[keep].tolist(),
+                strict=True,
+            ):
+                yield (
+                    scope,
+                    catalog.location_code[location_id] if scope == PICKUP else None,
+                    catalog.sku_code[sku_id],
+                    quantity,
+                )
+        return
+    after = connection.exec_driver_sql(
+        "SELECT COALESCE(MAX(last_change_id), 0) FROM availability_publications"
+        f" WHERE seq <= {int(since)}"
+    ).scalar_one()
+    latest: dict[tuple[str, int, int], int] = {}
+    for scope, location_id, sku_id, quantity in connection.exec_driver_sql(
+        "SELECT scope, location_id, sku_id, quantity FROM availability_changes"
+        f" WHERE id > {int(after)} ORDER BY id"
+    ):
+        latest[(scope, location_id, sku_id)] = int(quantity)
+    for (scope, location_id, sku_id), quantity in sorted(latest.items()):
         yield (
             scope,
-            (catalog.location_code[location_id] if scope == PICKUP else None),
+            catalog.location_code[location_id] if scope == PICKUP else None,
             catalog.sku_code[sku_id],
-            int(quantity),
+            quantity,
         )
 
 

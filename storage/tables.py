@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -234,16 +235,29 @@ reservations = Table(
     Index("ix_reservations_line", "order_id", "line_id", "location_id"),
 )
 
-availability = Table(
-    "availability",
+# The published outbound feed, scope 'online' (location_id 0) or 'pickup' (per store), kept two
+# ways: the state as published, one row per (scope, location) with its skus and quantities as
+# packed int64 arrays (a publication diffs and rewrites a thousand rows, not ten million); and
+# the changes, appended in publication order, for "changes since a cursor".
+availability_state = Table(
+    "availability_state",
     metadata,
-    # The published outbound feed: scope 'online' (location_id 0) or 'pickup' (per store).
     Column("scope", Text, primary_key=True),
     Column("location_id", Integer, primary_key=True),
-    Column("sku_id", Integer, primary_key=True),
-    Column("quantity", BigInteger, nullable=False),
+    Column("sku_ids", LargeBinary, nullable=False),
+    Column("quantities", LargeBinary, nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Index("ix_availability_seq", "seq"),
+)
+
+availability_changes = Table(
+    "availability_changes",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("location_id", Integer, nullable=False),
+    Column("sku_id", Integer, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
 )
 
 availability_publications = Table(
@@ -253,4 +267,5 @@ availability_publications = Table(
     Column("version", BigInteger, nullable=False),
     Column("published_us", BigInteger, nullable=False),
     Column("rows_changed", BigInteger, nullable=False),
+    Column("last_change_id", BigInteger, nullable=False),  # changes up to here are published
 )

@@ -50,6 +50,7 @@ def test_readme_morning_run_walkthrough_works_as_written(tmp_path):
         "online,,TSHIRT-BLUE-XL,4",
         "online,,MUG-LOGO,8",
         "pickup,S-017,MUG-LOGO,5",
+        "pickup,S-042,TSHIRT-BLUE-XL,1",
         "pickup,S-042,MUG-LOGO,3",
     ]
     assert "snapshot of version" in done.stderr
