@@ -17,6 +17,7 @@ from engine.optimizer import (
     lexicographically_better,
     optimise,
 )
+from engine.polish import rehome_orders
 from engine.problem import ProblemData, build_problem
 from engine.result import SolverInfo, build_response
 from models.solve import SolveRequest
@@ -52,10 +53,12 @@ def solve_problem(
         )
         return build_response(data, floor, info)
 
-    # The optimiser's floor: the better of the rules ranking locations by distance and by cost.
+    # The optimiser's floor: the better of the rules ranking locations by distance and by cost,
+    # polished (whole orders moved to a cheaper single location).
     by_cost = greedy_allocate(data, preference="cheapest")
     if lexicographically_better(data, by_cost, floor):
         floor = by_cost
+    floor = rehome_orders(data, floor)
     elapsed = time.perf_counter() - started
     result = optimise(data, floor=floor, backend=backend, time_limit_s=data.time_limit_s - elapsed)
     info = SolverInfo(
