@@ -16,7 +16,9 @@ PROVIDENCE = (41.82, -71.41)
 WORCESTER = (42.26, -71.80)
 
 
-def location(id: str, kind: str = "store", at: tuple[float, float] = MANHATTAN, **extra: Any) -> dict[str, Any]:
+def location(
+    id: str, kind: str = "store", at: tuple[float, float] = MANHATTAN, **extra: Any
+) -> dict[str, Any]:
     return {"id": id, "kind": kind, "lat": at[0], "lon": at[1], **extra}
 
 
@@ -31,7 +33,9 @@ def ship_order(
         "id": id,
         "delivery": "ship",
         "ship_to": to,
-        "lines": [{"id": str(i + 1), "sku": sku, "quantity": q} for i, (sku, q) in enumerate(lines)],
+        "lines": [
+            {"id": str(i + 1), "sku": sku, "quantity": q} for i, (sku, q) in enumerate(lines)
+        ],
         **extra,
     }
 
@@ -41,7 +45,9 @@ def pickup_order(id: str, at: str, *lines: tuple[str, int], **extra: Any) -> dic
         "id": id,
         "delivery": "pickup",
         "pickup_location_id": at,
-        "lines": [{"id": str(i + 1), "sku": sku, "quantity": q} for i, (sku, q) in enumerate(lines)],
+        "lines": [
+            {"id": str(i + 1), "sku": sku, "quantity": q} for i, (sku, q) in enumerate(lines)
+        ],
         **extra,
     }
 

@@ -103,7 +103,9 @@ def test_line_quantity_must_be_an_integer_at_least_one(quantity: Any) -> None:
     assert [path for path, _ in problems(raw)] == ["orders.0.lines.0.quantity"]
 
 
-@pytest.mark.parametrize(("field", "value"), [("lat", 90.5), ("lat", -91), ("lon", 180.01), ("lon", "40")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("lat", 90.5), ("lat", -91), ("lon", 180.01), ("lon", "40")]
+)
 def test_coordinates_out_of_range_are_refused(field: str, value: Any) -> None:
     raw = example()
     raw["locations"][0][field] = value

@@ -65,7 +65,9 @@ def test_no_location_gives_more_than_its_inventory() -> None:
 
 
 def test_no_line_gets_more_than_its_quantity() -> None:
-    response = solved(request([location("S1")], [stock("S1", "A", 10)], [ship_order("O1", ("A", 2))]))
+    response = solved(
+        request([location("S1")], [stock("S1", "A", 10)], [ship_order("O1", ("A", 2))])
+    )
     assert units(response, "O1") == 2
 
 
@@ -302,7 +304,11 @@ def test_unit_cost_counts_in_the_choice_of_location() -> None:
 
 def test_pickup_shipment_costs_nothing_but_its_units_cost_their_unit_cost() -> None:
     response = solved(
-        request([location("S1", unit_cost=0.75)], [stock("S1", "A", 2)], [pickup_order("P1", "S1", ("A", 2))])
+        request(
+            [location("S1", unit_cost=0.75)],
+            [stock("S1", "A", 2)],
+            [pickup_order("P1", "S1", ("A", 2))],
+        )
     )
     assert response["shipments"] == [
         {"order_id": "P1", "location_id": "S1", "distance_km": 0.0, "cost": 0.0}
