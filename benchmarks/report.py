@@ -186,6 +186,9 @@ def write_table(results: dict[str, Any], best: dict[str, Any]) -> str:
         )
         + ". Each run uses the working tree of that moment.",
         "",
+        "What the figures say and what stands in the way of the targets not met: "
+        "[ANALYSIS.md](ANALYSIS.md).",
+        "",
         "Cost gap = (cost - bound) / cost, against the LP bound at the fill the strategy reached "
         "(so each row's gap is to the best cost possible *at its own fill*) and against the best "
         "known solution of the instance (comparable only at equal fill). Ratios against greedy "
