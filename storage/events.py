@@ -111,10 +111,14 @@ def load_positions(
     )
     connection.exec_driver_sql("DELETE FROM wanted_positions")
     bulk_insert(connection, "wanted_positions", ("location_id", "sku_id"), pairs)
-    rows = connection.exec_driver_sql(
+    # The driver's cursor, not SQLAlchemy's result rows: a million positions come back here.
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(
         "SELECT p.location_id, p.sku_id, p.on_hand, p.reserved, p.held, p.counted_at_us"
         " FROM wanted_positions w JOIN positions p ON p.location_id = w.location_id AND p.sku_id = w.sku_id"
     )
+    rows = cursor.fetchall()
+    cursor.close()
     return {
         (loc, sku): Position(on_hand, reserved, held, counted)
         for loc, sku, on_hand, reserved, held, counted in rows
