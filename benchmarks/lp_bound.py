@@ -245,6 +245,8 @@ def lp_cost_bounds(
     for fill in fills:
         for priority, row in fill_rows.items():
             highs.changeRowBounds(row, float(fill.get(priority, 0)), highspy.kHighsInf)
+        # HiGHS' time limit counts the object's whole run time: give each solve its own.
+        highs.setOptionValue("time_limit", highs.getRunTime() + float(time_limit_s))
         solve_started = time.perf_counter()
         highs.run()
         solve_seconds = time.perf_counter() - solve_started
