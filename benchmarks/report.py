@@ -324,12 +324,20 @@ def write_plot(results: dict[str, Any], path: Path) -> None:
             for size in SIZE_ORDER
             if (entry := sizes.get(size)) and strategy in entry["cases"]
         ]
-        timed = [(n, c["wall_s"]) for n, c in points if "wall_s" in c and "skipped" not in c]
+        # Finished cases only: a killed case's time is when it was stopped, not an answer time.
+        timed = [(n, c["wall_s"]) for n, c in points if "wall_s" in c and "fill" in c]
+        failed = [(n, c["wall_s"]) for n, c in points if "error" in c and "wall_s" in c]
+        if failed:
+            ax_time.plot(
+                *zip(*failed, strict=True), linestyle="", marker="x", color="black", markersize=9
+            )
         if timed:
             ax_time.plot(*zip(*timed, strict=True), marker=marker, label=strategy)
         # Per unit filled, not per order: a strategy that fills less must not look cheaper.
         costed = [
-            (n, c["cost"] / max(1, sum(c["fill"].values()))) for n, c in points if "cost" in c
+            (n, c["cost"] / sum(c["fill"].values()))
+            for n, c in points
+            if "cost" in c and sum(c["fill"].values()) > 0
         ]
         if costed:
             ax_cost.plot(*zip(*costed, strict=True), marker=marker, label=strategy)
@@ -357,7 +365,7 @@ def write_plot(results: dict[str, Any], path: Path) -> None:
         yscale="log",
         xlabel="orders in the batch",
         ylabel="wall seconds, JSON in to JSON out",
-        title="Time (red: targets)",
+        title="Time (red: targets; x: killed, out of memory)",
     )
     ax_cost.set(
         xscale="log",
