@@ -10,6 +10,8 @@ one pass visits each order's candidates once.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from engine.problem import UNLIMITED, IntArray, ProblemData
@@ -18,8 +20,13 @@ _NO_LIMIT = 1 << 62
 _SAVING_EPSILON = 1e-9
 
 
-def rehome_orders(data: ProblemData, x: IntArray, passes: int = 2) -> IntArray:
-    """A cheaper allocation of the same units per line, or ``x`` itself when none is found."""
+def rehome_orders(
+    data: ProblemData, x: IntArray, passes: int = 2, deadline: float | None = None
+) -> IntArray:
+    """A cheaper allocation of the same units per line, or ``x`` itself when none is found.
+
+    ``deadline`` (a ``time.perf_counter()`` value) stops the search early, with what it has.
+    """
     x = np.asarray(x, dtype=np.int64).copy()
     if data.n_candidates == 0:
         return x
@@ -74,6 +81,8 @@ def rehome_orders(data: ProblemData, x: IntArray, passes: int = 2) -> IntArray:
     for _ in range(passes):
         moved = False
         for order in range(data.n_orders):
+            if deadline is not None and order % 256 == 0 and time.perf_counter() > deadline:
+                return np.asarray(x_list, dtype=np.int64)
             first, last = int(order_start[order]), int(order_start[order + 1])
             candidates = by_order_list[first:last]
             taken = [c for c in candidates if x_list[c] > 0]

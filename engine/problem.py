@@ -17,7 +17,7 @@ from datetime import UTC
 import numpy as np
 import numpy.typing as npt
 
-from engine.geo import haversine_km
+from engine.geo import EARTH_RADIUS_KM
 from models.solve import SolveRequest
 
 IntArray = npt.NDArray[np.int64]
@@ -269,29 +269,40 @@ def _with_candidates(data: ProblemData) -> ProblemData:
     candidate_location = data.inventory_location[candidate_inventory]
     candidate_order = data.line_order[candidate_line]
 
-    is_pickup = data.order_is_pickup[candidate_order]
-    distance_km = np.where(
-        is_pickup,
-        0.0,
-        haversine_km(
-            data.order_lat[candidate_order],
-            data.order_lon[candidate_order],
-            data.location_lat[candidate_location],
-            data.location_lon[candidate_location],
-        ),
+    # Eligibility that needs no distance first: a pickup order's other locations and locations
+    # that do not ship go before any trigonometry (a third of the rows at 10k orders).
+    pickup_of = data.order_pickup_location[candidate_order]
+    keep = np.where(
+        pickup_of >= 0, candidate_location == pickup_of, data.location_ships[candidate_location]
     )
-    eligible = np.where(
-        is_pickup,
-        candidate_location == data.order_pickup_location[candidate_order],
-        data.location_ships[candidate_location]
-        & (distance_km <= data.order_max_distance_km[candidate_order]),
-    )
+    candidate_line = candidate_line[keep]
+    candidate_inventory = candidate_inventory[keep]
+    candidate_location = candidate_location[keep]
+    candidate_order = candidate_order[keep]
 
-    candidate_line = candidate_line[eligible]
-    candidate_inventory = candidate_inventory[eligible]
-    candidate_location = candidate_location[eligible]
-    candidate_order = candidate_order[eligible]
-    distance_km = distance_km[eligible]
+    # Haversine from per-order and per-location radians and cosines, gathered per candidate (the
+    # formula of engine.geo.haversine_km, equal to 1e-11 km), without per-candidate radians.
+    order_phi = np.radians(np.nan_to_num(data.order_lat))
+    order_lam = np.radians(np.nan_to_num(data.order_lon))
+    location_phi = np.radians(data.location_lat)
+    location_lam = np.radians(data.location_lon)
+    a = np.sin((location_phi[candidate_location] - order_phi[candidate_order]) * 0.5) ** 2
+    a += (
+        np.cos(order_phi)[candidate_order]
+        * np.cos(location_phi)[candidate_location]
+        * np.sin((location_lam[candidate_location] - order_lam[candidate_order]) * 0.5) ** 2
+    )
+    distance_km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    del a
+    is_pickup = data.order_is_pickup[candidate_order]
+    distance_km[is_pickup] = 0.0
+    if np.isfinite(data.order_max_distance_km).any():
+        eligible = is_pickup | (distance_km <= data.order_max_distance_km[candidate_order])
+        candidate_line = candidate_line[eligible]
+        candidate_inventory = candidate_inventory[eligible]
+        candidate_location = candidate_location[eligible]
+        candidate_order = candidate_order[eligible]
+        distance_km = distance_km[eligible]
 
     pair_key = candidate_order * data.n_locations + candidate_location
     unique_keys, first, candidate_pair = np.unique(pair_key, return_index=True, return_inverse=True)
