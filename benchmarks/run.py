@@ -166,24 +166,14 @@ def run_solve_case(instance: Path, strategy: str, time_limit_s: float) -> dict[s
 def _cheapest_first(request: Any) -> dict[str, Any]:
     """The response of the cheapest-first greedy, written as the engine writes any response."""
     from engine.greedy import greedy_allocate
-    from engine.optimizer import allocation_cost
     from engine.problem import build_problem
-    from engine.result import SolverInfo, build_response
+    from engine.solve import greedy_response
 
     started = time.perf_counter()
     data = build_problem(request)
-    x = greedy_allocate(data, "cheapest")
-    cost = allocation_cost(data, x)
-    info = SolverInfo(
-        name="omnibroker/greedy-cheapest",
-        optimal=False,
-        objective=cost,
-        bound=0.0,
-        gap=1.0 if cost > 0 else 0.0,
-        seconds=time.perf_counter() - started,
-        strategy="greedy",
+    return greedy_response(
+        data, greedy_allocate(data, "cheapest"), "omnibroker/greedy-cheapest", started
     )
-    return build_response(data, x, info)
 
 
 def run_naive_case(instance: Path, time_limit_s: float) -> dict[str, Any]:

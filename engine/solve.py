@@ -18,7 +18,7 @@ from engine.optimizer import (
     optimise,
 )
 from engine.polish import rehome_orders
-from engine.problem import ProblemData, build_problem
+from engine.problem import IntArray, ProblemData, build_problem
 from engine.result import SolverInfo, build_response
 from models.solve import SolveRequest
 
@@ -40,18 +40,7 @@ def solve_problem(
     started = time.perf_counter() if started is None else started
     floor = greedy_allocate(data)  # the OMS rules: nearest location first
     if data.strategy == "greedy":
-        cost = allocation_cost(data, floor)
-        # The baseline proves nothing: its bound is the trivial one, costs are never negative.
-        info = SolverInfo(
-            name="omnibroker/greedy",
-            optimal=False,
-            objective=cost,
-            bound=0.0,
-            gap=1.0 if cost > 0 else 0.0,
-            seconds=time.perf_counter() - started,
-            strategy="greedy",
-        )
-        return build_response(data, floor, info)
+        return greedy_response(data, floor, "omnibroker/greedy", started)
 
     # The optimiser's floor: the better of the rules ranking locations by distance and by cost,
     # polished (whole orders moved to a cheaper single location).
@@ -72,3 +61,19 @@ def solve_problem(
         strategy="optimal",
     )
     return build_response(data, result.x, info)
+
+
+def greedy_response(data: ProblemData, x: IntArray, name: str, started: float) -> dict[str, Any]:
+    """The response for a greedy allocation: feasible, proving nothing."""
+    cost = allocation_cost(data, x)
+    # The baseline proves nothing: its bound is the trivial one, costs are never negative.
+    info = SolverInfo(
+        name=name,
+        optimal=False,
+        objective=cost,
+        bound=0.0,
+        gap=1.0 if cost > 0 else 0.0,
+        seconds=time.perf_counter() - started,
+        strategy="greedy",
+    )
+    return build_response(data, x, info)
