@@ -54,9 +54,6 @@ class AllocationModel:
     def n_columns(self) -> int:
         return self.n_x + self.n_y + self.n_z
 
-    def x_slice(self) -> slice:
-        return slice(0, self.n_x)
-
     def integrality(self, stage: str) -> npt.NDArray[np.bool_]:
         """Which columns are integer in a stage: all for cost; for fill, y only where it binds."""
         y = np.ones(self.n_y, bool) if stage == "cost" else self.y_bound_by_fill

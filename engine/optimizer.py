@@ -133,13 +133,12 @@ def lexicographically_better(
 class _Stages:
     """Runs the stage sequence against one model, sharing the deadline."""
 
-    def __init__(self, data: ProblemData, backend: str, deadline: float, relative_gap: float):
+    def __init__(self, data: ProblemData, backend: str, deadline: float):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.data = data
         self.backend = backend
         self.deadline = deadline
-        self.relative_gap = relative_gap
         self.model: AllocationModel = build_model(data)
         self.row_lower = self.model.row_lower.copy()
         self.reports: list[StageReport] = []
@@ -449,7 +448,7 @@ def _optimise(
     started = time.perf_counter()
     deadline = started + max(0.01, time_limit - _RESPONSE_RESERVE_S)
     # The fill stages answer to an earlier deadline, so the cost stage always gets its share.
-    stages = _Stages(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE, gap)
+    stages = _Stages(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE)
     upper = fill_upper_bounds(data)
     floor_fill = fill_by_priority(data, floor_x)
 
