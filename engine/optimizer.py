@@ -19,25 +19,43 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
-from ortools.linear_solver.python import model_builder as mb
 
 from engine.backends import BACKENDS, DEFAULT_BACKEND
 from engine.greedy import greedy_allocate
+from engine.measures import (
+    allocation_cost,
+    fill_by_priority,
+    fill_upper_bounds,
+    lexicographic_key,
+    lexicographically_better,
+    relative_gap,
+)
 from engine.model import (
     FILL_TIE_BREAK,
     AllocationModel,
-    ReducedModel,
-    allocation_is_feasible,
-    build_model,
     cost_objective,
     fill_objective,
-    reduce_model,
 )
 from engine.polish import rehome_orders
 from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
+from engine.stages import StageReport, StageSolver
+
+# Re-exported: callers compare allocations and pick backends through the optimiser's module.
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "MAX_MODEL_CANDIDATES",
+    "OptimiserResult",
+    "StageReport",
+    "allocation_cost",
+    "fill_by_priority",
+    "fill_upper_bounds",
+    "lexicographically_better",
+    "optimise",
+    "relative_gap",
+]
 
 # Leave this much of the time limit for writing the response after the last stage.
 _RESPONSE_RESERVE_S = 0.05
@@ -48,24 +66,8 @@ _FILL_PROOF_TIME_SHARE = 0.25
 _FILL_STAGES_TIME_SHARE = 0.6
 # Beyond this many candidates no model is built (memory: about 1 GiB per million candidates).
 MAX_MODEL_CANDIDATES = 8_000_000
-# No solve starts with less time than this left: building and presolving would outrun it.
-_MIN_SOLVE_S = 0.2
-# The full MIP is not attempted beyond this many columns: SCIP neither solves nor proves such a
-# model in the seconds a batch allows; the restricted answers stand, reported as feasible.
-_FULL_MIP_MAX_COLUMNS = 250_000
 # How many of each line's cheapest candidates the cost stage tries.
 _NEIGHBOURHOOD_PER_LINE = 2
-
-
-@dataclass(frozen=True)
-class StageReport:
-    """One solve of the sequence: what it optimised, how it ended, what it cost."""
-
-    name: str  # "fill:<priority>" or "cost"
-    status: str  # "optimal", "feasible", "skipped", "no_solution"
-    objective: float
-    bound: float
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -83,314 +85,6 @@ class OptimiserResult:
     @property
     def gap(self) -> float:
         return relative_gap(self.objective, self.bound)
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """The relative distance between a cost and its lower bound (0 when both are 0)."""
-    if objective <= 1e-9:
-        return 0.0
-    return max(0.0, (objective - bound) / abs(objective))
-
-
-def allocation_cost(data: ProblemData, x: IntArray) -> float:
-    """Total cost of an allocation: used shipments plus unit handling, unrounded."""
-    pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
-    units_cost = float(np.dot(x, data.location_unit_cost[data.candidate_location]))
-    return float(data.pair_cost[pair_units > 0].sum()) + units_cost
-
-
-def fill_by_priority(data: ProblemData, x: IntArray) -> dict[int, int]:
-    """Units allocated per priority, for every priority of the batch."""
-    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
-    priority = data.line_priority
-    return {p: round(line_units[priority == p].sum()) for p in data.priorities}
-
-
-def fill_upper_bounds(data: ProblemData) -> dict[int, int]:
-    """Per priority, the units it could get if no other priority existed and nothing bound but
-    line quantities and stock: ``sum over lines of min(quantity, eligible stock)``."""
-    eligible_stock = np.bincount(
-        data.candidate_line,
-        weights=data.inventory_quantity[data.candidate_inventory],
-        minlength=data.n_lines,
-    )
-    reachable = np.minimum(data.line_quantity, eligible_stock)
-    priority = data.line_priority
-    return {p: round(reachable[priority == p].sum()) for p in data.priorities}
-
-
-def lexicographically_better(
-    data: ProblemData, a: IntArray, b: IntArray, *, tolerance: float = 1e-6
-) -> bool:
-    """True when allocation ``a`` beats ``b`` by the contract: fill per priority, then cost."""
-    fill_a, fill_b = fill_by_priority(data, a), fill_by_priority(data, b)
-    for priority in data.priorities:
-        if fill_a[priority] != fill_b[priority]:
-            return fill_a[priority] > fill_b[priority]
-    return allocation_cost(data, a) < allocation_cost(data, b) - tolerance
-
-
-class _Stages:
-    """Runs the stage sequence against one model, sharing the deadline."""
-
-    def __init__(self, data: ProblemData, backend: str, deadline: float):
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        self.data = data
-        self.backend = backend
-        self.deadline = deadline
-        self.model: AllocationModel = build_model(data)
-        self.row_lower = self.model.row_lower.copy()
-        self.reports: list[StageReport] = []
-
-    def remaining_s(self) -> float:
-        return self.deadline - time.perf_counter()
-
-    def hold_fill(self, priority: int, units: int) -> None:
-        self.row_lower[self.model.fill_rows[priority]] = float(units)
-
-    def solve(
-        self,
-        name: str,
-        objective: FloatArray,
-        *,
-        maximize: bool,
-        gap: float,
-        abs_gap: float,
-        upper: FloatArray | None = None,
-        time_limit_s: float | None = None,
-        max_columns: int = 1 << 62,
-    ) -> tuple[IntArray | None, float, float, bool]:
-        """One MIP solve. Returns (x or None, objective, bound, proven within the gap).
-
-        No warm start is passed: OR-Tools' HiGHS wrapper drops hints (it sizes its hint vector
-        to zero), and with a hint its SCIP wrapper was seen returning fractional "solutions".
-        :meth:`solve_guided` gets the same effect by keeping the start's support in the model.
-        """
-        started = time.perf_counter()
-        model = self.model
-        stage = "cost" if name.startswith("cost") else "fill"
-        limit = self.remaining_s() if time_limit_s is None else time_limit_s
-        reduced = reduce_model(
-            self.data, model, objective, self.row_lower, model.upper if upper is None else upper
-        )
-        if limit < _MIN_SOLVE_S or reduced.columns.size > max_columns:
-            # Building and presolving alone would outrun the time left: not worth starting.
-            self.reports.append(StageReport(name, "skipped", float("nan"), float("nan"), 0.0))
-            return None, float("nan"), float("nan"), False
-        mb_model = _mb_model(reduced, model.integrality(stage)[reduced.columns], maximize)
-        solver = mb.Solver(self.backend)
-        solver.set_time_limit_in_seconds(_solver_time(limit, reduced))
-        solver.set_solver_specific_parameters(_parameters(self.backend, gap, abs_gap))
-        status = solver.solve(mb_model)
-        seconds = time.perf_counter() - started
-        if status not in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE):
-            self.reports.append(
-                StageReport(name, "no_solution", float("nan"), float("nan"), seconds)
-            )
-            return None, float("nan"), float("nan"), False
-        values = reduced.expand(
-            solver.values(mb_model.get_variables()).to_numpy(dtype=np.float64, na_value=0.0)
-        )
-        x = np.rint(values[: model.n_x]).astype(np.int64)
-        if not allocation_is_feasible(self.data, model, x, self.row_lower) or (
-            upper is not None and np.any(x > upper[: model.n_x] + 1e-9)
-        ):
-            # Seen with OR-Tools' SCIP when a hint is given: a "solution" with fractional
-            # integers. Never promise it; the caller goes on without it.
-            self.reports.append(
-                StageReport(name, "invalid_solution", float("nan"), float("nan"), seconds)
-            )
-            return None, float("nan"), float("nan"), False
-        optimal = status == mb.SolveStatus.OPTIMAL
-        # The objective of the allocation actually returned (y and z derived from x).
-        value = float(objective @ model.columns_of(self.data, x))
-        bound = self._bound(solver, value, optimal, maximize, gap, abs_gap)
-        self.reports.append(
-            StageReport(name, "optimal" if optimal else "feasible", value, bound, seconds)
-        )
-        return x, value, bound, optimal
-
-    def value_of(self, objective: FloatArray, x: IntArray) -> float:
-        """An objective's value at allocation ``x`` (its shipments and served orders derived)."""
-        return float(objective @ self.model.columns_of(self.data, x))
-
-    def relax(
-        self, objective: FloatArray, maximize: bool, upper: FloatArray
-    ) -> tuple[FloatArray, float] | None:
-        """The LP relaxation (HiGHS' simplex): column values and its optimum, a proven bound."""
-        started = time.perf_counter()
-        if self.remaining_s() < _MIN_SOLVE_S:
-            self.reports.append(StageReport("lp", "skipped", float("nan"), float("nan"), 0.0))
-            return None
-        reduced = reduce_model(
-            self.data,
-            self.model,
-            objective,
-            self.row_lower,
-            upper,
-            substitute_single_shipments=True,
-        )
-        relaxed = _mb_model(reduced, None, maximize)
-        solver = mb.Solver("highs")
-        solver.set_time_limit_in_seconds(_solver_time(self.remaining_s(), reduced))
-        # dual simplex: measured fastest here on these LPs (IPM and PDLP far slower)
-        solver.set_solver_specific_parameters("output_flag=false\nsimplex_strategy=1")
-        status = solver.solve(relaxed)
-        seconds = time.perf_counter() - started
-        if status != mb.SolveStatus.OPTIMAL:
-            self.reports.append(
-                StageReport("lp", "no_solution", float("nan"), float("nan"), seconds)
-            )
-            return None
-        value = float(solver.objective_value)
-        self.reports.append(StageReport("lp", "optimal", value, value, seconds))
-        return reduced.expand(
-            solver.values(relaxed.get_variables()).to_numpy(dtype=np.float64, na_value=0.0)
-        ), value
-
-    def solve_guided(
-        self,
-        name: str,
-        objective: FloatArray,
-        *,
-        maximize: bool,
-        gap: float,
-        abs_gap: float,
-        start: IntArray,
-        upper: FloatArray | None = None,
-        full_time_share: float = 1.0,
-        lp_objective: FloatArray | None = None,
-        neighbourhood: BoolArray | None = None,
-    ) -> tuple[IntArray | None, float, float, bool]:
-        """A stage solved from small models to the full one, each step only if still needed.
-
-        1. The LP relaxation: a proven bound, and a support.
-        2. A MIP over the LP's support and the start allocation's (so it is feasible): it
-           usually meets the LP bound within the gap, which proves it.
-        3. With a ``neighbourhood`` (candidates worth trying, e.g. each line's cheapest), the
-           same MIP with those added, for a better answer.
-        4. Only if still unproven, the full MIP, with ``full_time_share`` of the time left.
-
-        (A MIP over a neighbourhood alone, before the LP, was tried: without a warm start,
-        which OR-Tools' wrappers do not pass reliably, SCIP found no solution in time.)
-
-        Nothing is pruned for good: the full model stays the reference for bound and proof.
-        ``lp_objective`` (default: ``objective``) is what the LP and the full MIP optimise and
-        what the proof compares; only the restricted MIPs carry a fill stage's cost tie-break,
-        which would slow the LP and the proof down. Returns (x, value, bound, proven).
-        """
-        model = self.model
-        full_upper = model.upper if upper is None else upper
-        proof_objective = objective if lp_objective is None else lp_objective
-        best: tuple[IntArray, float] | None = None
-
-        def restricted(label: str, keep_x: BoolArray, time_share: float) -> None:
-            nonlocal best, start
-            x, _value, _bound, _optimal = self.solve(
-                f"{name}:{label}",
-                objective,
-                maximize=maximize,
-                gap=gap,
-                abs_gap=abs_gap,
-                upper=np.where(self._columns_of_candidates(keep_x | (start > 0)), full_upper, 0.0),
-                time_limit_s=self.remaining_s() * time_share,
-            )
-            if x is not None:
-                value = self.value_of(proof_objective, x)
-                if best is None or _better(value, best[1], maximize):
-                    best, start = (x, value), x
-
-        relaxation = self.relax(proof_objective, maximize, full_upper)
-        lp_bound = float("inf") if maximize else 0.0
-        if relaxation is not None:
-            values, lp_bound = relaxation
-            lp_support = values[: model.n_x] > 1e-7
-            restricted("lp-support", lp_support, 1.0)
-            if best is not None and _within(best[1], lp_bound, maximize, gap, abs_gap):
-                return best[0], best[1], lp_bound, True
-            if neighbourhood is not None:
-                restricted("lp-support+neighbourhood", lp_support | neighbourhood, 0.6)
-                if best is not None and _within(best[1], lp_bound, maximize, gap, abs_gap):
-                    return best[0], best[1], lp_bound, True
-        x, value, bound, optimal = self.solve(
-            name,
-            proof_objective,
-            maximize=maximize,
-            gap=gap,
-            abs_gap=abs_gap,
-            upper=upper,
-            time_limit_s=self.remaining_s() * full_time_share,
-            max_columns=_FULL_MIP_MAX_COLUMNS,
-        )
-        if x is None or not np.isfinite(bound):
-            bound = lp_bound
-        else:
-            bound = min(bound, lp_bound) if maximize else max(bound, lp_bound)
-        # On a tie a restricted answer wins: its tie-break made it the cheaper one.
-        if best is not None and (x is None or not _better(value, best[1], maximize)):
-            return best[0], best[1], bound, _within(best[1], bound, maximize, gap, abs_gap)
-        return x, value, bound, optimal
-
-    def _columns_of_candidates(self, keep_x: BoolArray) -> BoolArray:
-        """Columns to keep for a set of candidates: theirs, their shipments', every z."""
-        model = self.model
-        keep_pair = np.bincount(self.data.candidate_pair, weights=keep_x, minlength=model.n_y) > 0
-        return np.concatenate([keep_x, keep_pair, np.ones(model.n_z, dtype=bool)])
-
-    def _bound(
-        self,
-        solver: mb.Solver,
-        value: float,
-        optimal: bool,
-        maximize: bool,
-        gap: float,
-        abs_gap: float,
-    ) -> float:
-        """A proven bound on the stage's objective, or nan when the solver proved none.
-
-        SCIP and CP-SAT report their dual bound. OR-Tools' HiGHS wrapper reports the incumbent's
-        value as the bound, which proves nothing, so for HiGHS the bound comes from HiGHS' own
-        stopping rule when it proved optimality within the gap; otherwise the caller falls back
-        on the LP relaxation's.
-        """
-        if self.backend != "highs":
-            bound = float(solver.best_objective_bound)
-            if np.isfinite(bound):
-                return bound
-        if optimal:
-            slack = max(gap * abs(value), abs_gap) if maximize else gap * abs(value)
-            return value + slack if maximize else value - slack
-        return float("nan")
-
-
-def _mb_model(reduced: ReducedModel, integer: np.ndarray | None, maximize: bool) -> mb.Model:
-    """The model handed to OR-Tools in one call from the sparse arrays."""
-    mb_model = mb.Model()
-    # OR-Tools' stubs type these arrays wrongly (ndarray[float64, ...]); the call takes float64 arrays.
-    helper: Any = mb_model.helper
-    helper.fill_model_from_sparse_data(
-        reduced.lower,
-        reduced.upper,
-        reduced.objective,
-        reduced.row_lower,
-        reduced.row_upper,
-        reduced.matrix,
-    )
-    if integer is not None:
-        for column in np.flatnonzero(integer).tolist():
-            helper.set_var_integrality(column, True)
-    helper.set_maximize(maximize)
-    return mb_model
-
-
-def _parameters(backend: str, gap: float, abs_gap: float) -> str:
-    if backend == "highs":
-        # HiGHS writes a banner to stdout unless told not to; stdout is the CLI's JSON.
-        return f"output_flag=false\nmip_rel_gap={gap}\nmip_abs_gap={abs_gap}\nthreads=1"
-    if backend == "scip":
-        return f"limits/gap = {gap}\nlimits/absgap = {abs_gap}\ndisplay/verblevel = 0"
-    return f"relative_gap_limit: {gap}, absolute_gap_limit: {abs_gap}, num_workers: 2"
 
 
 def optimise(
@@ -448,7 +142,7 @@ def _optimise(
     started = time.perf_counter()
     deadline = started + max(0.01, time_limit - _RESPONSE_RESERVE_S)
     # The fill stages answer to an earlier deadline, so the cost stage always gets its share.
-    stages = _Stages(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE)
+    stages = StageSolver(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE)
     upper = fill_upper_bounds(data)
     floor_fill = fill_by_priority(data, floor_x)
 
@@ -501,7 +195,7 @@ def _optimise(
                 else None
             )
             completed = complete_greedily(data, served, priority)
-            last_x = min((completed, floor_x), key=lambda a: _lexicographic_key(data, a))
+            last_x = min((completed, floor_x), key=lambda a: lexicographic_key(data, a))
             reached = fill_by_priority(data, last_x)
             for lower in data.priorities:
                 if lower <= priority:
@@ -528,7 +222,7 @@ def _optimise(
         # No allocation found within the time left: the last fill stage's allocation reaches
         # the optimal fill; the floor may too, and may be cheaper.
         candidates = [a for a in (last_x, floor_x) if a is not None]
-        best = min(candidates, key=lambda a: _lexicographic_key(data, a))
+        best = min(candidates, key=lambda a: lexicographic_key(data, a))
         return OptimiserResult(
             best, False, allocation_cost(data, best), 0.0, backend, stages.reports, fill_proven
         )
@@ -587,24 +281,6 @@ def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:
     return rank < per_line
 
 
-def _solver_time(limit_s: float, reduced: ReducedModel) -> float:
-    """The solver's own limit: what is left less the time to hand it the model, which its clock
-    does not count (measured: about a second per million nonzeros, from Python to OR-Tools to
-    the solver)."""
-    handover_s = 1e-6 * reduced.matrix.nnz
-    return max(0.01, limit_s - handover_s)
-
-
-def _within(value: float, bound: float, maximize: bool, gap: float, abs_gap: float) -> bool:
-    """Is ``value`` proven within the gap of ``bound`` (relative, or absolute ``abs_gap``)?"""
-    distance = (bound - value) if maximize else (value - bound)
-    return distance <= max(abs_gap, gap * abs(value)) + 1e-9
-
-
-def _better(a: float, b: float, maximize: bool) -> bool:
-    return a > b if maximize else a < b
-
-
 def _without_lower_priorities(data: ProblemData, x: IntArray, priority: int) -> IntArray:
     """An allocation with the units of lower priorities taken back (still feasible)."""
     return np.where(data.line_priority[data.candidate_line] >= priority, x, 0)
@@ -621,8 +297,3 @@ def _upper_without_lower_priorities(
     lower_orders = data.order_priority[model.partial_free_orders] < priority
     upper[model.n_x + model.n_y :][lower_orders] = 0.0
     return upper
-
-
-def _lexicographic_key(data: ProblemData, x: IntArray) -> tuple[float, ...]:
-    fill = fill_by_priority(data, x)
-    return (*(-fill[p] for p in data.priorities), allocation_cost(data, x))
