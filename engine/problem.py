@@ -11,8 +11,10 @@ Ids come back only when the response is written (:mod:`engine.result`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +22,9 @@ import numpy.typing as npt
 from engine.geo import EARTH_RADIUS_KM
 from models.solve import SolveRequest
 
-IntArray = npt.NDArray[np.int64]
+# Integer columns: int64, or int32 for the per-candidate and per-pair index columns where every
+# index fits (see _with_candidates); arithmetic that can outgrow int32 casts to int64 first.
+IntArray = npt.NDArray[np.signedinteger[Any]]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -251,7 +255,13 @@ def build_problem(request: SolveRequest) -> ProblemData:
 
 
 def _with_candidates(data: ProblemData) -> ProblemData:
-    """Join lines to the inventory rows of their sku, keep the eligible ones, form the pairs."""
+    """Join lines to the inventory rows of their sku, keep the eligible ones, form the pairs.
+
+    Built in chunks of whole orders, so that no temporary spans every (line, row) join at once
+    (at 200k orders x 1,000 locations the join has about 45M rows, and each whole-array int64 or
+    float64 temporary of it 360 MB). A pair belongs to one order, so pairs found chunk by chunk,
+    each chunk's sorted by (order, location), are the pairs of the whole batch in that order.
+    """
     stocked = np.flatnonzero(data.inventory_quantity > 0)
     # inventory rows with stock, grouped by sku: rows of sku s are by_sku[start[s]:start[s + 1]]
     by_sku = stocked[np.argsort(data.inventory_sku[stocked], kind="stable")]
@@ -259,79 +269,179 @@ def _with_candidates(data: ProblemData) -> ProblemData:
     start = np.concatenate(
         [[0], np.cumsum(np.bincount(data.inventory_sku[by_sku], minlength=n_skus))]
     ).astype(np.int64)
-
     per_line = start[data.line_sku + 1] - start[data.line_sku]
-    candidate_line = np.repeat(np.arange(data.n_lines, dtype=np.int64), per_line)
-    # offset of each candidate within its line's run of rows
-    run_start = np.repeat(np.cumsum(per_line) - per_line, per_line)
-    offset = np.arange(candidate_line.size, dtype=np.int64) - run_start
-    candidate_inventory = by_sku[start[data.line_sku[candidate_line]] + offset]
-    candidate_location = data.inventory_location[candidate_inventory]
-    candidate_order = data.line_order[candidate_line]
 
-    # Eligibility that needs no distance first: a pickup order's other locations and locations
-    # that do not ship go before any trigonometry (a third of the rows at 10k orders).
-    pickup_of = data.order_pickup_location[candidate_order]
-    keep = np.where(
-        pickup_of >= 0, candidate_location == pickup_of, data.location_ships[candidate_location]
-    )
-    candidate_line = candidate_line[keep]
-    candidate_inventory = candidate_inventory[keep]
-    candidate_location = candidate_location[keep]
-    candidate_order = candidate_order[keep]
+    # Index columns in int32 when every index fits (half the memory of int64, and faster to
+    # gather); int64 otherwise.
+    joined = int(per_line.sum())
+    index_dtype = _index_dtype(max(joined, data.n_lines, data.inventory_quantity.size))
+    upper_dtype = _index_dtype(int(data.line_quantity.max(initial=0)))
 
-    # Haversine from per-order and per-location radians and cosines, gathered per candidate (the
-    # formula of engine.geo.haversine_km, equal to 1e-11 km), without per-candidate radians.
+    # Per-order and per-location trigonometry once; gathered per candidate in the chunks.
     order_phi = np.radians(np.nan_to_num(data.order_lat))
     order_lam = np.radians(np.nan_to_num(data.order_lon))
+    order_cos_phi = np.cos(order_phi)
     location_phi = np.radians(data.location_lat)
     location_lam = np.radians(data.location_lon)
-    a = np.sin((location_phi[candidate_location] - order_phi[candidate_order]) * 0.5) ** 2
-    a += (
-        np.cos(order_phi)[candidate_order]
-        * np.cos(location_phi)[candidate_location]
-        * np.sin((location_lam[candidate_location] - order_lam[candidate_order]) * 0.5) ** 2
-    )
-    distance_km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-    del a
-    is_pickup = data.order_is_pickup[candidate_order]
-    distance_km[is_pickup] = 0.0
-    if np.isfinite(data.order_max_distance_km).any():
-        eligible = is_pickup | (distance_km <= data.order_max_distance_km[candidate_order])
-        candidate_line = candidate_line[eligible]
-        candidate_inventory = candidate_inventory[eligible]
-        candidate_location = candidate_location[eligible]
-        candidate_order = candidate_order[eligible]
-        distance_km = distance_km[eligible]
+    location_cos_phi = np.cos(location_phi)
+    limited = bool(np.isfinite(data.order_max_distance_km).any())
+    stride = max(data.n_locations, 1)
 
-    pair_key = candidate_order * data.n_locations + candidate_location
-    unique_keys, first, candidate_pair = np.unique(pair_key, return_index=True, return_inverse=True)
-    pair_order = unique_keys // max(data.n_locations, 1)
-    pair_location = unique_keys % max(data.n_locations, 1)
-    pair_distance_km = distance_km[first]
-    pair_cost = np.where(
-        data.order_is_pickup[pair_order],
-        0.0,
-        data.location_shipment_cost[pair_location] + data.cost_per_km * pair_distance_km,
-    )
-    candidate_upper = np.minimum(
-        data.line_quantity[candidate_line], data.inventory_quantity[candidate_inventory]
-    )
-    units_cap = data.location_max_units[candidate_location]
-    candidate_upper = np.where(
-        units_cap != UNLIMITED, np.minimum(candidate_upper, units_cap), candidate_upper
-    )
+    # The output columns, allocated for every joined row and filled chunk by chunk. Pages never
+    # written are never resident, so only what the filters keep costs memory; the columns are
+    # cut to length at the end.
+    dtypes = {
+        "candidate_line": index_dtype,
+        "candidate_location": index_dtype,
+        "candidate_inventory": index_dtype,
+        "candidate_pair": index_dtype,
+        "candidate_upper": upper_dtype,
+        "pair_order": index_dtype,
+        "pair_location": index_dtype,
+        "pair_distance_km": np.dtype(np.float64),
+        "pair_cost": np.dtype(np.float64),
+    }
+    columns: dict[str, npt.NDArray[Any]] = {
+        name: np.empty(joined, dtype) for name, dtype in dtypes.items()
+    }
+    n_candidates = 0
+    n_pairs = 0
+    line_start = data.order_line_slices()
+    for first_order, last_order in _order_chunks(per_line, data.line_order, line_start):
+        first_line, last_line = int(line_start[first_order]), int(line_start[last_order])
+        chunk_per_line = per_line[first_line:last_line]
+        candidate_line = np.repeat(np.arange(first_line, last_line, dtype=np.int64), chunk_per_line)
+        # offset of each candidate within its line's run of rows
+        run_start = np.repeat(np.cumsum(chunk_per_line) - chunk_per_line, chunk_per_line)
+        offset = np.arange(candidate_line.size, dtype=np.int64) - run_start
+        del run_start
+        candidate_inventory = by_sku[start[data.line_sku[candidate_line]] + offset]
+        del offset
+        candidate_location = data.inventory_location[candidate_inventory]
+        candidate_order = data.line_order[candidate_line]
+
+        # Eligibility that needs no distance first: a pickup order's other locations and
+        # locations that do not ship go before any trigonometry.
+        pickup_of = data.order_pickup_location[candidate_order]
+        keep = np.where(
+            pickup_of >= 0,
+            candidate_location == pickup_of,
+            data.location_ships[candidate_location],
+        )
+        del pickup_of
+        candidate_line = candidate_line[keep]
+        candidate_inventory = candidate_inventory[keep]
+        candidate_location = candidate_location[keep]
+        candidate_order = candidate_order[keep]
+        del keep
+
+        # Haversine from per-order and per-location radians and cosines, gathered per candidate
+        # (the formula of engine.geo.haversine_km, equal to 1e-11 km).
+        a = np.sin((location_phi[candidate_location] - order_phi[candidate_order]) * 0.5) ** 2
+        a += (
+            order_cos_phi[candidate_order]
+            * location_cos_phi[candidate_location]
+            * np.sin((location_lam[candidate_location] - order_lam[candidate_order]) * 0.5) ** 2
+        )
+        distance_km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+        del a
+        is_pickup = data.order_is_pickup[candidate_order]
+        distance_km[is_pickup] = 0.0
+        if limited:
+            eligible = is_pickup | (distance_km <= data.order_max_distance_km[candidate_order])
+            candidate_line = candidate_line[eligible]
+            candidate_inventory = candidate_inventory[eligible]
+            candidate_location = candidate_location[eligible]
+            candidate_order = candidate_order[eligible]
+            distance_km = distance_km[eligible]
+        del is_pickup
+
+        pair_key = candidate_order * stride + candidate_location
+        del candidate_order
+        unique_keys, first, candidate_pair = np.unique(
+            pair_key, return_index=True, return_inverse=True
+        )
+        del pair_key
+        new_pairs = slice(n_pairs, n_pairs + unique_keys.size)
+        pair_order = unique_keys // stride
+        pair_location = unique_keys % stride
+        pair_distance_km = distance_km[first]
+        del unique_keys, first, distance_km
+        columns["pair_order"][new_pairs] = pair_order
+        columns["pair_location"][new_pairs] = pair_location
+        columns["pair_distance_km"][new_pairs] = pair_distance_km
+        columns["pair_cost"][new_pairs] = np.where(
+            data.order_is_pickup[pair_order],
+            0.0,
+            data.location_shipment_cost[pair_location] + data.cost_per_km * pair_distance_km,
+        )
+        del pair_order, pair_location, pair_distance_km
+        n_new = candidate_line.size
+        new = slice(n_candidates, n_candidates + n_new)
+        columns["candidate_pair"][new] = candidate_pair.reshape(-1) + n_pairs
+        n_pairs = new_pairs.stop
+        del candidate_pair
+
+        candidate_upper = np.minimum(
+            data.line_quantity[candidate_line], data.inventory_quantity[candidate_inventory]
+        )
+        units_cap = data.location_max_units[candidate_location]
+        columns["candidate_upper"][new] = np.where(
+            units_cap != UNLIMITED, np.minimum(candidate_upper, units_cap), candidate_upper
+        )
+        del units_cap, candidate_upper
+        columns["candidate_line"][new] = candidate_line
+        columns["candidate_location"][new] = candidate_location
+        columns["candidate_inventory"][new] = candidate_inventory
+        n_candidates += n_new
+        del candidate_line, candidate_location, candidate_inventory
+
+    # Cut to length one column at a time (a copy, so the unused tail's address space goes too).
+    built: dict[str, npt.NDArray[Any]] = {}
+    for name in list(columns):
+        column = columns.pop(name)
+        length = n_pairs if name.startswith("pair_") else n_candidates
+        built[name] = column[:length].copy()
+        del column
 
     return replace(
         data,
-        candidate_line=candidate_line,
-        candidate_location=candidate_location,
-        candidate_inventory=candidate_inventory,
-        candidate_pair=candidate_pair.astype(np.int64).reshape(-1),
-        candidate_upper=candidate_upper.astype(np.int64),
-        pair_order=pair_order.astype(np.int64),
-        pair_location=pair_location.astype(np.int64),
-        pair_distance_km=pair_distance_km.astype(np.float64),
-        pair_cost=pair_cost.astype(np.float64),
+        candidate_line=built["candidate_line"],
+        candidate_location=built["candidate_location"],
+        candidate_inventory=built["candidate_inventory"],
+        candidate_pair=built["candidate_pair"],
+        candidate_upper=built["candidate_upper"],
+        pair_order=built["pair_order"],
+        pair_location=built["pair_location"],
+        pair_distance_km=built["pair_distance_km"],
+        pair_cost=built["pair_cost"],
         _cache={},
     )
+
+
+# Joined (line, inventory row) pairs per chunk of the candidate build: about 30 MB per int64
+# temporary, a few dozen of them at once.
+_JOIN_CHUNK = 4_000_000
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def _index_dtype(largest: int) -> np.dtype[np.signedinteger[Any]]:
+    """int32 when every value up to ``largest`` fits in it, else int64."""
+    return np.dtype(np.int32) if largest < _INT32_MAX else np.dtype(np.int64)
+
+
+def _order_chunks(
+    per_line: IntArray, line_order: IntArray, line_start: IntArray
+) -> Iterator[tuple[int, int]]:
+    """Consecutive ranges of whole orders, each joining about ``_JOIN_CHUNK`` rows or fewer
+    (an order alone may join more)."""
+    n_orders = line_start.size - 1
+    per_order = np.bincount(line_order, weights=per_line, minlength=n_orders)
+    ends = np.cumsum(per_order)
+    first = 0
+    while first < n_orders:
+        base = ends[first - 1] if first > 0 else 0.0
+        last = int(np.searchsorted(ends, base + _JOIN_CHUNK, side="right"))
+        last = min(max(last, first + 1), n_orders)
+        yield first, last
+        first = last

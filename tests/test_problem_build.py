@@ -1,0 +1,72 @@
+"""The problem arrays: built in chunks of whole orders, the same arrays as built in one piece."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from engine import greedy, problem
+from engine.generate import Size, generate
+from engine.greedy import greedy_allocate
+from engine.problem import ProblemData, build_problem
+from models.validation import parse_solve_request
+
+
+def _request(max_distance_km: float | None) -> object:
+    raw = generate(Size(orders=400, locations=25, skus=300), seed=7)
+    raw["policy"]["max_distance_km"] = max_distance_km
+    # a few orders with their own limit, tighter than the policy's
+    for order in raw["orders"][::9]:
+        if order["delivery"] == "ship":
+            order["max_distance_km"] = 400.0
+    return parse_solve_request(raw)
+
+
+def _arrays(data: ProblemData) -> dict[str, np.ndarray]:
+    return {
+        f.name: getattr(data, f.name)
+        for f in dataclasses.fields(data)
+        if isinstance(getattr(data, f.name), np.ndarray)
+    }
+
+
+@pytest.mark.parametrize("max_distance_km", [None, 1500.0])
+@pytest.mark.parametrize("chunk", [1, 97, 1_000])
+def test_chunked_build_equals_one_piece(
+    monkeypatch: pytest.MonkeyPatch, max_distance_km: float | None, chunk: int
+) -> None:
+    request = _request(max_distance_km)
+    whole = build_problem(request)
+    assert whole.n_candidates > 1_000  # several chunks whatever the chunk size
+    monkeypatch.setattr(problem, "_JOIN_CHUNK", chunk)
+    monkeypatch.setattr(greedy, "_CHUNK", chunk)
+    chunked = build_problem(request)
+    for name, column in _arrays(whole).items():
+        other = getattr(chunked, name)
+        assert other.dtype == column.dtype, name
+        assert np.array_equal(other, column, equal_nan=True), name
+    for preference in ("nearest", "cheapest"):
+        assert np.array_equal(
+            greedy_allocate(chunked, preference), greedy_allocate(whole, preference)
+        )
+
+
+def test_pairs_sorted_by_order_then_location() -> None:
+    data = build_problem(_request(None))
+    key = data.pair_order.astype(np.int64) * data.n_locations + data.pair_location
+    assert np.all(np.diff(key) > 0)
+    # every candidate's pair is its own (order, location)
+    assert np.array_equal(
+        data.pair_order[data.candidate_pair], data.line_order[data.candidate_line]
+    )
+    assert np.array_equal(data.pair_location[data.candidate_pair], data.candidate_location)
+
+
+def test_index_columns_are_int32_when_they_fit() -> None:
+    data = build_problem(_request(None))
+    for name in ("candidate_line", "candidate_location", "candidate_inventory", "candidate_pair"):
+        assert getattr(data, name).dtype == np.int32, name
+    assert data.pair_order.dtype == np.int32
+    assert data.pair_distance_km.dtype == np.float64
