@@ -100,12 +100,13 @@ def greedy_allocate(
     if preference == "nearest":
         measure = data.pair_distance_km
     else:
-        # The pair's cost were it to ship the whole order: shipment plus handling of every unit.
-        measure = (
-            data.pair_cost
-            + units_per_order[data.pair_order] * data.location_unit_cost[data.pair_location]
-        )
+        # The pair's cost were it to ship the whole order: shipment plus handling of every unit
+        # (in place: one array per pair, not four).
+        measure = units_per_order[data.pair_order].astype(np.float64)
+        measure *= data.location_unit_cost[data.pair_location]
+        measure += data.pair_cost
     pair_sequence, pair_rank = _pairs_ranked(data, measure)
+    del measure
 
     # The locations that could ever serve an order complete, found once with numpy, per pair:
     # they stock every line, each from a row that held the line's quantity at the start, under a
@@ -117,17 +118,14 @@ def greedy_allocate(
         short_at_start[lo:hi] = (
             data.inventory_quantity[ls_inventory[lo:hi]] < data.line_quantity[ls_line[lo:hi]]
         )
-    pair_size = np.bincount(ls_pair, minlength=data.n_pairs)
-    pair_short = np.bincount(ls_pair[short_at_start], minlength=data.n_pairs)
+    # Built term by term, each per-pair temporary dropped as soon as it is used.
+    viable = np.bincount(ls_pair[short_at_start], minlength=data.n_pairs) == 0
     del short_at_start
-    unit_cap = data.location_max_units[data.pair_location]
     pair_lines = lines_per_order[data.pair_order]
-    viable = (
-        (pair_size == pair_lines)
-        & (pair_short == 0)
-        & ((unit_cap == UNLIMITED) | (unit_cap >= units_per_order[data.pair_order]))
-    )
-    del pair_size, pair_short, unit_cap
+    viable &= np.bincount(ls_pair, minlength=data.n_pairs) == pair_lines
+    unit_cap = data.location_max_units[data.pair_location]
+    viable &= (unit_cap == UNLIMITED) | (unit_cap >= units_per_order[data.pair_order])
+    del unit_cap
     viable_pairs = pair_sequence[viable[pair_sequence]]  # by (order, distance, location)
     viable_orders = data.pair_order[viable_pairs]
     order_viable_start = _offsets(np.bincount(viable_orders, minlength=data.n_orders)).tolist()
@@ -137,13 +135,18 @@ def greedy_allocate(
     block_start = np.full(data.n_pairs, -1, dtype=np.int64)
     block_sizes = pair_lines[viable_pairs]
     block_start[viable_pairs] = _offsets(block_sizes)[:-1]
-    members = np.flatnonzero(viable[ls_pair])
-    slot = block_start[ls_pair[members]] + (
-        ls_line[members] - order_line_start[data.line_order[ls_line[members]]]
-    )
-    viable_position = np.empty(members.size, dtype=np.int64)  # in line space
-    viable_position[slot] = members
-    del block_start, members, slot, viable
+    # Positions in line space fit int32 whenever the candidates do.
+    position_dtype = np.int32 if n_candidates < np.iinfo(np.int32).max else np.int64
+    viable_position = np.empty(int(block_sizes.sum()), dtype=position_dtype)  # in line space
+    for lo in range(0, n_candidates, _CHUNK):  # in chunks: a few int64 gathers per member
+        members = lo + np.flatnonzero(viable[ls_pair[lo : lo + _CHUNK]])
+        member_line = ls_line[members]
+        slot = block_start[ls_pair[members]] + (
+            member_line - order_line_start[data.line_order[member_line]]
+        )
+        viable_position[slot] = members
+        del members, member_line, slot
+    del block_start, viable
     viable_row = ls_inventory[viable_position].astype(np.int32)
     viable_quantity = data.line_quantity[ls_line[viable_position]].astype(np.int32)
     order_viable_cand_start = _offsets(
@@ -229,7 +232,8 @@ def greedy_allocate(
         # location (distance) then line for the best single location (3). Sorted per order, as
         # only a minority of orders get here.
         rank = pair_rank[ls_pair[c0:c1]]
-        local_line = ls_line[c0:c1] - first_line_i
+        # int64: the sort keys below multiply it by the number of pairs
+        local_line = ls_line[c0:c1].astype(np.int64) - first_line_i
         if allow_split[order]:
             sequence = np.argsort(local_line * n_pairs + rank)
         else:
@@ -330,15 +334,28 @@ def _pairs_ranked(data: ProblemData, measure: FloatArray) -> tuple[IntArray, Int
     order on ties and never mixes orders. One float key sorts several times faster than
     np.lexsort over the three columns.
     """
-    if data.n_pairs > 1 and not np.all(
-        np.diff(data.pair_order * max(data.n_locations, 1) + data.pair_location) > 0
-    ):
+    if not _pairs_in_order(data):
         sequence = np.lexsort((data.pair_location, measure, data.pair_order))
     else:
         stride = max(
             _ORDER_STRIDE_KM, 2.0 ** np.ceil(np.log2(float(measure.max(initial=0.0)) + 1.0))
         )
-        sequence = np.argsort(data.pair_order * stride + measure, kind="stable")
+        key = data.pair_order * stride
+        key += measure
+        sequence = np.argsort(key, kind="stable")
+        del key
     rank = np.empty(data.n_pairs, dtype=np.int64)
     rank[sequence] = np.arange(data.n_pairs, dtype=np.int64)
-    return sequence.astype(np.int64), rank
+    return sequence.astype(np.int64, copy=False), rank
+
+
+def _pairs_in_order(data: ProblemData) -> bool:
+    """Are the pairs strictly sorted by (order, location), as the problem builder emits them?
+    Checked in chunks, in int64 (order x locations may not fit the index dtype)."""
+    stride = max(data.n_locations, 1)
+    for lo in range(0, max(data.n_pairs - 1, 0), _CHUNK):
+        hi = min(lo + _CHUNK + 1, data.n_pairs)
+        key = data.pair_order[lo:hi].astype(np.int64) * stride + data.pair_location[lo:hi]
+        if not np.all(np.diff(key) > 0):
+            return False
+    return True
