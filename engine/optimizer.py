@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.backends import BACKENDS, DEFAULT_BACKEND
 from engine.greedy import greedy_allocate
+from engine.lns import cheapest_candidates, improve_by_neighbourhoods, stage_scope
 from engine.measures import (
     allocation_cost,
     fill_by_priority,
@@ -39,8 +40,8 @@ from engine.model import (
     fill_objective,
 )
 from engine.polish import rehome_orders
-from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
-from engine.stages import StageReport, StageSolver
+from engine.problem import UNLIMITED, FloatArray, IntArray, ProblemData
+from engine.stages import MIN_SOLVE_S, StageReport, StageSolver
 
 # Re-exported: callers compare allocations and pick backends through the optimiser's module.
 __all__ = [
@@ -68,6 +69,14 @@ _FILL_STAGES_TIME_SHARE = 0.6
 MAX_MODEL_CANDIDATES = 8_000_000
 # How many of each line's cheapest candidates the cost stage tries.
 _NEIGHBOURHOOD_PER_LINE = 2
+# Beyond this many candidates even the LP over all of them outruns a batch's seconds (HiGHS took
+# 100 s at 10k orders x 200 locations, 0.73M candidates): the stages then work within a *scope*
+# (see :func:`stage_scope`), and what they find is improved by the neighbourhood search.
+SCOPED_ABOVE_CANDIDATES = 150_000
+# With a scope, the fill stages' share: the neighbourhood search needs the time more.
+_SCOPED_FILL_STAGES_TIME_SHARE = 0.3
+# Each line's cheapest candidates in a scope.
+_SCOPE_PER_LINE = 3
 
 
 @dataclass(frozen=True)
@@ -142,12 +151,20 @@ def _optimise(
     started = time.perf_counter()
     deadline = started + max(0.01, time_limit - _RESPONSE_RESERVE_S)
     # The fill stages answer to an earlier deadline, so the cost stage always gets its share.
-    stages = StageSolver(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE)
+    scoped_model = data.n_candidates > SCOPED_ABOVE_CANDIDATES
+    fill_share = _SCOPED_FILL_STAGES_TIME_SHARE if scoped_model else _FILL_STAGES_TIME_SHARE
+    stages = StageSolver(data, backend, started + (deadline - started) * fill_share)
     upper = fill_upper_bounds(data)
     floor_fill = fill_by_priority(data, floor_x)
 
     # Fill stages. While the floor reaches a priority's trivial bound, that fill is optimal
     # without a solve; from the first priority it does not, the MIP decides.
+    def scoped(upper: FloatArray, start: IntArray) -> FloatArray:
+        if not scoped_model:
+            return upper
+        keep = stages.columns_of_candidates(stage_scope(data, start, _SCOPE_PER_LINE))
+        return np.where(keep, upper, 0.0)
+
     last_x: IntArray | None = None
     floor_is_optimal_so_far = True
     fill_proven = True
@@ -181,9 +198,13 @@ def _optimise(
                 data, last_x if last_x is not None else floor_x, priority
             ),
             # lower priorities cannot raise this one's fill: keep them out of the model
-            upper=_upper_without_lower_priorities(data, stages.model, priority),
-            # proving a fill must leave time for the cost stage and the lower priorities
-            full_time_share=_FILL_PROOF_TIME_SHARE,
+            upper=scoped(
+                _upper_without_lower_priorities(data, stages.model, priority),
+                last_x if last_x is not None else floor_x,
+            ),
+            # proving a fill must leave time for the cost stage and the lower priorities; a
+            # scope's fill proves nothing, so no time goes to proving it
+            full_time_share=0.0 if scoped_model else _FILL_PROOF_TIME_SHARE,
         )
         if x is None:
             # Out of fill time before any allocation for this priority: keep what the higher
@@ -202,29 +223,37 @@ def _optimise(
                     stages.hold_fill(lower, reached[lower])
             fill_proven = False
             break
-        fill_proven &= optimal
+        fill_proven &= optimal and not scoped_model
         stages.hold_fill(priority, fill_by_priority(data, x)[priority])
         last_x = x
 
     # Cost stage, every fill held.
     stages.deadline = deadline
     start_x = last_x if last_x is not None else floor_x
-    x, _value, bound, optimal = stages.solve_guided(
-        "cost",
-        cost_objective(data, stages.model),
-        maximize=False,
-        gap=gap,
-        abs_gap=1e-6,
-        start=start_x,
-        neighbourhood=cheapest_candidates(data, _NEIGHBOURHOOD_PER_LINE),
-    )
+    if scoped_model:
+        # Measured at 10k orders x 200 locations: the scope's LP alone took 2-4 s and the MIP over
+        # its support 5 s more, while the neighbourhood search below saved more in that time.
+        x, bound, optimal = start_x, 0.0, False
+    else:
+        x, _value, bound, optimal = stages.solve_guided(
+            "cost",
+            cost_objective(data, stages.model),
+            maximize=False,
+            gap=gap,
+            abs_gap=1e-6,
+            start=start_x,
+            neighbourhood=cheapest_candidates(data, _NEIGHBOURHOOD_PER_LINE),
+        )
     if x is None:
         # No allocation found within the time left: the last fill stage's allocation reaches
         # the optimal fill; the floor may too, and may be cheaper.
-        candidates = [a for a in (last_x, floor_x) if a is not None]
-        best = min(candidates, key=lambda a: lexicographic_key(data, a))
-        return OptimiserResult(
-            best, False, allocation_cost(data, best), 0.0, backend, stages.reports, fill_proven
+        x, bound, optimal = (
+            min(
+                [a for a in (last_x, floor_x) if a is not None],
+                key=lambda a: lexicographic_key(data, a),
+            ),
+            0.0,
+            False,
         )
     optimal = optimal and fill_proven
     if lexicographically_better(data, floor_x, x):
@@ -232,6 +261,18 @@ def _optimise(
         # bound still holds (and the floor, being cheaper, is as proven); at another, it does not.
         same_fill = fill_by_priority(data, floor_x) == fill_by_priority(data, x)
         x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
+    if not optimal and deadline - time.perf_counter() > MIN_SOLVE_S:
+        # Unproven: the time left goes to re-solving neighbourhoods of orders exactly.
+        x, search = improve_by_neighbourhoods(data, x, deadline=deadline, backend=backend)
+        stages.reports.append(
+            StageReport(
+                f"neighbourhoods:{search.improved}/{search.neighbourhoods}",
+                "feasible",
+                allocation_cost(data, x),
+                float("nan"),
+                search.seconds,
+            )
+        )
     cost = allocation_cost(data, x)
     return OptimiserResult(x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven)
 
@@ -265,20 +306,6 @@ def complete_greedily(data: ProblemData, served: IntArray | None, priority: int)
         _cache={},
     )
     return served + greedy_allocate(rest, preference="cheapest")
-
-
-def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:
-    """Each line's ``per_line`` cheapest candidates, by what a unit would cost from there if the
-    line shipped alone: the shipment's cost spread over the line's units, plus handling."""
-    unit_cost = (
-        data.pair_cost[data.candidate_pair] / data.line_quantity[data.candidate_line]
-        + data.location_unit_cost[data.candidate_location]
-    )
-    order = np.lexsort((unit_cost, data.candidate_line))
-    line_start = np.searchsorted(data.candidate_line[order], data.candidate_line[order])
-    rank = np.empty(data.n_candidates, dtype=np.int64)
-    rank[order] = np.arange(data.n_candidates, dtype=np.int64) - line_start
-    return rank < per_line
 
 
 def _without_lower_priorities(data: ProblemData, x: IntArray, priority: int) -> IntArray:

@@ -1,0 +1,526 @@
+"""Neighbourhood search: free a few hundred orders, solve them exactly, keep what is better.
+
+At thousands of orders the model of the whole batch is too large to solve, or even to relax, in
+a batch's seconds (10k orders x 200 locations: HiGHS needs about 100 s for the LP alone). The
+cost that the greedy rules leave on the table is local, though: an order split across two
+locations because the one location that has all of it gave a unit to an order that could as well
+have gone elsewhere; an order shipped from a store because the warehouse next door was drained
+by orders the store could have served. So the search repeatedly
+
+1. picks a *neighbourhood*: orders that cost more than their cheapest single shipment would
+   (their "regret"), with the orders that hold the stock those cheaper shipments need;
+2. solves a MIP over just those orders, with every other order's units fixed (the stock and
+   capacity those leave), holding each priority's fill at least as it is;
+3. keeps the new allocation of the neighbourhood when it is lexicographically better.
+
+Fill never drops and cost never rises, so the search can stop at any moment with a better
+allocation than it started from. It is the "large neighbourhood search" of vehicle routing
+(Shaw 1998; Pisinger & Ropke 2010), with a MIP as the repair step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from engine.backends import DEFAULT_BACKEND
+from engine.measures import allocation_cost, fill_by_priority, lexicographically_better
+from engine.model import cost_objective
+from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
+from engine.stages import MIN_SOLVE_S, StageSolver
+
+# Orders per neighbourhood: large enough to hold an exchange chain between a few orders,
+# small enough for SCIP to solve it to optimality in a fraction of a second.
+NEIGHBOURHOOD_ORDERS = 150
+# How many orders holding one stock row join a neighbourhood at most (a popular sku in a
+# warehouse is held by hundreds: a sample of them is enough to free a unit).
+HOLDERS_PER_ROW = 12
+# How many of an order's cheaper single locations are explored per seed order.
+TARGETS_PER_SEED = 3
+# The kinds of neighbourhood rounds, in turn.
+ROUNDS = ("short", "regret", "region")
+# Each line's cheapest candidates are offered in every neighbourhood.
+CHEAPEST_PER_LINE = 3
+# Each small MIP's time limit.
+SUBPROBLEM_TIME_S = 1.0
+_SAVING_EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    """What a search did: neighbourhoods solved, how many improved, the saving, the time."""
+
+    neighbourhoods: int
+    improved: int
+    saving: float
+    seconds: float
+
+
+def improve_by_neighbourhoods(
+    data: ProblemData,
+    x: IntArray,
+    *,
+    deadline: float,
+    backend: str = DEFAULT_BACKEND,
+    guide: FloatArray | None = None,
+    neighbourhood_orders: int = NEIGHBOURHOOD_ORDERS,
+    seed: int = 0,
+) -> tuple[IntArray, SearchReport]:
+    """A lexicographically better (or the same) allocation than ``x``, found by ``deadline``
+    (a ``time.perf_counter()`` value).
+
+    ``guide`` (units per candidate, e.g. an LP relaxation's) points the first round at the orders
+    it would allocate differently, and at the stock it would give them.
+    """
+    started = time.perf_counter()
+    x = np.asarray(x, dtype=np.int64).copy()
+    if data.n_candidates == 0 or data.n_orders == 0:
+        return x, SearchReport(0, 0, 0.0, 0.0)
+    index = _Index(data, x)
+    rng = np.random.default_rng(seed)
+    initial_cost = allocation_cost(data, x)
+    solved = improved = 0
+    guided = guide is not None
+    rounds = 0
+    idle_rounds = 0
+    while time.perf_counter() + MIN_SOLVE_S < deadline:
+        # Seeds are ranked once a round: the neighbourhoods of a round may make the ranking
+        # stale, which only makes a seed less promising than it looked, never the answer worse.
+        order_cost, single = _single_shipment_costs(data, x)
+        # offered in every neighbourhood: each line's cheapest candidates, and every one at a
+        # location that could ship an order whole for less than it costs now or already ships it
+        worth_trying = (
+            index.cheap
+            | (
+                (single < order_cost[data.pair_order] - _SAVING_EPSILON)
+                | (index.usage.pair_units > 0)
+            )[data.candidate_pair]
+        )
+        if guided:
+            assert guide is not None
+            seeds, related = _seeds_from_guide(data, index, x, guide)
+            worth_trying |= guide > 1e-6
+        else:
+            kind = ROUNDS[rounds % len(ROUNDS)]
+            if kind == "short":
+                seeds, related = _seeds_short_of_stock(data, index, x, rng)
+            elif kind == "regret":
+                seeds, related = _seeds_by_regret(data, index, x, rng, order_cost, single)
+            else:
+                seeds, related = _seeds_by_region(data, index, x, rng, neighbourhood_orders)
+        rounds += 1
+        improved_this_round = 0
+        tried = np.zeros(data.n_orders, dtype=bool)
+        for seed_order in seeds.tolist():
+            if time.perf_counter() + MIN_SOLVE_S >= deadline:
+                break
+            if tried[seed_order]:
+                continue
+            orders = _neighbourhood(seed_order, seeds, related, tried, neighbourhood_orders)
+            tried[orders] = True
+            better = _resolve(data, index, x, orders, worth_trying, backend, deadline)
+            solved += 1
+            if better is not None:
+                x = better
+                improved += 1
+                improved_this_round += 1
+        # the kinds of rounds take turns: stop when none finds anything any more
+        idle_rounds = 0 if improved_this_round else idle_rounds + 1
+        if idle_rounds >= len(ROUNDS):
+            break
+        guided = False
+    saving = initial_cost - allocation_cost(data, x)
+    return x, SearchReport(solved, improved, saving, time.perf_counter() - started)
+
+
+def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:
+    """Each line's ``per_line`` cheapest candidates, by what a unit would cost from there if the
+    line shipped alone: the shipment's cost spread over the line's units, plus handling."""
+    unit_cost = (
+        data.pair_cost[data.candidate_pair] / data.line_quantity[data.candidate_line]
+        + data.location_unit_cost[data.candidate_location]
+    )
+    order = np.lexsort((unit_cost, data.candidate_line))
+    line_start = np.searchsorted(data.candidate_line[order], data.candidate_line[order])
+    rank = np.empty(data.n_candidates, dtype=np.int64)
+    rank[order] = np.arange(data.n_candidates, dtype=np.int64) - line_start
+    return rank < per_line
+
+
+def stage_scope(data: ProblemData, start: IntArray, per_line: int) -> BoolArray:
+    """The candidates a stage of a batch too large to solve whole works with: each line's
+    ``per_line`` cheapest (where cost is saved), every candidate of a line ``start`` leaves short
+    (where fill is gained) and ``start``'s own (so ``start`` stays feasible in the scope)."""
+    line_units = np.bincount(data.candidate_line, weights=start, minlength=data.n_lines)
+    short = line_units < data.line_quantity
+    return cheapest_candidates(data, per_line) | short[data.candidate_line] | (start > 0)
+
+
+class _Index:
+    """Lookups the search needs over and over: candidates by order and by stock row."""
+
+    def __init__(self, data: ProblemData, x: IntArray):
+        self.usage = Usage.of(data, x)
+        self.cheap = cheapest_candidates(data, CHEAPEST_PER_LINE)
+        candidate_order = data.line_order[data.candidate_line]
+        self.candidate_order = candidate_order
+        self.by_order = np.argsort(candidate_order, kind="stable")
+        self.order_start = np.searchsorted(
+            candidate_order[self.by_order], np.arange(data.n_orders + 1)
+        )
+        self.by_row = np.argsort(data.candidate_inventory, kind="stable")
+        self.row_start = np.searchsorted(
+            data.candidate_inventory[self.by_row], np.arange(data.inventory_quantity.size + 1)
+        )
+
+    def candidates_of(self, orders: IntArray) -> IntArray:
+        starts, ends = self.order_start[orders], self.order_start[orders + 1]
+        return self.by_order[_ranges(starts, ends)]
+
+    def candidates_at(self, rows: IntArray) -> IntArray:
+        starts, ends = self.row_start[rows], self.row_start[rows + 1]
+        return self.by_row[_ranges(starts, ends)]
+
+
+def _ranges(starts: IntArray, ends: IntArray) -> IntArray:
+    """The concatenation of ``arange(s, e)`` for each pair, vectorised."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
+def _single_shipment_costs(data: ProblemData, x: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Per order, what it costs now, and per pair, what the order's current units would cost
+    shipped from that location alone (inf where the location does not stock them all)."""
+    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
+    pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
+    unit_cost = data.location_unit_cost[data.candidate_location]
+    order_cost = np.bincount(
+        data.pair_order,
+        weights=np.where(pair_units > 0, data.pair_cost, 0.0),
+        minlength=data.n_orders,
+    ) + np.bincount(
+        data.line_order[data.candidate_line], weights=x * unit_cost, minlength=data.n_orders
+    )
+    wanted = line_units[data.candidate_line]
+    covers = (wanted > 0) & (data.inventory_quantity[data.candidate_inventory] >= wanted)
+    covered_lines = np.bincount(data.candidate_pair, weights=covers, minlength=data.n_pairs)
+    served_lines = np.bincount(data.line_order, weights=line_units > 0, minlength=data.n_orders)
+    pair_served = served_lines[data.pair_order]
+    pair_unit_cost = np.bincount(
+        data.candidate_pair,
+        weights=np.where(covers, wanted * unit_cost, 0.0),
+        minlength=data.n_pairs,
+    )
+    single = np.where(
+        (pair_served > 0) & (covered_lines >= pair_served),
+        data.pair_cost + pair_unit_cost,
+        np.inf,
+    ).astype(np.float64)
+    return order_cost.astype(np.float64), single
+
+
+def _seeds_by_regret(
+    data: ProblemData,
+    index: _Index,
+    x: IntArray,
+    rng: np.random.Generator,
+    order_cost: FloatArray,
+    single: FloatArray,
+) -> tuple[IntArray, Callable[[int], IntArray]]:
+    """Orders that one cheaper shipment could serve with the units they have, most regret first;
+    for each, the stock rows of its cheapest single shipments."""
+    cheapest = np.full(data.n_orders, np.inf)
+    np.minimum.at(cheapest, data.pair_order, single)
+    regret = order_cost - cheapest
+    seeds = np.flatnonzero(np.isfinite(regret) & (regret > _SAVING_EPSILON))
+
+    def target_rows(order: int) -> IntArray:
+        pairs = _pairs_of(data, order)
+        targets = pairs[np.argsort(single[pairs], kind="stable")[:TARGETS_PER_SEED]]
+        locations = data.pair_location[targets[np.isfinite(single[targets])]]
+        own = index.candidates_of(np.array([order]))
+        return data.candidate_inventory[own[np.isin(data.candidate_location[own], locations)]]
+
+    return seeds[np.argsort(-regret[seeds], kind="stable")], _holding(index, x, target_rows, rng)
+
+
+def _seeds_short_of_stock(
+    data: ProblemData, index: _Index, x: IntArray, rng: np.random.Generator
+) -> tuple[IntArray, Callable[[int], IntArray]]:
+    """Orders with a line left short, in random order; for each, the stock rows its short
+    lines could take from. Who gets a scarce unit decides what ships: a unit given to an order
+    that ships anyway costs nothing more, the same unit to an order that ships nothing else
+    costs a shipment; the MIP of the neighbourhood weighs exactly that."""
+    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
+    short = line_units < data.line_quantity
+    seeds = np.unique(index.candidate_order[short[data.candidate_line]])
+
+    def target_rows(order: int) -> IntArray:
+        own = index.candidates_of(np.array([order]))
+        return data.candidate_inventory[own[short[data.candidate_line[own]]]]
+
+    return rng.permutation(seeds), _holding(index, x, target_rows, rng)
+
+
+def _seeds_from_guide(
+    data: ProblemData, index: _Index, x: IntArray, guide: FloatArray
+) -> tuple[IntArray, Callable[[int], IntArray]]:
+    """Orders the guide allocates differently from ``x``, most units moved first; for each, the
+    stock rows the guide gives it."""
+    moved = np.bincount(index.candidate_order, weights=np.abs(x - guide), minlength=data.n_orders)
+    seeds = np.flatnonzero(moved > 0.5)
+
+    def target_rows(order: int) -> IntArray:
+        own = index.candidates_of(np.array([order]))
+        return data.candidate_inventory[own[guide[own] > 1e-6]]
+
+    return seeds[np.argsort(-moved[seeds], kind="stable")], _holding(
+        index, x, target_rows, np.random.default_rng(0)
+    )
+
+
+def _neighbourhood(
+    seed_order: int,
+    seeds: IntArray,
+    related: Callable[[int], IntArray],
+    tried: BoolArray,
+    size: int,
+) -> IntArray:
+    """The seed and the orders related to it, then more seeds (untried, in rank order) with
+    theirs, until ``size`` orders."""
+    chosen: dict[int, None] = {}
+    queue = iter(seeds.tolist())
+    current: int | None = seed_order
+    while current is not None and len(chosen) < size:
+        if current not in chosen:
+            chosen[current] = None
+            for holder in related(current):
+                if len(chosen) >= size:
+                    break
+                chosen.setdefault(int(holder), None)
+        current = next((o for o in queue if not tried[o] and o not in chosen), None)
+    return np.array(sorted(chosen), dtype=np.int64)
+
+
+def _pairs_of(data: ProblemData, order: int) -> IntArray:
+    # pairs are formed sorted by (order, location)
+    start = np.searchsorted(data.pair_order, order, side="left")
+    end = np.searchsorted(data.pair_order, order, side="right")
+    return np.arange(start, end, dtype=np.int64)
+
+
+def _holding(
+    index: _Index,
+    x: IntArray,
+    target_rows: Callable[[int], IntArray],
+    rng: np.random.Generator,
+) -> Callable[[int], IntArray]:
+    """``related(order)``: the orders holding the stock rows ``target_rows(order)``."""
+    return lambda order: _holders(index, x, order, target_rows(order), rng)
+
+
+def _seeds_by_region(
+    data: ProblemData, index: _Index, x: IntArray, rng: np.random.Generator, size: int
+) -> tuple[IntArray, Callable[[int], IntArray]]:
+    """Served orders in random order; for each, the orders shipping nearest to it: neighbours
+    draw on the same stores and warehouses, so the MIP can trade them among themselves."""
+    served = np.flatnonzero(np.bincount(index.candidate_order, weights=x, minlength=data.n_orders))
+    # pickup orders sit at their store
+    lat = np.where(
+        data.order_is_pickup, data.location_lat[data.order_pickup_location], data.order_lat
+    )
+    lon = np.where(
+        data.order_is_pickup, data.location_lon[data.order_pickup_location], data.order_lon
+    )
+    lat_rad, lon_rad = np.radians(lat[served]), np.radians(lon[served])
+
+    def related(order: int) -> IntArray:
+        # equirectangular distance: ranking neighbours needs no great circles
+        phi, lam = np.radians(lat[order]), np.radians(lon[order])
+        d2 = (lat_rad - phi) ** 2 + ((lon_rad - lam) * np.cos(0.5 * (lat_rad + phi))) ** 2
+        nearest = np.argpartition(d2, min(size, d2.size - 1))[:size]
+        return served[nearest[np.argsort(d2[nearest], kind="stable")]]
+
+    return rng.permutation(served), related
+
+
+def _holders(
+    index: _Index, x: IntArray, order: int, rows: IntArray, rng: np.random.Generator
+) -> IntArray:
+    """Orders other than ``order`` holding units of stock ``rows``: a sample per row."""
+    found: list[IntArray] = []
+    for row in np.unique(rows).tolist():
+        held = index.candidates_at(np.array([row]))
+        held = held[x[held] > 0]
+        holders = np.unique(index.candidate_order[held])
+        holders = holders[holders != order]
+        if holders.size > HOLDERS_PER_ROW:
+            holders = rng.choice(holders, HOLDERS_PER_ROW, replace=False)
+        found.append(holders)
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+def _resolve(
+    data: ProblemData,
+    index: _Index,
+    x: IntArray,
+    orders: IntArray,
+    worth_trying: BoolArray,
+    backend: str,
+    deadline: float,
+) -> IntArray | None:
+    """The allocation with ``orders`` solved anew, or None when that is not better.
+
+    Only the candidates ``worth_trying`` and those ``x`` uses are offered: a neighbourhood's
+    LP then takes a few hundredths of a second instead of a tenth.
+    """
+    candidates = index.candidates_of(orders)
+    candidates = candidates[worth_trying[candidates] | (x[candidates] > 0)]
+    sub = residual_problem(data, x, orders, candidates, usage=index.usage)
+    current = x[candidates]
+    solver = StageSolver(sub, backend, min(deadline, time.perf_counter() + SUBPROBLEM_TIME_S))
+    for priority, units in fill_by_priority(sub, current).items():
+        solver.hold_fill(priority, units)
+    # The LP relaxation first, then a MIP over its support and the current allocation's: SCIP
+    # finds no feasible point of the whole neighbourhood's MIP in seconds (the held fill rows
+    # defeat its heuristics), and solves the restricted one in a few hundredths.
+    new, _value, _bound, _optimal = solver.solve_guided(
+        "neighbourhood",
+        cost_objective(sub, solver.model),
+        maximize=False,
+        gap=1e-6,
+        abs_gap=1e-6,
+        start=current,
+        full_time_share=0.0,
+    )
+    if new is None or not lexicographically_better(sub, new, current, tolerance=_SAVING_EPSILON):
+        return None
+    better = x.copy()
+    better[candidates] = new
+    index.usage.move(data, candidates, current, new)
+    return better
+
+
+@dataclass
+class Usage:
+    """What an allocation uses of each stock row and location, kept up to date as it changes."""
+
+    stock: IntArray  # units per inventory row
+    units: IntArray  # units per location
+    pair_units: IntArray  # units per (order, location) pair
+    shipments: IntArray  # used pairs per location
+
+    @classmethod
+    def of(cls, data: ProblemData, x: IntArray) -> Usage:
+        pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
+        return cls(
+            stock=np.bincount(
+                data.candidate_inventory, weights=x, minlength=data.inventory_quantity.size
+            ).astype(np.int64),
+            units=np.bincount(
+                data.candidate_location, weights=x, minlength=data.n_locations
+            ).astype(np.int64),
+            pair_units=pair_units.astype(np.int64),
+            shipments=np.bincount(
+                data.pair_location, weights=pair_units > 0, minlength=data.n_locations
+            ).astype(np.int64),
+        )
+
+    def without(self, data: ProblemData, candidates: IntArray, units: IntArray) -> Usage:
+        """The usage with ``units`` on ``candidates`` taken back."""
+        other = Usage(self.stock.copy(), self.units.copy(), self.pair_units, self.shipments.copy())
+        other.move(data, candidates, units, np.zeros_like(units), pairs_in_place=False)
+        return other
+
+    def move(
+        self,
+        data: ProblemData,
+        candidates: IntArray,
+        old: IntArray,
+        new: IntArray,
+        *,
+        pairs_in_place: bool = True,
+    ) -> None:
+        delta = new - old
+        np.add.at(self.stock, data.candidate_inventory[candidates], delta)
+        np.add.at(self.units, data.candidate_location[candidates], delta)
+        pairs, inverse = np.unique(data.candidate_pair[candidates], return_inverse=True)
+        before = self.pair_units[pairs]
+        after = before + np.bincount(inverse.reshape(-1), weights=delta, minlength=pairs.size)
+        np.add.at(
+            self.shipments,
+            data.pair_location[pairs],
+            (after > 0).astype(np.int64) - (before > 0),
+        )
+        if pairs_in_place:
+            self.pair_units[pairs] = after.astype(np.int64)
+
+
+def residual_problem(
+    data: ProblemData,
+    x: IntArray,
+    orders: IntArray,
+    candidates: IntArray,
+    *,
+    usage: Usage | None = None,
+) -> ProblemData:
+    """The problem of ``orders`` alone, over ``candidates`` (theirs, including every one ``x``
+    uses), against the stock and capacity every other order's units in ``x`` leave.
+
+    ``usage`` (of ``x``, kept by the caller) saves recounting the whole allocation.
+    """
+    usage = Usage.of(data, x) if usage is None else usage
+    others = usage.without(data, candidates, x[candidates])
+    stock = data.inventory_quantity - others.stock
+    max_units = _left(data.location_max_units, others.units)
+    max_shipments = _left(data.location_max_shipments, others.shipments)
+
+    lines = np.flatnonzero(np.isin(data.line_order, orders))
+    pairs, candidate_pair = np.unique(data.candidate_pair[candidates], return_inverse=True)
+    candidate_line = np.searchsorted(lines, data.candidate_line[candidates])
+    candidate_location = data.candidate_location[candidates]
+    candidate_inventory = data.candidate_inventory[candidates]
+    upper = np.minimum(data.line_quantity[lines][candidate_line], stock[candidate_inventory])
+    cap = max_units[candidate_location]
+    upper = np.maximum(np.where(cap != UNLIMITED, np.minimum(upper, cap), upper), 0)
+    return replace(
+        data,
+        location_max_units=max_units,
+        location_max_shipments=max_shipments,
+        inventory_quantity=np.maximum(stock, 0),
+        order_ids=[data.order_ids[o] for o in orders.tolist()],
+        order_priority=data.order_priority[orders],
+        order_placed_at=data.order_placed_at[orders],
+        order_is_pickup=data.order_is_pickup[orders],
+        order_lat=data.order_lat[orders],
+        order_lon=data.order_lon[orders],
+        order_pickup_location=data.order_pickup_location[orders],
+        order_allow_split=data.order_allow_split[orders],
+        order_allow_partial=data.order_allow_partial[orders],
+        order_max_distance_km=data.order_max_distance_km[orders],
+        line_ids=[data.line_ids[i] for i in lines.tolist()],
+        line_order=np.searchsorted(orders, data.line_order[lines]),
+        line_sku=data.line_sku[lines],
+        line_quantity=data.line_quantity[lines],
+        candidate_line=candidate_line,
+        candidate_location=candidate_location,
+        candidate_inventory=candidate_inventory,
+        candidate_pair=candidate_pair.reshape(-1).astype(np.int64),
+        candidate_upper=upper.astype(np.int64),
+        pair_order=np.searchsorted(orders, data.pair_order[pairs]),
+        pair_location=data.pair_location[pairs],
+        pair_distance_km=data.pair_distance_km[pairs],
+        pair_cost=data.pair_cost[pairs],
+        _cache={},
+    )
+
+
+def _left(capacity: IntArray, used: IntArray) -> IntArray:
+    return np.where(capacity == UNLIMITED, UNLIMITED, np.maximum(capacity - used, 0))
