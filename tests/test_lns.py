@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,20 +15,20 @@ from engine.greedy import greedy_allocate
 from engine.lns import improve_by_neighbourhoods
 from engine.measures import allocation_cost, fill_by_priority
 from engine.polish import rehome_orders
-from engine.problem import build_problem
+from engine.problem import IntArray, ProblemData, build_problem
 from engine.result import SolverInfo, build_response
 from engine.solve import solve
 from models.validation import parse_solve_request
 from tests.builders import PROVIDENCE, WORCESTER, location, request, ship_order, stock
 
 
-def _respond(data, x):  # type: ignore[no-untyped-def]
+def _respond(data: ProblemData, x: IntArray) -> dict[str, Any]:
     cost = allocation_cost(data, x)
     return build_response(data, x, SolverInfo("test", False, cost, 0.0, 1.0, 0.0, "optimal"))
 
 
-def _allocate(data, plan: dict[tuple[str, str], int]):  # type: ignore[no-untyped-def]
-    """Units per (order id, location id), one line per order here."""
+def _allocate(data: ProblemData, plan: dict[tuple[str, str, str], int]) -> IntArray:
+    """Units per (order id, location id, sku)."""
     x = np.zeros(data.n_candidates, dtype=np.int64)
     for c in range(data.n_candidates):
         order = data.order_ids[data.line_order[data.candidate_line[c]]]
