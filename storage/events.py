@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
@@ -34,10 +35,16 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import ensure_skus, location_id_map, location_rules
-from storage.db import bulk_insert, bulk_upsert, executemany, is_sqlite, write_transaction
+from storage.db import (
+    bulk_insert,
+    bulk_upsert,
+    executemany,
+    gc_paused,
+    is_sqlite,
+    write_transaction,
+)
 
 CHUNK = 400  # pairs per query: 800 parameters, well under SQLite's limit
-EMPTY_POSITION = Position()
 EMPTY_STOCK = StockEventColumns(
     index=np.zeros(0, dtype=np.int64), id=[], kind=[], location_id=[], sku=[],
     quantity=np.zeros(0, dtype=np.int64), occurred_us=np.zeros(0, dtype=np.int64), reason=[],
@@ -50,7 +57,8 @@ def apply_event_batch(engine: Engine, data: bytes | str | IO[bytes]) -> EventBat
     Raises :class:`InvalidInput` with every bad row; nothing is applied then."""
     with engine.connect() as connection:
         known = location_id_map(connection)
-    return apply_events(engine, parse_event_rows(data, known))
+    with gc_paused():
+        return apply_events(engine, parse_event_rows(data, known))
 
 
 def apply_events(engine: Engine, batch: EventBatch | list[NumberedEvent]) -> EventBatchResult:
@@ -65,7 +73,7 @@ def apply_events(engine: Engine, batch: EventBatch | list[NumberedEvent]) -> Eve
             others=[NumberedEvent(n.where, n.event, i) for i, n in enumerate(batch)],
         )
     started = time.perf_counter()
-    with write_transaction(engine, "events") as write:
+    with gc_paused(), write_transaction(engine, "events") as write:
         connection = write.connection
         applier = _BatchApplier(connection, write.version)
         duplicates = applier.run(batch)
@@ -110,7 +118,8 @@ def load_positions(
         "CREATE TEMP TABLE IF NOT EXISTS wanted_positions (location_id INTEGER, sku_id INTEGER)"
     )
     connection.exec_driver_sql("DELETE FROM wanted_positions")
-    bulk_insert(connection, "wanted_positions", ("location_id", "sku_id"), pairs)
+    # In key order: the lookups then walk the positions' B-tree forwards, page after page.
+    bulk_insert(connection, "wanted_positions", ("location_id", "sku_id"), sorted(pairs))
     # The driver's cursor, not SQLAlchemy's result rows: a million positions come back here.
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
@@ -123,6 +132,66 @@ def load_positions(
         (loc, sku): Position(on_hand, reserved, held, counted)
         for loc, sku, on_hand, reserved, held, counted in rows
     }
+
+
+@dataclass(frozen=True, slots=True)
+class PositionArrays:
+    """Positions of sorted keys (``location_id << 32 | sku_id``) as aligned arrays; a key
+    without a position has ``exists`` False and zeros (``counted_at_us`` -1)."""
+
+    key: np.ndarray
+    exists: np.ndarray
+    on_hand: np.ndarray
+    reserved: np.ndarray
+    held: np.ndarray
+    counted_at_us: np.ndarray
+
+
+def load_position_arrays(connection: Connection, keys: np.ndarray) -> PositionArrays:
+    """Positions of ``keys`` (sorted, unique) read as arrays: the keys go to a temporary table
+    (in key order, so the lookups walk the positions' B-tree forwards) and each location's values
+    come back concatenated into one text that numpy parses, so a million positions cross the
+    driver as a thousand rows instead of a million tuples."""
+    n = int(keys.size)
+    found = PositionArrays(
+        keys, np.zeros(n, dtype=bool), *(np.zeros(n, dtype=np.int64) for _ in range(3)),
+        np.full(n, -1, dtype=np.int64),
+    )  # fmt: skip
+    if n == 0:
+        return found
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS wanted_keys (location_id INTEGER, sku_id INTEGER)"
+    )
+    connection.exec_driver_sql("DELETE FROM wanted_keys")
+    bulk_insert(
+        connection,
+        "wanted_keys",
+        ("location_id", "sku_id"),
+        zip((keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist(), strict=True),
+    )
+    columns = ("p.sku_id", "p.on_hand", "p.reserved", "p.held", "COALESCE(p.counted_at_us, -1)")
+    if is_sqlite(connection):
+        concat = [f"group_concat({c}, ',')" for c in columns]
+    else:
+        concat = [f"string_agg(({c})::text, ',' ORDER BY p.sku_id)" for c in columns]
+    rows = connection.exec_driver_sql(
+        f"SELECT w.location_id, {', '.join(concat)} FROM wanted_keys w JOIN positions p"
+        " ON p.location_id = w.location_id AND p.sku_id = w.sku_id GROUP BY w.location_id"
+    ).all()
+    if not rows:
+        return found
+    parts: list[list[np.ndarray]] = [[] for _ in columns]
+    for location, *texts in rows:
+        values = [np.fromstring(t, dtype=np.int64, sep=",") for t in texts]
+        values[0] = (np.int64(location) << 32) | values[0]
+        for part, value in zip(parts, values, strict=True):
+            part.append(value)
+    key, on_hand, reserved, held, counted = (np.concatenate(part) for part in parts)
+    at = np.searchsorted(keys, key)  # every key read back is one of ``keys``
+    found.exists[at] = True
+    found.on_hand[at], found.reserved[at], found.held[at] = on_hand, reserved, held
+    found.counted_at_us[at] = counted
+    return found
 
 
 class _BatchApplier:
@@ -187,14 +256,11 @@ class _BatchApplier:
         )
         others = others + [batch.numbered(int(i)) for i in stock_rows[to_slow].tolist()]
         fast = ~to_slow
-        pairs = set(slow_pairs) | set(
-            zip(
-                (stock_key[fast] >> 32).tolist(),
-                (stock_key[fast] & 0xFFFFFFFF).tolist(),
-                strict=True,
-            )
-        )
-        self.positions = load_positions(connection, pairs)
+        # The event-by-event path keeps its positions in a dict; the vectorised one in arrays
+        # (a million Position objects would cost seconds to build and again to write).
+        self.positions = load_positions(connection, slow_pairs)
+        self.fast_positions = load_position_arrays(connection, np.unique(stock_key[fast]))
+        self.fast_after: tuple[np.ndarray, ...] | None = None
         self.new_holds: list[tuple[Any, ...]] = []
         self.approved_holds: list[tuple[str, str]] = []
         self.event_rows: list[tuple[Any, ...]] = []
@@ -251,15 +317,13 @@ class _BatchApplier:
         rows, key, occurred = rows[order], key[order], occurred[order]
         unique_key, position = np.unique(key, return_inverse=True)
         location, sku = unique_key >> 32, unique_key & 0xFFFFFFFF
-        before = [
-            self.positions.get(pair, EMPTY_POSITION)
-            for pair in zip(location.tolist(), sku.tolist(), strict=True)
-        ]
-        on_hand0 = np.array([p.on_hand for p in before], dtype=np.int64)
-        reserved0 = np.array([p.reserved for p in before], dtype=np.int64)
-        held0 = np.array([p.held for p in before], dtype=np.int64)
-        counted0 = np.array(
-            [-1 if p.counted_at_us is None else p.counted_at_us for p in before], dtype=np.int64
+        before = self.fast_positions
+        assert np.array_equal(before.key, unique_key)
+        on_hand0, reserved0, held0, counted0 = (
+            before.on_hand,
+            before.reserved,
+            before.held,
+            before.counted_at_us,
         )
         loc_ids = np.unique(location)
         rules = [self.rules[int(loc)] for loc in loc_ids.tolist()]
@@ -286,14 +350,14 @@ class _BatchApplier:
             per_location([r.receipts_count_at_once for r in rules], bool),
             per_location([r.returns_auto_approved for r in rules], bool),
         )  # fmt: skip
-        for i, pair in enumerate(zip(location.tolist(), sku.tolist(), strict=True)):
-            counted = int(result.counted_at_us[i])
-            self.positions[pair] = Position(
-                int(result.on_hand[i]),
-                int(reserved0[i]),
-                int(result.held[i]),
-                None if counted < 0 else counted,
-            )
+        self.fast_after = (
+            location,
+            sku,
+            result.on_hand,
+            reserved0,
+            result.held,
+            result.counted_at_us,
+        )
         previous = np.where(
             np.append(True, position[1:] != position[:-1]),
             on_hand0[position],
@@ -510,16 +574,39 @@ class _BatchApplier:
 
     def _write(self) -> None:
         connection = self.connection
+        columns = (
+            "location_id",
+            "sku_id",
+            "on_hand",
+            "reserved",
+            "held",
+            "counted_at_us",
+            "version",
+        )
         bulk_upsert(
             connection,
             "positions",
             ("location_id", "sku_id"),
-            ("location_id", "sku_id", "on_hand", "reserved", "held", "counted_at_us", "version"),
+            columns,
             [
                 (loc, sku, p.on_hand, p.reserved, p.held, p.counted_at_us, self.version)
-                for (loc, sku), p in self.positions.items()
+                for (loc, sku), p in sorted(self.positions.items())
             ],
         )
+        if self.fast_after is not None:
+            location, sku, on_hand, reserved, held, counted = self.fast_after
+            n = int(location.size)
+            bulk_upsert(
+                connection,
+                "positions",
+                ("location_id", "sku_id"),
+                columns,
+                zip(
+                    location.tolist(), sku.tolist(), on_hand.tolist(), reserved.tolist(),
+                    held.tolist(), [None if c < 0 else c for c in counted.tolist()],
+                    [self.version] * n, strict=True,
+                ),
+            )  # fmt: skip
         bulk_insert(
             connection,
             "events",
