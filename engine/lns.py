@@ -20,8 +20,10 @@ allocation than it started from. It is the "large neighbourhood search" of vehic
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,12 +40,16 @@ NEIGHBOURHOOD_ORDERS = 150
 # How many orders holding one stock row join a neighbourhood at most (a popular sku in a
 # warehouse is held by hundreds: a sample of them is enough to free a unit).
 HOLDERS_PER_ROW = 12
+# How many of the orders a location at capacity serves join a neighbourhood at most.
+HOLDERS_PER_LOCATION = 40
 # How many of an order's cheaper single locations are explored per seed order.
 TARGETS_PER_SEED = 3
 # The kinds of neighbourhood rounds, in turn.
-ROUNDS = ("short", "regret", "region")
+ROUNDS = ("full", "short", "regret")
 # Each line's cheapest candidates are offered in every neighbourhood.
 CHEAPEST_PER_LINE = 3
+# Neighbourhoods solved at once, one per core (this machine class has 2).
+WORKERS = min(2, os.cpu_count() or 1)
 # Each small MIP's time limit.
 SUBPROBLEM_TIME_S = 1.0
 _SAVING_EPSILON = 1e-6
@@ -65,73 +71,92 @@ def improve_by_neighbourhoods(
     *,
     deadline: float,
     backend: str = DEFAULT_BACKEND,
-    guide: FloatArray | None = None,
     neighbourhood_orders: int = NEIGHBOURHOOD_ORDERS,
     seed: int = 0,
+    workers: int = WORKERS,
 ) -> tuple[IntArray, SearchReport]:
     """A lexicographically better (or the same) allocation than ``x``, found by ``deadline``
     (a ``time.perf_counter()`` value).
 
-    ``guide`` (units per candidate, e.g. an LP relaxation's) points the first round at the orders
-    it would allocate differently, and at the stock it would give them.
+    Neighbourhoods are solved ``workers`` at a time in threads (the solvers release the GIL), on
+    disjoint orders; one that no longer fits what the others took meanwhile is dropped.
     """
     started = time.perf_counter()
-    x = np.asarray(x, dtype=np.int64).copy()
+    start = np.asarray(x, dtype=np.int64)
+    x = start.copy()
     if data.n_candidates == 0 or data.n_orders == 0:
         return x, SearchReport(0, 0, 0.0, 0.0)
     index = _Index(data, x)
     rng = np.random.default_rng(seed)
     initial_cost = allocation_cost(data, x)
     solved = improved = 0
-    guided = guide is not None
-    rounds = 0
-    idle_rounds = 0
-    while time.perf_counter() + MIN_SOLVE_S < deadline:
-        # Seeds are ranked once a round: the neighbourhoods of a round may make the ranking
-        # stale, which only makes a seed less promising than it looked, never the answer worse.
-        order_cost, single = _single_shipment_costs(data, x)
-        # offered in every neighbourhood: each line's cheapest candidates, and every one at a
-        # location that could ship an order whole for less than it costs now or already ships it
-        worth_trying = (
-            index.cheap
-            | (
-                (single < order_cost[data.pair_order] - _SAVING_EPSILON)
-                | (index.usage.pair_units > 0)
-            )[data.candidate_pair]
-        )
-        if guided:
-            assert guide is not None
-            seeds, related = _seeds_from_guide(data, index, x, guide)
-            worth_trying |= guide > 1e-6
-        else:
+    rounds = idle_rounds = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while time.perf_counter() + MIN_SOLVE_S < deadline:
+            # Seeds are ranked once a round: the neighbourhoods of a round may make the ranking
+            # stale, which only makes a seed less promising than it looked, never the answer
+            # worse.
+            order_cost, single = _single_shipment_costs(data, x)
+            # offered in every neighbourhood: each line's cheapest candidates, and every one at
+            # a location that could ship an order whole for less than it costs now or ships it
+            worth_trying = (
+                index.cheap
+                | (
+                    (single < order_cost[data.pair_order] - _SAVING_EPSILON)
+                    | (index.usage.pair_units > 0)
+                )[data.candidate_pair]
+            )
             kind = ROUNDS[rounds % len(ROUNDS)]
             if kind == "short":
                 seeds, related = _seeds_short_of_stock(data, index, x, rng)
+            elif kind == "full":
+                seeds, related = _seeds_at_full_locations(data, index, x, rng)
             elif kind == "regret":
                 seeds, related = _seeds_by_regret(data, index, x, rng, order_cost, single)
             else:
                 seeds, related = _seeds_by_region(data, index, x, rng, neighbourhood_orders)
-        rounds += 1
-        improved_this_round = 0
-        tried = np.zeros(data.n_orders, dtype=bool)
-        for seed_order in seeds.tolist():
-            if time.perf_counter() + MIN_SOLVE_S >= deadline:
+            rounds += 1
+            improved_this_round = 0
+            tried = np.zeros(data.n_orders, dtype=bool)
+            busy = np.zeros(data.n_orders, dtype=bool)
+            pending = iter(seeds.tolist())
+            in_flight: dict[Future[IntArray | None], _Job] = {}
+            while True:
+                # keep every worker busy with a neighbourhood of orders no other one holds
+                while (
+                    len(in_flight) < max(1, workers)
+                    and time.perf_counter() + MIN_SOLVE_S < deadline
+                ):
+                    seed_order = next((o for o in pending if not tried[o] and not busy[o]), None)
+                    if seed_order is None:
+                        break
+                    orders = _neighbourhood(
+                        seed_order, seeds, related, tried, busy, neighbourhood_orders
+                    )
+                    tried[orders] = busy[orders] = True
+                    job = _Job.of(data, index, x, orders, worth_trying)
+                    in_flight[pool.submit(job.solve, backend, deadline)] = job
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = in_flight.pop(future)
+                    busy[job.orders] = False
+                    solved += 1
+                    new = future.result()
+                    if new is not None and index.usage.fits(data, job.candidates, job.current, new):
+                        x[job.candidates] = new
+                        index.usage.move(data, job.candidates, job.current, new)
+                        improved += 1
+                        improved_this_round += 1
+            # the kinds of rounds take turns: stop when none finds anything any more
+            idle_rounds = 0 if improved_this_round else idle_rounds + 1
+            if idle_rounds >= len(ROUNDS):
                 break
-            if tried[seed_order]:
-                continue
-            orders = _neighbourhood(seed_order, seeds, related, tried, neighbourhood_orders)
-            tried[orders] = True
-            better = _resolve(data, index, x, orders, worth_trying, backend, deadline)
-            solved += 1
-            if better is not None:
-                x = better
-                improved += 1
-                improved_this_round += 1
-        # the kinds of rounds take turns: stop when none finds anything any more
-        idle_rounds = 0 if improved_this_round else idle_rounds + 1
-        if idle_rounds >= len(ROUNDS):
-            break
-        guided = False
+    if lexicographically_better(data, start, x):
+        # cannot happen (each neighbourhood holds its fill and only a better one is kept, on
+        # orders no other one holds), and must never: the start stands
+        x = start
     saving = initial_cost - allocation_cost(data, x)
     return x, SearchReport(solved, improved, saving, time.perf_counter() - started)
 
@@ -269,21 +294,46 @@ def _seeds_short_of_stock(
     return rng.permutation(seeds), _holding(index, x, target_rows, rng)
 
 
-def _seeds_from_guide(
-    data: ProblemData, index: _Index, x: IntArray, guide: FloatArray
+def _seeds_at_full_locations(
+    data: ProblemData, index: _Index, x: IntArray, rng: np.random.Generator
 ) -> tuple[IntArray, Callable[[int], IntArray]]:
-    """Orders the guide allocates differently from ``x``, most units moved first; for each, the
-    stock rows the guide gives it."""
-    moved = np.bincount(index.candidate_order, weights=np.abs(x - guide), minlength=data.n_orders)
-    seeds = np.flatnonzero(moved > 0.5)
-
-    def target_rows(order: int) -> IntArray:
-        own = index.candidates_of(np.array([order]))
-        return data.candidate_inventory[own[guide[own] > 1e-6]]
-
-    return seeds[np.argsort(-moved[seeds], kind="stable")], _holding(
-        index, x, target_rows, np.random.default_rng(0)
+    """Orders left short that a location at capacity (shipments or units) could serve, grouped
+    by that location; for each, the orders that location serves now. A store with its last
+    shipment slot taken by an order a warehouse could ship, while a pickup order there (a free
+    shipment) waits, is the case: only the two together can trade."""
+    usage = index.usage
+    full = np.zeros(data.n_locations, dtype=bool)
+    for capacity, used in (
+        (data.location_max_shipments, usage.shipments),
+        (data.location_max_units, usage.units),
+    ):
+        full |= (capacity != UNLIMITED) & (used >= capacity)
+    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
+    waiting = (
+        ((line_units < data.line_quantity)[data.candidate_line]) & full[data.candidate_location]
     )
+    if not waiting.any():
+        return np.empty(0, dtype=np.int64), lambda order: np.empty(0, dtype=np.int64)
+    # one full location per waiting order, seeds grouped by it in random location order
+    seed_orders, first = np.unique(index.candidate_order[waiting], return_index=True)
+    seed_location = data.candidate_location[np.flatnonzero(waiting)[first]]
+    shuffled = rng.permutation(data.n_locations)[seed_location]
+    seeds = seed_orders[np.lexsort((rng.random(seed_orders.size), shuffled))]
+    used_pairs = np.flatnonzero(usage.pair_units > 0)
+    used_pairs = used_pairs[full[data.pair_location[used_pairs]]]
+
+    def related(order: int) -> IntArray:
+        own = index.candidates_of(np.array([order]))
+        locations = np.unique(data.candidate_location[own[waiting[own]]])
+        served = np.unique(
+            data.pair_order[used_pairs[np.isin(data.pair_location[used_pairs], locations)]]
+        )
+        served = served[served != order]
+        if served.size > HOLDERS_PER_LOCATION:
+            served = rng.choice(served, HOLDERS_PER_LOCATION, replace=False)
+        return served
+
+    return seeds, related
 
 
 def _neighbourhood(
@@ -291,21 +341,24 @@ def _neighbourhood(
     seeds: IntArray,
     related: Callable[[int], IntArray],
     tried: BoolArray,
+    busy: BoolArray,
     size: int,
 ) -> IntArray:
     """The seed and the orders related to it, then more seeds (untried, in rank order) with
-    theirs, until ``size`` orders."""
+    theirs, until ``size`` orders; none that is ``busy`` (in another neighbourhood being
+    solved)."""
     chosen: dict[int, None] = {}
     queue = iter(seeds.tolist())
     current: int | None = seed_order
     while current is not None and len(chosen) < size:
         if current not in chosen:
             chosen[current] = None
-            for holder in related(current):
+            for holder in related(current).tolist():
                 if len(chosen) >= size:
                     break
-                chosen.setdefault(int(holder), None)
-        current = next((o for o in queue if not tried[o] and o not in chosen), None)
+                if not busy[holder]:
+                    chosen.setdefault(holder, None)
+        current = next((o for o in queue if not tried[o] and not busy[o] and o not in chosen), None)
     return np.array(sorted(chosen), dtype=np.int64)
 
 
@@ -367,45 +420,54 @@ def _holders(
     return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
 
-def _resolve(
-    data: ProblemData,
-    index: _Index,
-    x: IntArray,
-    orders: IntArray,
-    worth_trying: BoolArray,
-    backend: str,
-    deadline: float,
-) -> IntArray | None:
-    """The allocation with ``orders`` solved anew, or None when that is not better.
+@dataclass(frozen=True)
+class _Job:
+    """A neighbourhood to solve: its orders, their candidates, their units now, its problem."""
 
-    Only the candidates ``worth_trying`` and those ``x`` uses are offered: a neighbourhood's
-    LP then takes a few hundredths of a second instead of a tenth.
-    """
-    candidates = index.candidates_of(orders)
-    candidates = candidates[worth_trying[candidates] | (x[candidates] > 0)]
-    sub = residual_problem(data, x, orders, candidates, usage=index.usage)
-    current = x[candidates]
-    solver = StageSolver(sub, backend, min(deadline, time.perf_counter() + SUBPROBLEM_TIME_S))
-    for priority, units in fill_by_priority(sub, current).items():
-        solver.hold_fill(priority, units)
-    # The LP relaxation first, then a MIP over its support and the current allocation's: SCIP
-    # finds no feasible point of the whole neighbourhood's MIP in seconds (the held fill rows
-    # defeat its heuristics), and solves the restricted one in a few hundredths.
-    new, _value, _bound, _optimal = solver.solve_guided(
-        "neighbourhood",
-        cost_objective(sub, solver.model),
-        maximize=False,
-        gap=1e-6,
-        abs_gap=1e-6,
-        start=current,
-        full_time_share=0.0,
-    )
-    if new is None or not lexicographically_better(sub, new, current, tolerance=_SAVING_EPSILON):
-        return None
-    better = x.copy()
-    better[candidates] = new
-    index.usage.move(data, candidates, current, new)
-    return better
+    orders: IntArray
+    candidates: IntArray
+    current: IntArray
+    sub: ProblemData
+
+    @classmethod
+    def of(
+        cls,
+        data: ProblemData,
+        index: _Index,
+        x: IntArray,
+        orders: IntArray,
+        worth_trying: BoolArray,
+    ) -> _Job:
+        """Only the candidates ``worth_trying`` and those ``x`` uses are offered: a
+        neighbourhood's LP then takes a few hundredths of a second instead of a tenth."""
+        candidates = index.candidates_of(orders)
+        candidates = candidates[worth_trying[candidates] | (x[candidates] > 0)]
+        sub = residual_problem(data, x, orders, candidates, usage=index.usage)
+        return cls(orders, candidates, x[candidates], sub)
+
+    def solve(self, backend: str, deadline: float) -> IntArray | None:
+        """The neighbourhood's new units per candidate, or None when not better."""
+        sub, current = self.sub, self.current
+        solver = StageSolver(sub, backend, min(deadline, time.perf_counter() + SUBPROBLEM_TIME_S))
+        for priority, units in fill_by_priority(sub, current).items():
+            solver.hold_fill(priority, units)
+        # The LP relaxation first, then a MIP over its support and the current allocation's:
+        # SCIP finds no feasible point of the whole neighbourhood's MIP in seconds (the held
+        # fill rows defeat its heuristics), and solves the restricted one in a few hundredths.
+        new, _value, _bound, _optimal = solver.solve_guided(
+            "neighbourhood",
+            cost_objective(sub, solver.model),
+            maximize=False,
+            gap=1e-6,
+            abs_gap=1e-6,
+            start=current,
+            full_time_share=0.0,
+        )
+        if new is None or not lexicographically_better(
+            sub, new, current, tolerance=_SAVING_EPSILON
+        ):
+            return None
+        return new
 
 
 @dataclass
@@ -438,6 +500,21 @@ class Usage:
         other = Usage(self.stock.copy(), self.units.copy(), self.pair_units, self.shipments.copy())
         other.move(data, candidates, units, np.zeros_like(units), pairs_in_place=False)
         return other
+
+    def fits(self, data: ProblemData, candidates: IntArray, old: IntArray, new: IntArray) -> bool:
+        """Would moving ``candidates`` from ``old`` to ``new`` units keep every stock row and
+        location capacity? (Another neighbourhood may have taken stock since ``new`` was found.)"""
+        after = Usage(self.stock.copy(), self.units.copy(), self.pair_units, self.shipments.copy())
+        after.move(data, candidates, old, new, pairs_in_place=False)
+        rows = data.candidate_inventory[candidates]
+        locations = data.candidate_location[candidates]
+        return bool(
+            np.all(after.stock[rows] <= data.inventory_quantity[rows])
+            and np.all(_within_capacity(after.units[locations], data.location_max_units[locations]))
+            and np.all(
+                _within_capacity(after.shipments[locations], data.location_max_shipments[locations])
+            )
+        )
 
     def move(
         self,
@@ -520,6 +597,10 @@ def residual_problem(
         pair_cost=data.pair_cost[pairs],
         _cache={},
     )
+
+
+def _within_capacity(used: IntArray, capacity: IntArray) -> BoolArray:
+    return (capacity == UNLIMITED) | (used <= capacity)
 
 
 def _left(capacity: IntArray, used: IntArray) -> IntArray:
