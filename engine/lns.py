@@ -29,10 +29,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.backends import DEFAULT_BACKEND
-from engine.measures import allocation_cost, fill_by_priority, lexicographically_better
-from engine.model import cost_objective
+from engine.measures import allocation_cost, lexicographically_better
 from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
-from engine.stages import MIN_SOLVE_S, StageSolver
+from engine.stages import MIN_SOLVE_S
 
 # Orders per neighbourhood: large enough to hold an exchange chain between a few orders,
 # small enough for SCIP to solve it to optimality in a fraction of a second.
@@ -55,6 +54,11 @@ SUBPROBLEM_TIME_S = 1.0
 _SAVING_EPSILON = 1e-6
 
 
+# (neighbourhood problem, its current allocation, backend, time limit) -> an allocation of it
+# never lexicographically worse than the current one
+NeighbourhoodSolver = Callable[[ProblemData, IntArray, str, float], IntArray]
+
+
 @dataclass(frozen=True)
 class SearchReport:
     """What a search did: neighbourhoods solved, how many improved, the saving, the time."""
@@ -74,13 +78,21 @@ def improve_by_neighbourhoods(
     neighbourhood_orders: int = NEIGHBOURHOOD_ORDERS,
     seed: int = 0,
     workers: int = WORKERS,
+    solve_neighbourhood: NeighbourhoodSolver | None = None,
 ) -> tuple[IntArray, SearchReport]:
     """A lexicographically better (or the same) allocation than ``x``, found by ``deadline``
     (a ``time.perf_counter()`` value).
 
     Neighbourhoods are solved ``workers`` at a time in threads (the solvers release the GIL), on
     disjoint orders; one that no longer fits what the others took meanwhile is dropped.
+    ``solve_neighbourhood`` (default: the optimiser's stages) solves one neighbourhood.
     """
+    if solve_neighbourhood is None:
+        # imported here: the optimiser imports this module to run the search
+        from engine.optimizer import solve_neighbourhood as stages
+
+        solve_neighbourhood = stages
+    solve_one: NeighbourhoodSolver = solve_neighbourhood
     started = time.perf_counter()
     start = np.asarray(x, dtype=np.int64)
     x = start.copy()
@@ -135,7 +147,7 @@ def improve_by_neighbourhoods(
                     )
                     tried[orders] = busy[orders] = True
                     job = _Job.of(data, index, x, orders, worth_trying)
-                    in_flight[pool.submit(job.solve, backend, deadline)] = job
+                    in_flight[pool.submit(job.solve, solve_one, backend, deadline)] = job
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -173,15 +185,6 @@ def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:
     rank = np.empty(data.n_candidates, dtype=np.int64)
     rank[order] = np.arange(data.n_candidates, dtype=np.int64) - line_start
     return rank < per_line
-
-
-def stage_scope(data: ProblemData, start: IntArray, per_line: int) -> BoolArray:
-    """The candidates a stage of a batch too large to solve whole works with: each line's
-    ``per_line`` cheapest (where cost is saved), every candidate of a line ``start`` leaves short
-    (where fill is gained) and ``start``'s own (so ``start`` stays feasible in the scope)."""
-    line_units = np.bincount(data.candidate_line, weights=start, minlength=data.n_lines)
-    short = line_units < data.line_quantity
-    return cheapest_candidates(data, per_line) | short[data.candidate_line] | (start > 0)
 
 
 class _Index:
@@ -445,27 +448,13 @@ class _Job:
         sub = residual_problem(data, x, orders, candidates, usage=index.usage)
         return cls(orders, candidates, x[candidates], sub)
 
-    def solve(self, backend: str, deadline: float) -> IntArray | None:
+    def solve(
+        self, solve_neighbourhood: NeighbourhoodSolver, backend: str, deadline: float
+    ) -> IntArray | None:
         """The neighbourhood's new units per candidate, or None when not better."""
-        sub, current = self.sub, self.current
-        solver = StageSolver(sub, backend, min(deadline, time.perf_counter() + SUBPROBLEM_TIME_S))
-        for priority, units in fill_by_priority(sub, current).items():
-            solver.hold_fill(priority, units)
-        # The LP relaxation first, then a MIP over its support and the current allocation's:
-        # SCIP finds no feasible point of the whole neighbourhood's MIP in seconds (the held
-        # fill rows defeat its heuristics), and solves the restricted one in a few hundredths.
-        new, _value, _bound, _optimal = solver.solve_guided(
-            "neighbourhood",
-            cost_objective(sub, solver.model),
-            maximize=False,
-            gap=1e-6,
-            abs_gap=1e-6,
-            start=current,
-            full_time_share=0.0,
-        )
-        if new is None or not lexicographically_better(
-            sub, new, current, tolerance=_SAVING_EPSILON
-        ):
+        limit = min(SUBPROBLEM_TIME_S, deadline - time.perf_counter())
+        new = solve_neighbourhood(self.sub, self.current, backend, limit)
+        if not lexicographically_better(self.sub, new, self.current, tolerance=_SAVING_EPSILON):
             return None
         return new
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.backends import BACKENDS, DEFAULT_BACKEND
 from engine.greedy import greedy_allocate
-from engine.lns import cheapest_candidates, improve_by_neighbourhoods, stage_scope
+from engine.lns import cheapest_candidates, improve_by_neighbourhoods
 from engine.measures import (
     allocation_cost,
     fill_by_priority,
@@ -70,13 +70,9 @@ MAX_MODEL_CANDIDATES = 8_000_000
 # How many of each line's cheapest candidates the cost stage tries.
 _NEIGHBOURHOOD_PER_LINE = 2
 # Beyond this many candidates even the LP over all of them outruns a batch's seconds (HiGHS took
-# 100 s at 10k orders x 200 locations, 0.73M candidates): the stages then work within a *scope*
-# (see :func:`stage_scope`), and what they find is improved by the neighbourhood search.
-SCOPED_ABOVE_CANDIDATES = 150_000
-# With a scope, the fill stages' share: the neighbourhood search needs the time more.
-_SCOPED_FILL_STAGES_TIME_SHARE = 0.3
-# Each line's cheapest candidates in a scope.
-_SCOPE_PER_LINE = 3
+# 100 s at 10k orders x 200 locations, 0.73M candidates; a scope of each line's cheapest
+# candidates 3 s, and the MIP over its support 5 s more): the neighbourhood search does the work.
+SEARCH_ABOVE_CANDIDATES = 150_000
 
 
 @dataclass(frozen=True)
@@ -140,8 +136,13 @@ def _optimise(
     backend: str = DEFAULT_BACKEND,
     time_limit_s: float | None = None,
     relative_gap: float | None = None,
+    neighbourhood: bool = False,
 ) -> OptimiserResult:
-    """The stages themselves; :func:`optimise` polishes what they could not prove."""
+    """The stages themselves; :func:`optimise` polishes what they could not prove.
+
+    ``neighbourhood``: ``data`` is a neighbourhood of the search (a few hundred orders, the rest
+    fixed): no proofs by full MIP and no search of its own, just the LP-guided stages.
+    """
     time_limit = data.time_limit_s if time_limit_s is None else time_limit_s
     gap = data.relative_gap if relative_gap is None else relative_gap
     floor_x = np.zeros(data.n_candidates, np.int64) if floor is None else floor
@@ -150,21 +151,29 @@ def _optimise(
 
     started = time.perf_counter()
     deadline = started + max(0.01, time_limit - _RESPONSE_RESERVE_S)
+    if data.n_candidates > SEARCH_ABOVE_CANDIDATES and not neighbourhood:
+        # Too large to solve or even relax whole in a batch's seconds: the neighbourhood search
+        # takes the floor to a better fill and a lower cost, a few hundred orders at a time.
+        searched, search = improve_by_neighbourhoods(
+            data, floor_x, deadline=deadline, backend=backend
+        )
+        cost = allocation_cost(data, searched)
+        report = StageReport(
+            f"neighbourhoods:{search.improved}/{search.neighbourhoods}",
+            "feasible",
+            cost,
+            float("nan"),
+            search.seconds,
+        )
+        return OptimiserResult(searched, False, cost, 0.0, backend, [report], False)
+
     # The fill stages answer to an earlier deadline, so the cost stage always gets its share.
-    scoped_model = data.n_candidates > SCOPED_ABOVE_CANDIDATES
-    fill_share = _SCOPED_FILL_STAGES_TIME_SHARE if scoped_model else _FILL_STAGES_TIME_SHARE
-    stages = StageSolver(data, backend, started + (deadline - started) * fill_share)
+    stages = StageSolver(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE)
     upper = fill_upper_bounds(data)
     floor_fill = fill_by_priority(data, floor_x)
 
     # Fill stages. While the floor reaches a priority's trivial bound, that fill is optimal
     # without a solve; from the first priority it does not, the MIP decides.
-    def scoped(upper: FloatArray, start: IntArray) -> FloatArray:
-        if not scoped_model:
-            return upper
-        keep = stages.columns_of_candidates(stage_scope(data, start, _SCOPE_PER_LINE))
-        return np.where(keep, upper, 0.0)
-
     last_x: IntArray | None = None
     floor_is_optimal_so_far = True
     fill_proven = True
@@ -198,13 +207,10 @@ def _optimise(
                 data, last_x if last_x is not None else floor_x, priority
             ),
             # lower priorities cannot raise this one's fill: keep them out of the model
-            upper=scoped(
-                _upper_without_lower_priorities(data, stages.model, priority),
-                last_x if last_x is not None else floor_x,
-            ),
-            # proving a fill must leave time for the cost stage and the lower priorities; a
-            # scope's fill proves nothing, so no time goes to proving it
-            full_time_share=0.0 if scoped_model else _FILL_PROOF_TIME_SHARE,
+            upper=_upper_without_lower_priorities(data, stages.model, priority),
+            # proving a fill must leave time for the cost stage and the lower priorities (a
+            # neighbourhood proves nothing for the batch: no time goes to proofs)
+            full_time_share=0.0 if neighbourhood else _FILL_PROOF_TIME_SHARE,
         )
         if x is None:
             # Out of fill time before any allocation for this priority: keep what the higher
@@ -223,27 +229,27 @@ def _optimise(
                     stages.hold_fill(lower, reached[lower])
             fill_proven = False
             break
-        fill_proven &= optimal and not scoped_model
+        fill_proven &= optimal
         stages.hold_fill(priority, fill_by_priority(data, x)[priority])
         last_x = x
 
     # Cost stage, every fill held.
     stages.deadline = deadline
     start_x = last_x if last_x is not None else floor_x
-    if scoped_model:
-        # Measured at 10k orders x 200 locations: the scope's LP alone took 2-4 s and the MIP over
-        # its support 5 s more, while the neighbourhood search below saved more in that time.
-        x, bound, optimal = start_x, 0.0, False
-    else:
-        x, _value, bound, optimal = stages.solve_guided(
-            "cost",
-            cost_objective(data, stages.model),
-            maximize=False,
-            gap=gap,
-            abs_gap=1e-6,
-            start=start_x,
-            neighbourhood=cheapest_candidates(data, _NEIGHBOURHOOD_PER_LINE),
-        )
+    x, _value, bound, optimal = stages.solve_guided(
+        "cost",
+        cost_objective(data, stages.model),
+        maximize=False,
+        gap=gap,
+        abs_gap=1e-6,
+        start=start_x,
+        # a neighbourhood's candidates are chosen already; its second MIP measured slower
+        # than the LP-support one, for less
+        neighbourhood=(
+            None if neighbourhood else cheapest_candidates(data, _NEIGHBOURHOOD_PER_LINE)
+        ),
+        full_time_share=0.0 if neighbourhood else 1.0,
+    )
     if x is None:
         # No allocation found within the time left: the last fill stage's allocation reaches
         # the optimal fill; the floor may too, and may be cheaper.
@@ -261,9 +267,11 @@ def _optimise(
         # bound still holds (and the floor, being cheaper, is as proven); at another, it does not.
         same_fill = fill_by_priority(data, floor_x) == fill_by_priority(data, x)
         x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
-    if not optimal and deadline - time.perf_counter() > MIN_SOLVE_S:
+    if not optimal and not neighbourhood and deadline - time.perf_counter() > MIN_SOLVE_S:
         # Unproven: the time left goes to re-solving neighbourhoods of orders exactly.
-        x, search = improve_by_neighbourhoods(data, x, deadline=deadline, backend=backend)
+        x, search = improve_by_neighbourhoods(
+            data, x, deadline=deadline, backend=backend, solve_neighbourhood=solve_neighbourhood
+        )
         stages.reports.append(
             StageReport(
                 f"neighbourhoods:{search.improved}/{search.neighbourhoods}",
@@ -275,6 +283,17 @@ def _optimise(
         )
     cost = allocation_cost(data, x)
     return OptimiserResult(x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven)
+
+
+def solve_neighbourhood(
+    data: ProblemData, start: IntArray, backend: str, time_limit_s: float
+) -> IntArray:
+    """A neighbourhood of the search solved by the same stages as a batch: fill per priority
+    first (in a few LPs where stock is left for a short line; skipped where none is), then cost.
+    Never lexicographically worse than ``start``."""
+    return _optimise(
+        data, floor=start, backend=backend, time_limit_s=time_limit_s, neighbourhood=True
+    ).x
 
 
 def complete_greedily(data: ProblemData, served: IntArray | None, priority: int) -> IntArray:

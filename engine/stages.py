@@ -206,7 +206,7 @@ class StageSolver:
                 maximize=maximize,
                 gap=gap,
                 abs_gap=abs_gap,
-                upper=np.where(self._columns_of_candidates(keep_x | (start > 0)), full_upper, 0.0),
+                upper=np.where(self.columns_of_candidates(keep_x | (start > 0)), full_upper, 0.0),
                 time_limit_s=self.remaining_s() * time_share,
             )
             if x is not None:
@@ -218,6 +218,16 @@ class StageSolver:
         lp_bound = float("inf") if maximize else 0.0
         if relaxation is not None:
             values, lp_bound = relaxation
+            start_value = self.value_of(proof_objective, start)
+            if _within(start_value, lp_bound, maximize, gap, abs_gap) and self._admits(
+                start, full_upper
+            ):
+                # The start already meets the bound: nothing to solve (in the neighbourhood
+                # search, most fill stages end here).
+                self.reports.append(
+                    StageReport(f"{name}:start", "optimal", start_value, lp_bound, 0.0)
+                )
+                return start, start_value, lp_bound, True
             lp_support = values[: model.n_x] > 1e-7
             restricted("lp-support", lp_support, 1.0)
             if best is not None and _within(best[1], lp_bound, maximize, gap, abs_gap):
@@ -245,7 +255,13 @@ class StageSolver:
             return best[0], best[1], bound, _within(best[1], bound, maximize, gap, abs_gap)
         return x, value, bound, optimal
 
-    def _columns_of_candidates(self, keep_x: BoolArray) -> BoolArray:
+    def _admits(self, x: IntArray, upper: FloatArray) -> bool:
+        """Is ``x`` an allocation of this stage's model (rows held so far, ``upper``)?"""
+        return bool(np.all(x <= upper[: self.model.n_x] + 1e-9)) and allocation_is_feasible(
+            self.data, self.model, x, self.row_lower
+        )
+
+    def columns_of_candidates(self, keep_x: BoolArray) -> BoolArray:
         """Columns to keep for a set of candidates: theirs, their shipments', every z."""
         model = self.model
         keep_pair = np.bincount(self.data.candidate_pair, weights=keep_x, minlength=model.n_y) > 0
