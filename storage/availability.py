@@ -6,8 +6,8 @@ number is the cursor. "Changes since cursor c" are the rows appended after publi
 last value of each); "full" is the published state.
 
 The published state is kept per (scope, location) as packed arrays, so that diffing and storing
-ten million pickup rows is a thousand row writes; the changes are appended to a log whose
-insertion order is the publication order, so reading them needs no index.
+ten million pickup rows is a thousand row writes; the changes of each publication are
+stored the same way, one packed row per (publication, scope, location) that changed.
 """
 
 from __future__ import annotations
@@ -66,29 +66,21 @@ def publish(engine: Engine) -> Publication:
             (PICKUP, pickup_availability(snapshot)),
         ):
             delta = changes(published_state(connection, scope), current)
-            location, sku = split_key(delta.key)
-            n = int(delta.key.size)
+            locations = np.unique(split_key(delta.key)[0])
+            binary = (lambda b: b) if is_sqlite(connection) else bytes
             bulk_insert(
                 connection,
-                "availability_changes",
-                ("seq", "scope", "location_id", "sku_id", "quantity"),
-                zip(
-                    [seq] * n,
-                    [scope] * n,
-                    location.tolist(),
-                    sku.tolist(),
-                    delta.quantity.tolist(),
-                    strict=True,
+                "availability_change_sets",
+                ("seq", "scope", "location_id", "sku_ids", "quantities"),
+                (
+                    (seq, scope, location, binary(skus), binary(quantities))
+                    for location, skus, quantities in _packed(delta, locations)
                 ),
             )
-            _store_state(connection, scope, current, np.unique(location), seq)
-            changed += n
-        last = connection.exec_driver_sql(
-            "SELECT COALESCE(MAX(id), 0) FROM availability_changes"
-        ).scalar_one()
+            _store_state(connection, scope, current, locations, seq)
+            changed += int(delta.key.size)
         connection.exec_driver_sql(
-            f"UPDATE availability_publications SET rows_changed = {changed}, last_change_id = {int(last)}"
-            f" WHERE seq = {seq}"
+            f"UPDATE availability_publications SET rows_changed = {changed} WHERE seq = {seq}"
         )
     return Publication(seq, version, changed, round(time.perf_counter() - started, 3))
 
@@ -99,9 +91,6 @@ def _store_state(
     """Rewrite the published state of the locations whose rows changed."""
     if locations.size == 0:
         return
-    location_of_row, sku_of_row = split_key(current.key)
-    bounds = np.searchsorted(location_of_row, np.concatenate([locations, locations + 1]))
-    starts, ends = bounds[: locations.size], bounds[locations.size :]
     binary = (lambda b: b) if is_sqlite(connection) else bytes
     bulk_upsert(
         connection,
@@ -109,15 +98,25 @@ def _store_state(
         ("scope", "location_id"),
         ("scope", "location_id", "sku_ids", "quantities", "seq"),
         (
-            (
-                scope, int(location),
-                binary(sku_of_row[start:end].astype(INT64).tobytes()),
-                binary(current.quantity[start:end].astype(INT64).tobytes()),
-                seq,
-            )
-            for location, start, end in zip(locations.tolist(), starts.tolist(), ends.tolist(), strict=True)
+            (scope, location, binary(skus), binary(quantities), seq)
+            for location, skus, quantities in _packed(current, locations)
         ),
-    )  # fmt: skip
+    )
+
+
+def _packed(rows: Availability, locations: np.ndarray) -> Iterator[tuple[int, bytes, bytes]]:
+    """Per location of ``locations`` (sorted): its rows' skus and quantities as packed int64."""
+    location_of_row, sku_of_row = split_key(rows.key)
+    bounds = np.searchsorted(location_of_row, np.concatenate([locations, locations + 1]))
+    starts, ends = bounds[: locations.size], bounds[locations.size :]
+    for location, start, end in zip(
+        locations.tolist(), starts.tolist(), ends.tolist(), strict=True
+    ):
+        yield (
+            int(location),
+            sku_of_row[start:end].astype(INT64).tobytes(),
+            rows.quantity[start:end].astype(INT64).tobytes(),
+        )
 
 
 def published_state(connection: Connection, scope: str) -> Availability:
@@ -159,23 +158,32 @@ def _rows(connection: Connection, since: int | None) -> Iterator[tuple[str, str 
                     quantity,
                 )
         return
-    after = connection.exec_driver_sql(
-        "SELECT COALESCE(MAX(last_change_id), 0) FROM availability_publications"
-        f" WHERE seq <= {int(since)}"
-    ).scalar_one()
-    latest: dict[tuple[str, int, int], int] = {}
-    for scope, location_id, sku_id, quantity in connection.exec_driver_sql(
-        "SELECT scope, location_id, sku_id, quantity FROM availability_changes"
-        f" WHERE id > {int(after)} ORDER BY id"
+    keys: dict[str, list[np.ndarray]] = {ONLINE: [], PICKUP: []}
+    quantities: dict[str, list[np.ndarray]] = {ONLINE: [], PICKUP: []}
+    for scope, location_id, skus, quantity in connection.exec_driver_sql(
+        "SELECT scope, location_id, sku_ids, quantities FROM availability_change_sets"
+        f" WHERE seq > {int(since)} ORDER BY seq"
     ):
-        latest[(scope, location_id, sku_id)] = int(quantity)
-    for (scope, location_id, sku_id), quantity in sorted(latest.items()):
-        yield (
-            scope,
-            catalog.location_code[location_id] if scope == PICKUP else None,
-            catalog.sku_code[sku_id],
-            quantity,
-        )
+        keys[scope].append(key_of(int(location_id), np.frombuffer(bytes(skus), dtype=INT64)))
+        quantities[scope].append(np.frombuffer(bytes(quantity), dtype=INT64))
+    for scope in (ONLINE, PICKUP):
+        if not keys[scope]:
+            continue
+        # The last value of each row: a stable sort keeps publication order within a key.
+        key = np.concatenate(keys[scope])
+        order = np.argsort(key, kind="stable")
+        key, quantity = key[order], np.concatenate(quantities[scope])[order]
+        last = np.append(key[1:] != key[:-1], True)
+        location, sku = split_key(key[last])
+        for location_id, sku_id, value in zip(
+            location.tolist(), sku.tolist(), quantity[last].tolist(), strict=True
+        ):
+            yield (
+                scope,
+                catalog.location_code[location_id] if scope == PICKUP else None,
+                catalog.sku_code[sku_id],
+                value,
+            )
 
 
 def latest_cursor(connection: Connection) -> int:

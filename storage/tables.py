@@ -249,15 +249,17 @@ availability_state = Table(
     Column("seq", BigInteger, nullable=False),
 )
 
-availability_changes = Table(
-    "availability_changes",
+# The changes of each publication, one row per (publication, scope, location) with the changed
+# skus and their new quantities packed like the state: a morning that changes nine million pickup
+# rows writes a thousand rows, not nine million. "Changes since cursor c" are the rows of seq > c.
+availability_change_sets = Table(
+    "availability_change_sets",
     metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("seq", BigInteger, nullable=False),
-    Column("scope", Text, nullable=False),
-    Column("location_id", Integer, nullable=False),
-    Column("sku_id", Integer, nullable=False),
-    Column("quantity", BigInteger, nullable=False),
+    Column("seq", BigInteger, primary_key=True),
+    Column("scope", Text, primary_key=True),
+    Column("location_id", Integer, primary_key=True),
+    Column("sku_ids", LargeBinary, nullable=False),
+    Column("quantities", LargeBinary, nullable=False),
 )
 
 availability_publications = Table(
@@ -267,5 +269,6 @@ availability_publications = Table(
     Column("version", BigInteger, nullable=False),
     Column("published_us", BigInteger, nullable=False),
     Column("rows_changed", BigInteger, nullable=False),
-    Column("last_change_id", BigInteger, nullable=False),  # changes up to here are published
+    # Before migration 0002 the id of the publication's last change row; now always 0.
+    Column("last_change_id", BigInteger, nullable=False),
 )
