@@ -10,9 +10,10 @@ write); on PostgreSQL a transaction-scoped advisory lock, so readers are never b
 from __future__ import annotations
 
 import gc
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert
@@ -21,6 +22,10 @@ from storage import tables
 
 # pg_advisory_xact_lock key of the ledger's write lock (any constant; "OMNI" in ASCII).
 LEDGER_LOCK_KEY = 0x4F4D4E49
+# SQLite page cache per connection (KiB): 256 MiB, and 2 GiB while a write transaction runs
+# (ten million positions and their history are ~1.5 GB; the cache grows only as pages are used).
+READ_CACHE_KIB = 262_144
+WRITE_CACHE_KIB = 2_097_152
 
 
 def now_us() -> int:
@@ -66,7 +71,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA temp_store=MEMORY")
-        cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache for bulk loads
+        cursor.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -87,16 +92,32 @@ def write_transaction(engine: Engine, kind: str, ref: str | None = None) -> Iter
     """
     with engine.connect() as connection:
         connection = connection.execution_options(ledger_write=True)
-        with connection.begin():
-            if not is_sqlite(connection):
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK_KEY})")
-            recorded_us = now_us()
-            version = connection.execute(
-                insert(tables.ledger_changes)
-                .values(kind=kind, ref=ref, recorded_us=recorded_us)
-                .returning(tables.ledger_changes.c.version)
-            ).scalar_one()
-            yield WriteContext(connection, int(version), recorded_us)
+        sqlite = is_sqlite(connection)
+        try:
+            with connection.begin():
+                if sqlite:
+                    # A feed or a batch dirties most pages of ``positions`` and its history:
+                    # with the readers' cache those pages spill to the WAL mid-transaction and
+                    # are written again when touched again. Durability is the same (WAL,
+                    # synchronous=NORMAL); only memory is traded, and given back below.
+                    connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+                else:
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK_KEY})")
+                recorded_us = now_us()
+                version = connection.execute(
+                    insert(tables.ledger_changes)
+                    .values(kind=kind, ref=ref, recorded_us=recorded_us)
+                    .returning(tables.ledger_changes.c.version)
+                ).scalar_one()
+                yield WriteContext(connection, int(version), recorded_us)
+        finally:
+            if sqlite:
+                # Outside any transaction, on the driver's connection: the pages over the
+                # readers' size are freed. (A connection that broke is discarded anyway.)
+                with suppress(sqlite3.Error, AttributeError):
+                    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                        f"PRAGMA cache_size=-{READ_CACHE_KIB}"
+                    )
 
 
 @contextmanager

@@ -64,7 +64,12 @@ def take_snapshot(
     where = []
     if location_ids is not None:
         where.append(f"location_id IN ({', '.join(str(int(i)) for i in location_ids) or 'NULL'})")
-    if sku_ids is not None:
+    wanted_skus = None
+    if sku_ids is not None and len(sku_ids) > SKUS_FILTERED_IN_SQL:
+        # A brokering run's queue names thousands of skus: an IN list that long costs the
+        # database a lookup per position, more than reading them all and masking in numpy.
+        wanted_skus = np.unique(np.asarray(sku_ids, dtype=np.int64))
+    elif sku_ids is not None:
         where.append(f"sku_id IN ({', '.join(str(int(i)) for i in sku_ids) or 'NULL'})")
     if version is None or version >= latest:
         arrays = _read_positions(connection, where)
@@ -72,8 +77,14 @@ def take_snapshot(
     else:
         arrays = _read_history(connection, int(version), where)
         taken_version = int(version)
+    if wanted_skus is not None:
+        keep = np.isin(arrays[1], wanted_skus)
+        arrays = tuple(a[keep] for a in arrays)
     return build_snapshot(taken_version, now_us(), catalog, *arrays)
 
+
+# Up to this many skus a snapshot's sku filter goes to the database; more are masked in numpy.
+SKUS_FILTERED_IN_SQL = 100
 
 COLUMNS = ("location_id", "sku_id", "on_hand", "reserved", "safety_stock")
 
