@@ -36,6 +36,10 @@ from engine.stages import MIN_SOLVE_S
 # Orders per neighbourhood: large enough to hold an exchange chain between a few orders,
 # small enough for SCIP to solve it to optimality in a fraction of a second.
 NEIGHBOURHOOD_ORDERS = 150
+# Neighbourhoods double in size, up to this, when fewer than GROW_BELOW_SUCCESS of a round's
+# improve the allocation.
+MAX_NEIGHBOURHOOD_ORDERS = 1200
+GROW_BELOW_SUCCESS = 0.25
 # How many orders holding one stock row join a neighbourhood at most (a popular sku in a
 # warehouse is held by hundreds: a sample of them is enough to free a unit).
 HOLDERS_PER_ROW = 12
@@ -104,7 +108,10 @@ def improve_by_neighbourhoods(
     solved = improved = 0
     rounds = idle_rounds = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        while time.perf_counter() + MIN_SOLVE_S < deadline:
+        setup_s = 0.0  # what ranking the seeds took last round (seconds at 50k orders)
+        size = neighbourhood_orders
+        while time.perf_counter() + setup_s + MIN_SOLVE_S < deadline:
+            setup_started = time.perf_counter()
             # Seeds are ranked once a round: the neighbourhoods of a round may make the ranking
             # stale, which only makes a seed less promising than it looked, never the answer
             # worse.
@@ -126,9 +133,10 @@ def improve_by_neighbourhoods(
             elif kind == "regret":
                 seeds, related = _seeds_by_regret(data, index, x, rng, order_cost, single)
             else:
-                seeds, related = _seeds_by_region(data, index, x, rng, neighbourhood_orders)
+                seeds, related = _seeds_by_region(data, index, x, rng, size)
             rounds += 1
-            improved_this_round = 0
+            setup_s = time.perf_counter() - setup_started
+            improved_this_round = solved_this_round = 0
             tried = np.zeros(data.n_orders, dtype=bool)
             busy = np.zeros(data.n_orders, dtype=bool)
             pending = iter(seeds.tolist())
@@ -142,9 +150,7 @@ def improve_by_neighbourhoods(
                     seed_order = next((o for o in pending if not tried[o] and not busy[o]), None)
                     if seed_order is None:
                         break
-                    orders = _neighbourhood(
-                        seed_order, seeds, related, tried, busy, neighbourhood_orders
-                    )
+                    orders = _neighbourhood(seed_order, seeds, related, tried, busy, size)
                     tried[orders] = busy[orders] = True
                     job = _Job.of(data, index, x, orders, worth_trying)
                     in_flight[pool.submit(job.solve, solve_one, backend, deadline)] = job
@@ -155,16 +161,24 @@ def improve_by_neighbourhoods(
                     job = in_flight.pop(future)
                     busy[job.orders] = False
                     solved += 1
+                    solved_this_round += 1
                     new = future.result()
                     if new is not None and index.usage.fits(data, job.candidates, job.current, new):
                         x[job.candidates] = new
                         index.usage.move(data, job.candidates, job.current, new)
                         improved += 1
                         improved_this_round += 1
-            # the kinds of rounds take turns: stop when none finds anything any more
+            # the kinds of rounds take turns: stop when none finds anything any more, even in
+            # neighbourhoods grown to the largest size
             idle_rounds = 0 if improved_this_round else idle_rounds + 1
-            if idle_rounds >= len(ROUNDS):
+            if idle_rounds >= len(ROUNDS) and size >= MAX_NEIGHBOURHOOD_ORDERS:
                 break
+            if idle_rounds >= len(ROUNDS) or (
+                solved_this_round and improved_this_round < GROW_BELOW_SUCCESS * solved_this_round
+            ):
+                # small neighbourhoods are running dry: larger ones hold longer exchanges
+                size = min(2 * size, MAX_NEIGHBOURHOOD_ORDERS)
+                idle_rounds = 0
     if lexicographically_better(data, start, x):
         # cannot happen (each neighbourhood holds its fill and only a better one is kept, on
         # orders no other one holds), and must never: the start stands
@@ -452,7 +466,9 @@ class _Job:
         self, solve_neighbourhood: NeighbourhoodSolver, backend: str, deadline: float
     ) -> IntArray | None:
         """The neighbourhood's new units per candidate, or None when not better."""
-        limit = min(SUBPROBLEM_TIME_S, deadline - time.perf_counter())
+        # a larger neighbourhood gets proportionally longer
+        scale = max(1.0, self.orders.size / NEIGHBOURHOOD_ORDERS)
+        limit = min(SUBPROBLEM_TIME_S * scale, deadline - time.perf_counter())
         new = solve_neighbourhood(self.sub, self.current, backend, limit)
         if not lexicographically_better(self.sub, new, self.current, tolerance=_SAVING_EPSILON):
             return None

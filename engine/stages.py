@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ortools.linear_solver.python import model_builder as mb
+from ortools.linear_solver.python import model_builder_helper as mbh
 
 from engine.backends import BACKENDS
 from engine.model import (
@@ -92,19 +92,20 @@ class StageSolver:
             self.reports.append(StageReport(name, "skipped", float("nan"), float("nan"), 0.0))
             return None, float("nan"), float("nan"), False
         mb_model = _mb_model(reduced, model.integrality(stage)[reduced.columns], maximize)
-        solver = mb.Solver(self.backend)
+        solver = mbh.ModelSolverHelper(self.backend)
         solver.set_time_limit_in_seconds(_solver_time(limit, reduced))
         solver.set_solver_specific_parameters(_parameters(self.backend, gap, abs_gap))
-        status = solver.solve(mb_model)
+        solver.solve(mb_model)
+        status = solver.status()
         seconds = time.perf_counter() - started
-        if status not in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE):
+        if status not in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE) or not (
+            solver.has_solution()
+        ):
             self.reports.append(
                 StageReport(name, "no_solution", float("nan"), float("nan"), seconds)
             )
             return None, float("nan"), float("nan"), False
-        values = reduced.expand(
-            solver.values(mb_model.get_variables()).to_numpy(dtype=np.float64, na_value=0.0)
-        )
+        values = reduced.expand(np.asarray(solver.variable_values(), dtype=np.float64).reshape(-1))
         x = np.rint(values[: model.n_x]).astype(np.int64)
         if not allocation_is_feasible(self.data, model, x, self.row_lower) or (
             upper is not None and np.any(x > upper[: model.n_x] + 1e-9)
@@ -115,7 +116,7 @@ class StageSolver:
                 StageReport(name, "invalid_solution", float("nan"), float("nan"), seconds)
             )
             return None, float("nan"), float("nan"), False
-        optimal = status == mb.SolveStatus.OPTIMAL
+        optimal = status == mbh.SolveStatus.OPTIMAL
         # The objective of the allocation actually returned (y and z derived from x).
         value = float(objective @ model.columns_of(self.data, x))
         bound = self._bound(solver, value, optimal, maximize, gap, abs_gap)
@@ -145,21 +146,22 @@ class StageSolver:
             substitute_single_shipments=True,
         )
         relaxed = _mb_model(reduced, None, maximize)
-        solver = mb.Solver("highs")
+        solver = mbh.ModelSolverHelper("highs")
         solver.set_time_limit_in_seconds(_solver_time(self.remaining_s(), reduced))
         # dual simplex: measured fastest here on these LPs (IPM and PDLP far slower)
         solver.set_solver_specific_parameters("output_flag=false\nsimplex_strategy=1")
-        status = solver.solve(relaxed)
+        solver.solve(relaxed)
+        status = solver.status()
         seconds = time.perf_counter() - started
-        if status != mb.SolveStatus.OPTIMAL:
+        if status != mbh.SolveStatus.OPTIMAL or not solver.has_solution():
             self.reports.append(
                 StageReport("lp", "no_solution", float("nan"), float("nan"), seconds)
             )
             return None
-        value = float(solver.objective_value)
+        value = float(solver.objective_value())
         self.reports.append(StageReport("lp", "optimal", value, value, seconds))
         return reduced.expand(
-            solver.values(relaxed.get_variables()).to_numpy(dtype=np.float64, na_value=0.0)
+            np.asarray(solver.variable_values(), dtype=np.float64).reshape(-1)
         ), value
 
     def solve_guided(
@@ -269,7 +271,7 @@ class StageSolver:
 
     def _bound(
         self,
-        solver: mb.Solver,
+        solver: mbh.ModelSolverHelper,
         value: float,
         optimal: bool,
         maximize: bool,
@@ -284,7 +286,7 @@ class StageSolver:
         on the LP relaxation's.
         """
         if self.backend != "highs":
-            bound = float(solver.best_objective_bound)
+            bound = float(solver.best_objective_bound())
             if np.isfinite(bound):
                 return bound
         if optimal:
@@ -293,11 +295,18 @@ class StageSolver:
         return float("nan")
 
 
-def _mb_model(reduced: ReducedModel, integer: np.ndarray | None, maximize: bool) -> mb.Model:
-    """The model handed to OR-Tools in one call from the sparse arrays."""
-    mb_model = mb.Model()
+def _mb_model(
+    reduced: ReducedModel, integer: np.ndarray | None, maximize: bool
+) -> mbh.ModelBuilderHelper:
+    """The model handed to OR-Tools in one call from the sparse arrays.
+
+    The helper layer under ``model_builder`` is used directly: it takes and gives numpy arrays,
+    where ``model_builder``'s ``Solver.values`` builds one Python object per variable (a second
+    for 0.7M variables).
+    """
+    model = mbh.ModelBuilderHelper()
     # OR-Tools' stubs type these arrays wrongly (ndarray[float64, ...]); the call takes float64 arrays.
-    helper: Any = mb_model.helper
+    helper: Any = model
     helper.fill_model_from_sparse_data(
         reduced.lower,
         reduced.upper,
@@ -310,7 +319,7 @@ def _mb_model(reduced: ReducedModel, integer: np.ndarray | None, maximize: bool)
         for column in np.flatnonzero(integer).tolist():
             helper.set_var_integrality(column, True)
     helper.set_maximize(maximize)
-    return mb_model
+    return model
 
 
 def _parameters(backend: str, gap: float, abs_gap: float) -> str:
