@@ -69,6 +69,8 @@ _FILL_STAGES_TIME_SHARE = 0.6
 MAX_MODEL_CANDIDATES = 8_000_000
 # How many of each line's cheapest candidates the cost stage tries.
 _NEIGHBOURHOOD_PER_LINE = 2
+# The share of the time left after the fill stages that the cost stage leaves to the search.
+_SEARCH_TIME_SHARE = 0.4
 # Beyond this many candidates even the LP over all of them outruns a batch's seconds (HiGHS took
 # 100 s at 10k orders x 200 locations, 0.73M candidates; a scope of each line's cheapest
 # candidates 3 s, and the MIP over its support 5 s more): the neighbourhood search does the work.
@@ -233,8 +235,14 @@ def _optimise(
         stages.hold_fill(priority, fill_by_priority(data, x)[priority])
         last_x = x
 
-    # Cost stage, every fill held.
-    stages.deadline = deadline
+    # Cost stage, every fill held. In a batch (not a neighbourhood) it leaves a share of the
+    # time to the search, which improves whatever the stage could not prove: at 2,000 orders x
+    # 100 locations the cost LP alone outran the time and the fill stage's answer cost twice
+    # the search's.
+    now = time.perf_counter()
+    stages.deadline = (
+        deadline if neighbourhood else now + (deadline - now) * (1.0 - _SEARCH_TIME_SHARE)
+    )
     start_x = last_x if last_x is not None else floor_x
     x, _value, bound, optimal = stages.solve_guided(
         "cost",
@@ -267,6 +275,7 @@ def _optimise(
         # bound still holds (and the floor, being cheaper, is as proven); at another, it does not.
         same_fill = fill_by_priority(data, floor_x) == fill_by_priority(data, x)
         x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
+    stages.deadline = deadline
     if not optimal and not neighbourhood and deadline - time.perf_counter() > MIN_SOLVE_S:
         # Unproven: the time left goes to re-solving neighbourhoods of orders exactly.
         x, search = improve_by_neighbourhoods(
