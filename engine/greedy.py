@@ -20,7 +20,7 @@ handful of lines and locations an order touches is several times faster than num
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -147,8 +147,11 @@ def greedy_allocate(
         viable_position[slot] = members
         del members, member_line, slot
     del block_start, viable
-    viable_row = ls_inventory[viable_position].astype(np.int32)
-    viable_quantity = data.line_quantity[ls_line[viable_position]].astype(np.int32)
+    # Compact where the values fit: a line may ask for more units than int32 holds.
+    viable_row = ls_inventory[viable_position].astype(_compact(data.inventory_quantity.size))
+    viable_quantity = data.line_quantity[ls_line[viable_position]].astype(
+        _compact(int(data.line_quantity.max(initial=0)))
+    )
     order_viable_cand_start = _offsets(
         np.bincount(viable_orders, weights=block_sizes, minlength=data.n_orders).astype(np.int64)
     ).tolist()
@@ -319,6 +322,11 @@ def greedy_allocate(
         candidates = in_line if line_sort is None else line_sort[in_line]
         allocation[candidates] = np.fromiter(taken.values(), np.int64, len(taken))
     return allocation
+
+
+def _compact(largest: int) -> type[np.signedinteger[Any]]:
+    """int32 when every value up to ``largest`` fits in it, else int64."""
+    return np.int32 if largest < np.iinfo(np.int32).max else np.int64
 
 
 def _offsets(counts: npt.NDArray[np.int64]) -> IntArray:

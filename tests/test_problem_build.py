@@ -70,3 +70,23 @@ def test_index_columns_are_int32_when_they_fit() -> None:
         assert getattr(data, name).dtype == np.int32, name
     assert data.pair_order.dtype == np.int32
     assert data.pair_distance_km.dtype == np.float64
+
+
+def test_quantities_beyond_int32_are_allocated_whole() -> None:
+    # int32 index columns must not reach the quantities: a line may ask for 3 billion units.
+    raw = {
+        "locations": [{"id": "W", "kind": "warehouse", "lat": 40.0, "lon": -74.0}],
+        "inventory": [{"location_id": "W", "sku": "A", "quantity": 5_000_000_000}],
+        "orders": [
+            {
+                "id": "O",
+                "delivery": "ship",
+                "ship_to": {"lat": 41.0, "lon": -73.0},
+                "lines": [{"id": "1", "sku": "A", "quantity": 3_000_000_000}],
+            }
+        ],
+    }
+    data = build_problem(parse_solve_request(raw))
+    assert data.candidate_upper.tolist() == [3_000_000_000]
+    for preference in ("nearest", "cheapest"):
+        assert greedy_allocate(data, preference).tolist() == [3_000_000_000]
