@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from cli.io import read_bytes, report_invalid, write_json
 from engine.backends import BACKENDS, DEFAULT_BACKEND
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: `omnibroker --help` and the other commands need not load OR-Tools.
-    from engine.solve import solve
+    from engine.problem import build_problem
+    from engine.solve import solve_problem
     from models.problems import InvalidInput
     from models.validation import parse_solve_request_json
 
@@ -36,5 +38,10 @@ def run(args: argparse.Namespace) -> int:
         request = parse_solve_request_json(read_bytes(args.request, "request"))
     except InvalidInput as error:
         return report_invalid(error)
-    write_json(solve(request, backend=args.backend), args.output)
+    # engine.solve.solve, letting go of the validated request once its arrays are built: the
+    # solve needs nothing else, and at 200k orders the request's objects hold about 0.8 GB.
+    started = time.perf_counter()
+    data = build_problem(request)
+    del request
+    write_json(solve_problem(data, backend=args.backend, started=started), args.output)
     return 0

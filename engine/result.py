@@ -33,13 +33,17 @@ def build_response(data: ProblemData, x: IntArray, solver: SolverInfo) -> dict[s
     """The response for allocation ``x`` (units per candidate) of problem ``data``."""
     x = np.asarray(x, dtype=np.int64)
     served = np.flatnonzero(x > 0)
-    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines).astype(
-        np.int64
-    )
-    pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
+    # Sums over the served candidates only: the same sums (the others add 0), without a float
+    # copy of x and a gather per candidate (288 MB each at 36M candidates).
+    units = x[served]
+    line_units = np.bincount(
+        data.candidate_line[served], weights=units, minlength=data.n_lines
+    ).astype(np.int64)
+    pair_units = np.bincount(data.candidate_pair[served], weights=units, minlength=data.n_pairs)
     used_pairs = np.flatnonzero(pair_units > 0)
+    del pair_units
     allocated_per_row = np.bincount(
-        data.candidate_inventory, weights=x, minlength=data.inventory_quantity.size
+        data.candidate_inventory[served], weights=units, minlength=data.inventory_quantity.size
     ).astype(np.int64)
 
     order_ids, line_ids, location_ids = data.order_ids, data.line_ids, data.location_ids
@@ -54,7 +58,7 @@ def build_response(data: ProblemData, x: IntArray, solver: SolverInfo) -> dict[s
             data.line_order[data.candidate_line[served]].tolist(),
             data.candidate_line[served].tolist(),
             data.candidate_location[served].tolist(),
-            x[served].tolist(),
+            units.tolist(),
             strict=True,
         )
     ]
