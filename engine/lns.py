@@ -209,11 +209,15 @@ class _Index:
         self.cheap = cheapest_candidates(data, CHEAPEST_PER_LINE)
         candidate_order = data.line_order[data.candidate_line]
         self.candidate_order = candidate_order
-        self.by_order = np.argsort(candidate_order, kind="stable")
+        # int32 positions where they fit: tens of millions of candidates at the largest batches
+        index_type = np.int32 if data.n_candidates < np.iinfo(np.int32).max else np.int64
+        self.by_order: IntArray = np.argsort(candidate_order, kind="stable").astype(index_type)
         self.order_start = np.searchsorted(
             candidate_order[self.by_order], np.arange(data.n_orders + 1)
         )
-        self.by_row = np.argsort(data.candidate_inventory, kind="stable")
+        self.by_row: IntArray = np.argsort(data.candidate_inventory, kind="stable").astype(
+            index_type
+        )
         self.row_start = np.searchsorted(
             data.candidate_inventory[self.by_row], np.arange(data.inventory_quantity.size + 1)
         )
