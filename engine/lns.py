@@ -565,8 +565,8 @@ def residual_problem(
     usage = Usage.of(data, x) if usage is None else usage
     others = usage.without(data, candidates, x[candidates])
     stock = data.inventory_quantity - others.stock
-    max_units = _left(data.location_max_units, others.units)
-    max_shipments = _left(data.location_max_shipments, others.shipments)
+    max_units = capacity_left(data.location_max_units, others.units)
+    max_shipments = capacity_left(data.location_max_shipments, others.shipments)
 
     lines = np.flatnonzero(np.isin(data.line_order, orders))
     pairs, candidate_pair = np.unique(data.candidate_pair[candidates], return_inverse=True)
@@ -612,5 +612,6 @@ def _within_capacity(used: IntArray, capacity: IntArray) -> BoolArray:
     return (capacity == UNLIMITED) | (used <= capacity)
 
 
-def _left(capacity: IntArray, used: IntArray) -> IntArray:
+def capacity_left(capacity: IntArray, used: IntArray) -> IntArray:
+    """A location capacity less what is used of it (unlimited stays unlimited)."""
     return np.where(capacity == UNLIMITED, UNLIMITED, np.maximum(capacity - used, 0))

@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.backends import BACKENDS, DEFAULT_BACKEND
 from engine.greedy import greedy_allocate
-from engine.lns import cheapest_candidates, improve_by_neighbourhoods
+from engine.lns import Usage, capacity_left, cheapest_candidates, improve_by_neighbourhoods
 from engine.measures import (
     allocation_cost,
     fill_by_priority,
@@ -40,7 +40,7 @@ from engine.model import (
     fill_objective,
 )
 from engine.polish import rehome_orders
-from engine.problem import UNLIMITED, FloatArray, IntArray, ProblemData
+from engine.problem import FloatArray, IntArray, ProblemData
 from engine.stages import MIN_SOLVE_S, StageReport, StageSolver
 
 # Re-exported: callers compare allocations and pick backends through the optimiser's module.
@@ -310,25 +310,12 @@ def complete_greedily(data: ProblemData, served: IntArray | None, priority: int)
     ``priority`` and below, with what stock and capacity ``served`` left."""
     if served is None:
         served = np.zeros(data.n_candidates, dtype=np.int64)
-    used_stock = np.bincount(
-        data.candidate_inventory, weights=served, minlength=data.inventory_quantity.size
-    ).astype(np.int64)
-    used_units = np.bincount(
-        data.candidate_location, weights=served, minlength=data.n_locations
-    ).astype(np.int64)
-    pair_units = np.bincount(data.candidate_pair, weights=served, minlength=data.n_pairs)
-    used_shipments = np.bincount(
-        data.pair_location, weights=pair_units > 0, minlength=data.n_locations
-    ).astype(np.int64)
-
-    def left(cap: IntArray, used: IntArray) -> IntArray:
-        return np.where(cap == UNLIMITED, UNLIMITED, np.maximum(cap - used, 0))
-
+    used = Usage.of(data, served)
     rest = replace(
         data,
-        inventory_quantity=data.inventory_quantity - used_stock,
-        location_max_units=left(data.location_max_units, used_units),
-        location_max_shipments=left(data.location_max_shipments, used_shipments),
+        inventory_quantity=data.inventory_quantity - used.stock,
+        location_max_units=capacity_left(data.location_max_units, used.units),
+        location_max_shipments=capacity_left(data.location_max_shipments, used.shipments),
         # the lines above `priority` are served already: nothing more for them
         line_quantity=np.where(data.line_priority > priority, 0, data.line_quantity),
         _cache={},
