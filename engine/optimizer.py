@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.backends import BACKENDS, DEFAULT_BACKEND
 from engine.greedy import greedy_allocate
-from engine.lns import Usage, capacity_left, cheapest_candidates, improve_by_neighbourhoods
+from engine.lns import cheapest_candidates, improve_by_neighbourhoods
 from engine.measures import (
     allocation_cost,
     fill_by_priority,
@@ -42,6 +42,7 @@ from engine.model import (
 from engine.polish import rehome_orders
 from engine.problem import FloatArray, IntArray, ProblemData
 from engine.stages import MIN_SOLVE_S, StageReport, StageSolver
+from engine.usage import Usage, capacity_left
 
 # Re-exported: callers compare allocations and pick backends through the optimiser's module.
 __all__ = [

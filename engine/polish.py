@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from engine.problem import UNLIMITED, IntArray, ProblemData
+from engine.usage import Usage
 
 _NO_LIMIT = 1 << 62
 _SAVING_EPSILON = 1e-9
@@ -31,39 +32,16 @@ def rehome_orders(
     if data.n_candidates == 0:
         return x
 
-    stock_left = (
-        (
-            data.inventory_quantity
-            - np.bincount(
-                data.candidate_inventory, weights=x, minlength=data.inventory_quantity.size
-            )
-        )
-        .astype(np.int64)
-        .tolist()
-    )
-    location_units = np.bincount(data.candidate_location, weights=x, minlength=data.n_locations)
-    pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
-    location_shipments = np.bincount(
-        data.pair_location, weights=pair_units > 0, minlength=data.n_locations
-    )
-    units_left = (
-        np.where(
-            data.location_max_units == UNLIMITED,
-            _NO_LIMIT,
-            data.location_max_units - location_units,
-        )
-        .astype(np.int64)
-        .tolist()
-    )
-    shipments_left = (
-        np.where(
-            data.location_max_shipments == UNLIMITED,
-            _NO_LIMIT,
-            data.location_max_shipments - location_shipments,
-        )
-        .astype(np.int64)
-        .tolist()
-    )
+    used = Usage.of(data, x)
+    stock_left = (data.inventory_quantity - used.stock).tolist()
+    units_left = np.where(
+        data.location_max_units == UNLIMITED, _NO_LIMIT, data.location_max_units - used.units
+    ).tolist()
+    shipments_left = np.where(
+        data.location_max_shipments == UNLIMITED,
+        _NO_LIMIT,
+        data.location_max_shipments - used.shipments,
+    ).tolist()
 
     # Candidates grouped by order, then location: an order's options are runs of this list.
     candidate_order = data.line_order[data.candidate_line]
