@@ -89,6 +89,7 @@ class OptimiserResult:
     backend: str
     stages: list[StageReport] = field(default_factory=list)
     fill_optimal: bool = True
+    searched: bool = False  # the neighbourhood search ran (it covers the polish's moves)
 
     @property
     def gap(self) -> float:
@@ -122,7 +123,9 @@ def optimise(
         result = _optimise(
             data, floor=floor, backend=backend, time_limit_s=time_limit_s, relative_gap=relative_gap
         )
-    if result.optimal:
+    if result.optimal or result.searched:
+        # The search's neighbourhoods include every move the polish makes; polishing after it
+        # would only spend time (its set-up alone is 2.7 s at 6M candidates) past the limit.
         return result
     # Not proven: moving whole orders to a cheaper single location never costs fill, often money.
     polished = rehome_orders(data, result.x, deadline=started + max(time_limit, 1.0))
@@ -157,10 +160,8 @@ def _optimise(
     if data.n_candidates > SEARCH_ABOVE_CANDIDATES and not neighbourhood:
         # Too large to solve or even relax whole in a batch's seconds: the neighbourhood search
         # takes the floor to a better fill and a lower cost, a few hundred orders at a time.
-        searched, search = improve_by_neighbourhoods(
-            data, floor_x, deadline=deadline, backend=backend
-        )
-        cost = allocation_cost(data, searched)
+        found, search = improve_by_neighbourhoods(data, floor_x, deadline=deadline, backend=backend)
+        cost = allocation_cost(data, found)
         report = StageReport(
             f"neighbourhoods:{search.improved}/{search.neighbourhoods}",
             "feasible",
@@ -168,7 +169,9 @@ def _optimise(
             float("nan"),
             search.seconds,
         )
-        return OptimiserResult(searched, False, cost, 0.0, backend, [report], False)
+        return OptimiserResult(
+            found, False, cost, 0.0, backend, [report], fill_optimal=False, searched=True
+        )
 
     # The fill stages answer to an earlier deadline, so the cost stage always gets its share.
     stages = StageSolver(data, backend, started + (deadline - started) * _FILL_STAGES_TIME_SHARE)
@@ -277,8 +280,10 @@ def _optimise(
         same_fill = fill_by_priority(data, floor_x) == fill_by_priority(data, x)
         x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
     stages.deadline = deadline
+    searched = False
     if not optimal and not neighbourhood and deadline - time.perf_counter() > MIN_SOLVE_S:
         # Unproven: the time left goes to re-solving neighbourhoods of orders exactly.
+        searched = True
         x, search = improve_by_neighbourhoods(
             data, x, deadline=deadline, backend=backend, solve_neighbourhood=solve_neighbourhood
         )
@@ -292,7 +297,9 @@ def _optimise(
             )
         )
     cost = allocation_cost(data, x)
-    return OptimiserResult(x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven)
+    return OptimiserResult(
+        x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven, searched
+    )
 
 
 def solve_neighbourhood(
