@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu["morning_run"] = time.process_time() - cpu_started
         print(
             f"4. morning run, {report.orders:,} queued orders: {figures['morning_run']:.1f} s"
-            f" (feed {report.seconds['feeds']:.1f} s, broker {report.seconds['broker']:.1f} s,"
+            f" (feed {report.seconds['feeds']:.1f} s, broker {report.seconds['broker']:.1f} s"
+            f" of which the engine's solve {report.solver['seconds']:.1f} s,"
             f" publish {report.seconds['publish']:.1f} s); units allocated"
             f" {report.summary['units_allocated']:,}/{report.summary['units_requested']:,},"
             f" solver {report.solver['status']}, availability rows changed {report.availability_rows_changed:,}"

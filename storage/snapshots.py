@@ -126,24 +126,27 @@ def _read_positions(connection: Connection, where: list[str]) -> tuple[np.ndarra
 
 
 def _copy_positions(connection: Connection, condition: str) -> tuple[np.ndarray, ...]:
-    """PostgreSQL: the positions as COPY text, parsed by numpy in one call."""
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    columns = f"location_id, sku_id, on_hand, reserved, COALESCE(safety_stock, {UNSET})"
-    text = bytearray()
-    with cursor.copy(f"COPY (SELECT {columns} FROM positions{condition}) TO STDOUT") as copy:
-        for block in copy:
-            text += block
-    cursor.close()
-    values = (
-        np.fromstring(bytes(text).translate(_SPACES).decode(), dtype=np.int64, sep=" ")
-        if text
-        else np.zeros(0, dtype=np.int64)
+    """PostgreSQL: each location's positions packed by the server into one bytea (per position
+    its sku, on_hand, reserved and safety stock as 8-byte big-endian integers), which numpy reads
+    as an array. A COPY sends one message per position, and ten million messages cost the client
+    ~8 s of Python; a thousand rows of packed bytes cost nothing to read."""
+    cursor = connection.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+    cursor.execute(
+        "SELECT location_id, string_agg(int8send(sku_id::int8) || int8send(on_hand::int8)"
+        f" || int8send(reserved::int8) || int8send(COALESCE(safety_stock, {UNSET})::int8), ''::bytea)"
+        f" FROM positions{condition} GROUP BY location_id ORDER BY location_id"
     )
-    matrix = values.reshape(-1, len(COLUMNS))
-    return tuple(np.ascontiguousarray(matrix[:, i]) for i in range(len(COLUMNS)))
-
-
-_SPACES = bytes.maketrans(b"\t\n", b"  ")
+    rows = cursor.fetchall()
+    cursor.close()
+    if not rows:
+        return tuple(np.zeros(0, dtype=np.int64) for _ in COLUMNS)
+    packed = [np.frombuffer(values, dtype=">i8").reshape(-1, 4) for _, values in rows]
+    location = np.repeat(
+        np.array([int(location_id) for location_id, _ in rows], dtype=np.int64),
+        [m.shape[0] for m in packed],
+    )
+    matrix = np.concatenate(packed).astype(np.int64)
+    return (location, *(np.ascontiguousarray(matrix[:, i]) for i in range(4)))
 
 
 def _read_history(connection: Connection, version: int, where: list[str]) -> tuple[np.ndarray, ...]:
