@@ -43,29 +43,42 @@ def rehome_orders(
         data.location_max_shipments - used.shipments,
     ).tolist()
 
-    # Candidates grouped by order, then location: an order's options are runs of this list.
+    # Candidates grouped by order, then location: an order's options are one run of these
+    # columns. They stay numpy (int32 where the indices fit) and become lists one order's run at
+    # a time: lists of every candidate cost about 40 bytes per entry each (7.5 GB at 36M).
     candidate_order = data.line_order[data.candidate_line]
     by_order = np.lexsort((data.candidate_location, candidate_order))
-    order_start = np.searchsorted(candidate_order[by_order], np.arange(data.n_orders + 1))
-    by_order_list = by_order.tolist()
-    c_line = data.candidate_line.tolist()
-    c_location = data.candidate_location.tolist()
-    c_row = data.candidate_inventory.tolist()
-    c_pair = data.candidate_pair.tolist()
+    counts = np.bincount(candidate_order, minlength=data.n_orders)
+    order_start = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    del candidate_order, counts
+    by_order = by_order.astype(np.int32 if data.n_candidates < 2**31 - 1 else np.int64)
+    o_line = data.candidate_line[by_order]
+    o_location = data.candidate_location[by_order]
+    o_row = data.candidate_inventory[by_order]
+    o_pair = data.candidate_pair[by_order]
     pair_cost = data.pair_cost.tolist()
+    pair_location = data.pair_location.tolist()
     unit_cost = data.location_unit_cost.tolist()
     x_list = x.tolist()
+    del x, used
 
     for _ in range(passes):
         moved = False
         for order in range(data.n_orders):
             if deadline is not None and order % 256 == 0 and time.perf_counter() > deadline:
                 return np.asarray(x_list, dtype=np.int64)
-            first, last = int(order_start[order]), int(order_start[order + 1])
-            candidates = by_order_list[first:last]
-            taken = [c for c in candidates if x_list[c] > 0]
-            if not taken:
+            first, last = order_start[order], order_start[order + 1]
+            if first == last:
                 continue
+            candidates = by_order[first:last].tolist()
+            if not any(x_list[c] for c in candidates):
+                continue
+            # this order's columns, keyed by candidate as before
+            c_line = dict(zip(candidates, o_line[first:last].tolist(), strict=True))
+            c_location = dict(zip(candidates, o_location[first:last].tolist(), strict=True))
+            c_row = dict(zip(candidates, o_row[first:last].tolist(), strict=True))
+            c_pair = dict(zip(candidates, o_pair[first:last].tolist(), strict=True))
+            taken = [c for c in candidates if x_list[c] > 0]
             line_units: dict[int, int] = {}
             for c in taken:
                 line_units[c_line[c]] = line_units.get(c_line[c], 0) + x_list[c]
@@ -120,7 +133,7 @@ def rehome_orders(
                 units_left[c_location[c]] += x_list[c]
                 x_list[c] = 0
             for k in used_pairs:
-                shipments_left[data.pair_location[k]] += 1
+                shipments_left[pair_location[k]] += 1
             for line, c in best_choice.items():
                 x_list[c] = line_units[line]
                 stock_left[c_row[c]] -= line_units[line]
