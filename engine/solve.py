@@ -16,6 +16,7 @@ from engine.optimizer import (
     allocation_cost,
     lexicographically_better,
     optimise,
+    searched_whole,
 )
 from engine.polish import rehome_orders
 from engine.problem import IntArray, ProblemData, build_problem
@@ -42,14 +43,16 @@ def solve_problem(
     if data.strategy == "greedy":
         return greedy_response(data, floor, "omnibroker/greedy", started)
 
-    # The optimiser's floor: the better of the rules ranking locations by distance and by cost,
-    # polished (whole orders moved to a cheaper single location).
+    # The optimiser's floor: the better of the rules ranking locations by distance and by cost.
     by_cost = greedy_allocate(data, preference="cheapest")
     if lexicographically_better(data, by_cost, floor):
         floor = by_cost
     del by_cost  # one allocation per candidate held from here on, not two
-    # polishing the floor may take a fifth of the time limit; the optimiser polishes again
-    floor = rehome_orders(data, floor, deadline=time.perf_counter() + 0.2 * data.time_limit_s)
+    if not searched_whole(data):
+        # The stages start from the floor polished (a moment at this size; up to a fifth of the
+        # time limit). A larger batch goes to the neighbourhood search, whose neighbourhoods
+        # make the polish's moves and more: polishing first would only take its time.
+        floor = rehome_orders(data, floor, deadline=time.perf_counter() + 0.2 * data.time_limit_s)
     elapsed = time.perf_counter() - started
     result = optimise(data, floor=floor, backend=backend, time_limit_s=data.time_limit_s - elapsed)
     info = SolverInfo(
