@@ -2,20 +2,23 @@
 
 At thousands of orders the model of the whole batch is too large to solve, or even to relax, in
 a batch's seconds (10k orders x 200 locations: HiGHS needs about 100 s for the LP alone). The
-cost that the greedy rules leave on the table is local, though: an order split across two
-locations because the one location that has all of it gave a unit to an order that could as well
-have gone elsewhere; an order shipped from a store because the warehouse next door was drained
-by orders the store could have served. So the search repeatedly
+value that the greedy rules leave on the table is local, though: a pickup order (a free
+shipment) waiting at a store whose last shipment slot went to an order a warehouse could ship; a
+scarce unit given to an order that ships nothing else, where an order shipping anyway could have
+taken it; an order split across two locations because the one that has all of it gave a unit
+to an order that could as well have gone elsewhere. So the search repeatedly
 
-1. picks a *neighbourhood*: orders that cost more than their cheapest single shipment would
-   (their "regret"), with the orders that hold the stock those cheaper shipments need;
-2. solves a MIP over just those orders, with every other order's units fixed (the stock and
-   capacity those leave), holding each priority's fill at least as it is;
+1. picks a *neighbourhood* of about 150 orders: orders left short, with the orders holding the
+   stock they could take or the capacity of a full location they could use; orders that cost
+   more than one cheaper shipment would, with the holders of its stock; orders shipping near
+   each other;
+2. solves just those orders, every other order's units fixed (the stock and capacity they
+   leave), with the optimiser's own stages: fill per priority, highest first, then cost;
 3. keeps the new allocation of the neighbourhood when it is lexicographically better.
 
-Fill never drops and cost never rises, so the search can stop at any moment with a better
-allocation than it started from. It is the "large neighbourhood search" of vehicle routing
-(Shaw 1998; Pisinger & Ropke 2010), with a MIP as the repair step.
+Fill never drops and cost never rises at equal fill, so the search can stop at any moment with a
+better allocation than it started from. It is the "large neighbourhood search" of vehicle
+routing (Shaw 1998; Pisinger & Ropke 2010), with a MIP as the repair step.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ HOLDERS_PER_LOCATION = 40
 # How many of an order's cheaper single locations are explored per seed order.
 TARGETS_PER_SEED = 3
 # The kinds of neighbourhood rounds, in turn.
-ROUNDS = ("full", "short", "regret")
+ROUNDS = ("full", "short", "regret", "region")
 # Each line's cheapest candidates are offered in every neighbourhood.
 CHEAPEST_PER_LINE = 3
 # Neighbourhoods solved at once, one per core (this machine class has 2).
