@@ -18,6 +18,7 @@ from engine.polish import rehome_orders
 from engine.problem import IntArray, ProblemData, build_problem
 from engine.result import SolverInfo, build_response
 from engine.solve import solve
+from engine.usage import Usage
 from models.validation import parse_solve_request
 from tests.builders import PROVIDENCE, WORCESTER, location, request, ship_order, stock
 
@@ -100,3 +101,34 @@ def test_a_batch_too_large_for_one_model_is_searched_in_neighbourhoods(
     ours = [(p["priority"], p["units_allocated"]) for p in response["summary"]["by_priority"]]
     theirs = [(p["priority"], p["units_allocated"]) for p in greedy["summary"]["by_priority"]]
     assert (ours, -response["summary"]["total_cost"]) > (theirs, -greedy["summary"]["total_cost"])
+
+
+def test_usage_kept_up_to_date_move_by_move_equals_a_recount() -> None:
+    parsed = parse_solve_request(generate(Size(orders=200, locations=20, skus=100), 6))
+    data = build_problem(parsed)
+    x = greedy_allocate(data)
+    usage = Usage.of(data, x)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        # any change of units on a random handful of candidates, feasible or not: the count
+        # must follow it exactly (fits() is what judges feasibility)
+        candidates = np.unique(rng.choice(data.n_candidates, 7, replace=False))
+        new = rng.integers(0, 3, candidates.size)
+        usage.move(data, candidates, x[candidates], new)
+        x[candidates] = new
+        recount = Usage.of(data, x)
+        for field in ("stock", "units", "pair_units", "shipments"):
+            np.testing.assert_array_equal(getattr(usage, field), getattr(recount, field))
+
+
+def test_a_move_that_takes_more_than_a_row_holds_does_not_fit() -> None:
+    raw = request(
+        [location("S1", at=PROVIDENCE)],
+        [stock("S1", "A", 1)],
+        [ship_order("O1", ("A", 1)), ship_order("O2", ("A", 1))],
+    )
+    data = build_problem(parse_solve_request(raw))
+    x = np.array([1, 0])  # O1 holds the one unit
+    usage = Usage.of(data, x)
+    assert not usage.fits(data, np.array([1]), np.array([0]), np.array([1]))
+    assert usage.fits(data, np.array([0, 1]), np.array([1, 0]), np.array([0, 1]))
