@@ -191,10 +191,13 @@ def bulk_update(
     keys: Sequence[str],
     values: Sequence[str],
     rows: Iterable[Sequence[Any]],
+    within: str | None = None,
 ) -> None:
     """Update many rows by key; each row is ``(*values, *keys)``. SQLite: one prepared UPDATE over
     the rows; PostgreSQL: COPY to a temporary table and one ``UPDATE ... FROM`` (a row-by-row
-    UPDATE over the network would take minutes for millions of rows)."""
+    UPDATE over the network would take minutes for millions of rows). ``within``, a condition on
+    the table's columns that every updated row meets, lets PostgreSQL read only those rows: without
+    it the planner hashes the whole table to join a million staged rows."""
     if is_sqlite(connection):
         assignments = ", ".join(f"{column} = ?" for column in values)
         condition = " AND ".join(f"{column} = ?" for column in keys)
@@ -203,6 +206,8 @@ def bulk_update(
     staging = _staged_copy(connection, table, [*values, *keys], rows)
     assignments = ", ".join(f"{column} = s.{column}" for column in values)
     condition = " AND ".join(f"t.{column} = s.{column}" for column in keys)
+    if within:
+        condition += f" AND ({within})"
     connection.exec_driver_sql(
         f"UPDATE {table} AS t SET {assignments} FROM {staging} s WHERE {condition}"
     )

@@ -362,6 +362,10 @@ class _FeedApplier:
                     sku[updated].tolist(),
                     strict=True,
                 ),
+                # A chunk holds whole locations: their key range is all PostgreSQL need read.
+                within="t.location_id IN ({})".format(
+                    ", ".join(map(str, np.unique(location[updated]).tolist()))
+                ),
             )
         n = int(changed.sum())
         bulk_insert(
