@@ -342,12 +342,7 @@ def _seeds_at_full_locations(
     shipment slot taken by an order a warehouse could ship, while a pickup order there (a free
     shipment) waits, is the case: only the two together can trade."""
     usage = index.usage
-    full = np.zeros(data.n_locations, dtype=bool)
-    for capacity, used in (
-        (data.location_max_shipments, usage.shipments),
-        (data.location_max_units, usage.units),
-    ):
-        full |= (capacity != UNLIMITED) & (used >= capacity)
+    full = usage.at_capacity(data)
     line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
     waiting = (
         ((line_units < data.line_quantity)[data.candidate_line]) & full[data.candidate_location]
@@ -482,7 +477,7 @@ class _Job:
         neighbourhood's LP then takes a few hundredths of a second instead of a tenth."""
         candidates = index.candidates_of(orders)
         candidates = candidates[worth_trying[candidates] | (x[candidates] > 0)]
-        sub = residual_problem(data, x, orders, candidates, usage=index.usage)
+        sub = residual_problem(data, x, orders, candidates, index.usage)
         return cls(orders, candidates, x[candidates], sub)
 
     def solve(
@@ -503,15 +498,14 @@ def residual_problem(
     x: IntArray,
     orders: IntArray,
     candidates: IntArray,
-    *,
-    usage: Usage | None = None,
+    usage: Usage,
 ) -> ProblemData:
     """The problem of ``orders`` alone, over ``candidates`` (theirs, including every one ``x``
     uses), against the stock and capacity every other order's units in ``x`` leave.
 
-    ``usage`` (of ``x``, kept by the caller) saves recounting the whole allocation.
+    ``usage`` is ``x``'s, kept up to date by the caller (recounting it would visit every
+    candidate of the batch for each neighbourhood).
     """
-    usage = Usage.of(data, x) if usage is None else usage
     others = usage.without(data, candidates, x[candidates])
     stock = data.inventory_quantity - others.stock
     max_units = capacity_left(data.location_max_units, others.units)

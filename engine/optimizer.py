@@ -154,17 +154,16 @@ def _optimise(
     if searched_whole(data) and not neighbourhood:
         # Too large to solve or even relax whole in a batch's seconds: the neighbourhood search
         # takes the floor to a better fill and a lower cost, a few hundred orders at a time.
-        found, search = improve_by_neighbourhoods(data, floor_x, deadline=deadline, backend=backend)
-        cost = allocation_cost(data, found)
-        report = StageReport(
-            f"neighbourhoods:{search.improved}/{search.neighbourhoods}",
-            "feasible",
-            cost,
-            float("nan"),
-            search.seconds,
-        )
+        found, report = _search(data, floor_x, deadline, backend)
         return OptimiserResult(
-            found, False, cost, 0.0, backend, [report], fill_optimal=False, searched=True
+            found,
+            False,
+            report.objective,
+            0.0,
+            backend,
+            [report],
+            fill_optimal=False,
+            searched=True,
         )
 
     # The fill stages answer to an earlier deadline, so the cost stage always gets its share.
@@ -273,27 +272,34 @@ def _optimise(
         # bound still holds (and the floor, being cheaper, is as proven); at another, it does not.
         same_fill = fill_by_priority(data, floor_x) == fill_by_priority(data, x)
         x, bound, optimal = floor_x, (bound if same_fill else 0.0), optimal and same_fill
-    stages.deadline = deadline
     searched = False
     if not optimal and not neighbourhood and deadline - time.perf_counter() > MIN_SOLVE_S:
         # Unproven: the time left goes to re-solving neighbourhoods of orders exactly.
         searched = True
-        x, search = improve_by_neighbourhoods(
-            data, x, deadline=deadline, backend=backend, solve_neighbourhood=solve_neighbourhood
-        )
-        stages.reports.append(
-            StageReport(
-                f"neighbourhoods:{search.improved}/{search.neighbourhoods}",
-                "feasible",
-                allocation_cost(data, x),
-                float("nan"),
-                search.seconds,
-            )
-        )
+        x, report = _search(data, x, deadline, backend)
+        stages.reports.append(report)
     cost = allocation_cost(data, x)
     return OptimiserResult(
         x, optimal, cost, min(bound, cost), backend, stages.reports, fill_proven, searched
     )
+
+
+def _search(
+    data: ProblemData, x: IntArray, deadline: float, backend: str
+) -> tuple[IntArray, StageReport]:
+    """The neighbourhood search from ``x`` until ``deadline``, each neighbourhood solved by
+    :func:`solve_neighbourhood`; the allocation found and the stage report saying so."""
+    found, search = improve_by_neighbourhoods(
+        data, x, deadline=deadline, backend=backend, solve_neighbourhood=solve_neighbourhood
+    )
+    report = StageReport(
+        f"neighbourhoods:{search.improved}/{search.neighbourhoods}",
+        "feasible",
+        allocation_cost(data, found),
+        float("nan"),
+        search.seconds,
+    )
+    return found, report
 
 
 def searched_whole(data: ProblemData) -> bool:

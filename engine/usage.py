@@ -45,6 +45,16 @@ class Usage:
         other.move(data, candidates, units, np.zeros_like(units), pairs_in_place=False)
         return other
 
+    def at_capacity(self, data: ProblemData) -> BoolArray:
+        """Locations whose shipments or units are used up (unlimited ones never are)."""
+        full = np.zeros(data.n_locations, dtype=bool)
+        for capacity, used in (
+            (data.location_max_shipments, self.shipments),
+            (data.location_max_units, self.units),
+        ):
+            full |= (capacity != UNLIMITED) & (used >= capacity)
+        return full
+
     def fits(self, data: ProblemData, candidates: IntArray, old: IntArray, new: IntArray) -> bool:
         """Would moving ``candidates`` from ``old`` to ``new`` units keep every stock row and
         location capacity? (Another neighbourhood may have taken stock since ``new`` was found.)"""
