@@ -246,6 +246,11 @@ class _RequestIndex:
 
     def ineligibility(self, order: Order, location: Location) -> tuple[str, str] | None:
         """Why the location may not serve the order, as (rule, message); None if it may."""
+        if location.id in order.exclude_location_ids:
+            return (
+                "excluded_location",
+                f"location {location.id!r} is in the order's exclude_location_ids",
+            )
         if order.delivery == "pickup":
             if location.id != order.pickup_location_id:
                 return (

@@ -66,6 +66,8 @@ class ProblemData:
     order_allow_split: BoolArray
     order_allow_partial: BoolArray
     order_max_distance_km: FloatArray  # inf = no limit
+    # (order, location) pairs an order excludes, as sorted keys order * n_locations + location
+    excluded_pair_keys: IntArray
 
     # lines (index i), grouped by order in request order
     line_ids: list[str]
@@ -233,6 +235,16 @@ def build_problem(request: SolveRequest) -> ProblemData:
             ],
             dtype=np.float64,
         ),
+        excluded_pair_keys=np.unique(
+            np.array(
+                [
+                    order_index * len(locations) + location_index[location_id]
+                    for order_index, order in enumerate(orders)
+                    for location_id in order.exclude_location_ids
+                ],
+                dtype=np.int64,
+            )
+        ),
         line_ids=line_ids,
         line_order=line_order,
         line_sku=line_sku,
@@ -329,6 +341,13 @@ def _with_candidates(data: ProblemData) -> ProblemData:
             data.location_ships[candidate_location],
         )
         del pickup_of
+        if data.excluded_pair_keys.size:
+            # An order's exclude_location_ids (a location that rejected it, say) never serve it.
+            keep &= ~np.isin(
+                candidate_order.astype(np.int64) * stride + candidate_location,
+                data.excluded_pair_keys,
+                assume_unique=False,
+            )
         candidate_line = candidate_line[keep]
         candidate_inventory = candidate_inventory[keep]
         candidate_location = candidate_location[keep]

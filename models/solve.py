@@ -96,6 +96,10 @@ class Order(_Wire):
     allow_split: StrictBool = True
     allow_partial: StrictBool = True
     max_distance_km: Kilometres | None = None
+    exclude_location_ids: list[Id] = Field(
+        default_factory=list,
+        description="Locations that must not serve this order (such as a store that rejected it).",
+    )
     lines: list[Line] = Field(min_length=1)
 
 

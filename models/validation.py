@@ -148,6 +148,16 @@ def _order_problems(raw: dict[str, Any], locations: dict[str, bool]) -> Iterator
                         f"location {pickup_id!r} does not serve pickup orders (pickup is false)",
                         "pickup_not_served",
                     )
+        excluded = order.get("exclude_location_ids")
+        for excluded_index, excluded_id in enumerate(
+            excluded if isinstance(excluded, list) else []
+        ):
+            if isinstance(excluded_id, str) and excluded_id not in locations:
+                yield Problem(
+                    ("orders", index, "exclude_location_ids", excluded_index),
+                    f"unknown location {excluded_id!r}",
+                    "unknown_id",
+                )
         line_seen: dict[str, int] = {}
         for line_index, line in _items(order, "lines"):
             line_id = line.get("id")

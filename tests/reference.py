@@ -60,6 +60,8 @@ def _distance_km(order: Order, location: Location) -> float:
 
 
 def _may_serve(request: SolveRequest, order: Order, location: Location) -> bool:
+    if location.id in order.exclude_location_ids:
+        return False
     if order.delivery == "pickup":
         return location.id == order.pickup_location_id
     if not location.ships:

@@ -42,6 +42,12 @@ def test_unknown_pickup_location_is_refused() -> None:
     assert problems(raw) == [("orders.1.pickup_location_id", "unknown_id")]
 
 
+def test_unknown_excluded_location_is_refused() -> None:
+    raw = example()
+    raw["orders"][0]["exclude_location_ids"] = ["S-017", "NOWHERE"]
+    assert problems(raw) == [("orders.0.exclude_location_ids.1", "unknown_id")]
+
+
 def test_duplicate_location_id_is_refused() -> None:
     raw = example()
     raw["locations"].append(dict(raw["locations"][0]))

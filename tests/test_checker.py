@@ -140,6 +140,15 @@ def test_pickup_order_only_served_by_its_pickup_location() -> None:
     assert rules(request_with(change), response_with()) == {"pickup_wrong_location"}
 
 
+def test_no_order_served_by_a_location_it_excludes() -> None:
+    request = request_with(lambda raw: order(raw, "SO-1001").update(exclude_location_ids=["S-017"]))
+    [violation] = check(request, response_with())
+    assert (violation.rule, violation.where) == (
+        "excluded_location",
+        "order SO-1001 / location S-017",
+    )
+
+
 def test_location_that_does_not_ship_serves_no_ship_order() -> None:
     request = request_with(lambda raw: location(raw, "S-017").update(ships=False))
     # The pickup order is still served there: `ships` is about shipping to customers.

@@ -145,6 +145,37 @@ def test_pickup_order_is_only_served_by_its_pickup_location() -> None:
     assert reason_of(response, "P1") == "out_of_stock"
 
 
+def test_no_order_is_served_by_a_location_in_its_exclude_location_ids() -> None:
+    response = solved(
+        request(
+            [location("S1", at=PROVIDENCE), location("S2", at=WORCESTER)],
+            [stock("S1", "A", 5), stock("S2", "A", 5)],
+            [
+                ship_order("O1", ("A", 2), exclude_location_ids=["S2"]),
+                ship_order("O2", ("A", 2)),
+            ],
+        )
+    )
+    # S2 (Worcester) is the nearer to Boston: O2 ships from it, O1 may not.
+    assert locations_of(response, "O1") == {"S1"}
+    assert units(response, "O1") == 2
+    assert locations_of(response, "O2") == {"S2"}
+
+
+def test_excluded_pickup_location_leaves_the_pickup_order_unserved() -> None:
+    for strategy in ("optimal", "greedy"):
+        response = solved(
+            request(
+                [location("S1"), location("WH", "warehouse", at=NEWARK)],
+                [stock("S1", "A", 5), stock("WH", "A", 5)],
+                [pickup_order("P1", "S1", ("A", 1), exclude_location_ids=["S1"])],
+                strategy=strategy,
+            )
+        )
+        assert units(response, "P1") == 0
+        assert reason_of(response, "P1") == "no_eligible_location"
+
+
 def test_no_split_order_is_served_by_at_most_one_location() -> None:
     response = solved(
         request(
