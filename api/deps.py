@@ -8,7 +8,7 @@ import orjson
 from fastapi import Depends, Response
 from sqlalchemy import Engine
 
-from api.settings import get_settings
+from core.settings import get_settings
 from models.problems import InvalidInput
 from storage.session import engine_for
 

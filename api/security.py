@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, HTTPException, Request, status
 
-from api.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from api.settings import get_settings
+from core.settings import get_settings
 from cli.io import read_bytes, write_json
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
 from models.inventory import parse_feed_header

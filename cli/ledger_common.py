@@ -10,7 +10,7 @@ from functools import wraps
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from api.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from cli.io import EXIT_BAD_INPUT, report_invalid
 from models.problems import InvalidInput
 from storage.session import engine_for

@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import Engine
 
-from api.settings import Settings
+from core.settings import Settings
 from storage.db import make_engine
 from storage.migrate import upgrade
 

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import get_settings
+from core.settings import get_settings
 from storage import session
 from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, fresh_postgres, ship_order
 

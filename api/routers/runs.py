@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import PROBLEMS_RESPONSE, EngineDep, json_response, not_found, refused
 from api.security import ReadAccess, SettingsDep, WriteAccess
-from api.settings import Settings
+from core.settings import Settings
 from models.inventory import BrokeringRunOut, parse_feed_header
 from models.problems import InvalidInput, Problem
 from storage.morning import MorningFeed, MorningRunReport, morning_run
