@@ -1,0 +1,264 @@
+"""Offline exact solutions for the benchmark instances: HiGHS' MIP over every candidate, for hours.
+
+The best known solution of an instance must never be the engine's own answer under test. This
+module computes it apart from the engine's solve pipeline: the full MIP of the contract (every
+candidate, every shipment, every all-or-nothing order, no pruning) is handed to HiGHS through
+``highspy`` and solved lexicographically, as the contract orders:
+
+1. for each priority from the highest down, the most units of that priority (a MIP, the lower
+   priorities' columns fixed at zero, since they can only take stock away), held from then on;
+2. the least cost at those fills (a MIP started from the greedy rules' allocation, which is not
+   under test), with HiGHS' proven dual bound.
+
+The model's rows are those of ``engine.model.build_model`` (held to the independent reference MILP
+of ``tests/reference.py`` by the tests); the allocation found is checked by ``engine.checker``
+(written apart from the optimiser) before it is recorded. Each stage has its own time limit; a
+stage that stops at its limit is recorded as such, with the bound it proved, never as optimal.
+
+    python -m benchmarks.exact --sizes S,M --seeds 1,2,3 --fill-limit 600 --cost-limit 3600
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from engine.checker import check
+from engine.greedy import greedy_allocate
+from engine.measures import allocation_cost, fill_by_priority
+from engine.model import build_model, cost_objective
+from engine.problem import ProblemData, build_problem
+from engine.result import SolverInfo, build_response
+from models.validation import parse_solve_request_json
+
+BEST_KNOWN = Path(__file__).with_name("best_known.json")
+
+
+def _highs(threads: int) -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("random_seed", 1)
+    return h
+
+
+def _pass_model(h: highspy.Highs, data: ProblemData) -> tuple[Any, np.ndarray]:
+    """The full MIP (all columns integer) into ``h``; returns the model and its column uppers."""
+    model = build_model(data)
+    matrix = sp.csc_matrix(model.matrix)
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_columns
+    lp.num_row_ = int(model.row_lower.size)
+    lp.col_cost_ = np.zeros(model.n_columns)
+    lp.col_lower_ = model.lower
+    lp.col_upper_ = model.upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data
+    lp.a_matrix_.num_col_ = model.n_columns
+    lp.a_matrix_.num_row_ = int(model.row_lower.size)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * model.n_columns
+    h.passModel(lp)
+    return model, model.upper.copy()
+
+
+def _set_objective(h: highspy.Highs, costs: np.ndarray, maximize: bool) -> None:
+    n = costs.size
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), costs.astype(np.float64))
+    h.changeObjectiveSense(
+        highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    )
+
+
+def _set_uppers(h: highspy.Highs, model: Any, upper: np.ndarray) -> None:
+    n = upper.size
+    h.changeColsBounds(n, np.arange(n, dtype=np.int32), model.lower, upper)
+
+
+def _start(h: highspy.Highs, model: Any, data: ProblemData, x: np.ndarray) -> None:
+    solution = highspy.HighsSolution()
+    solution.col_value = list(model.columns_of(data, x))
+    solution.value_valid = True
+    h.setSolution(solution)
+
+
+def solve_exactly(
+    data: ProblemData, *, fill_limit_s: float, cost_limit_s: float, threads: int = 1, log: Any = print
+) -> dict[str, Any]:
+    """The lexicographic optimum (or the best HiGHS found and its bound), with what it took."""
+    h = _highs(threads)
+    model, full_upper = _pass_model(h, data)
+    start = greedy_allocate(data, preference="cheapest")
+    stages: list[dict[str, Any]] = []
+    fills_proven = True
+    line_priority = data.line_priority[data.candidate_line]
+    for priority in data.priorities:
+        started = time.perf_counter()
+        objective = np.zeros(model.n_columns)
+        objective[: model.n_x] = line_priority == priority
+        upper = full_upper.copy()
+        upper[: model.n_x][line_priority < priority] = 0.0
+        upper[model.n_x : model.n_x + model.n_y][data.order_priority[data.pair_order] < priority] = 0.0
+        upper[model.n_x + model.n_y :][data.order_priority[model.partial_free_orders] < priority] = 0.0
+        _set_uppers(h, model, upper)
+        _set_objective(h, objective, maximize=True)
+        h.setOptionValue("time_limit", float(fill_limit_s))
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", 0.99)  # fill is integral: a gap under a unit proves it
+        start_here = np.where(line_priority >= priority, start, 0)
+        _start(h, model, data, start_here)
+        h.run()
+        info = h.getInfo()
+        status = h.modelStatusToString(h.getModelStatus())
+        values = np.asarray(h.getSolution().col_value)
+        x = np.rint(values[: model.n_x]).astype(np.int64)
+        fill = int(np.sum(x[line_priority == priority]))
+        proven = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        fills_proven &= proven
+        stages.append(
+            {
+                "stage": f"fill:{priority}",
+                "status": status,
+                "value": fill,
+                "bound": float(info.mip_dual_bound),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+        log(f"  fill:{priority} {status} {fill} (bound {info.mip_dual_bound:.1f}) "
+            f"in {stages[-1]['seconds']} s")
+        h.changeRowBounds(model.fill_rows[priority], float(fill), np.inf)
+        start = np.where(line_priority >= priority, x, start)
+    started = time.perf_counter()
+    _set_uppers(h, model, full_upper)
+    _set_objective(h, cost_objective(data, model), maximize=False)
+    h.setOptionValue("time_limit", float(cost_limit_s))
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    h.setOptionValue("mip_abs_gap", 1e-6)
+    _start(h, model, data, start)
+    h.run()
+    info = h.getInfo()
+    values = np.asarray(h.getSolution().col_value)
+    x = np.rint(values[: model.n_x]).astype(np.int64)
+    cost_status = h.modelStatusToString(h.getModelStatus())
+    stages.append(
+        {
+            "stage": "cost",
+            "status": cost_status,
+            "value": allocation_cost(data, x),
+            "bound": float(info.mip_dual_bound),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+    log(f"  cost {cost_status} {stages[-1]['value']:.2f} (bound {info.mip_dual_bound:.2f}) "
+        f"in {stages[-1]['seconds']} s")
+    return {
+        "x": x,
+        "fill": {str(p): int(v) for p, v in fill_by_priority(data, x).items()},
+        "cost": allocation_cost(data, x),
+        "bound": float(info.mip_dual_bound),
+        "fills_proven": fills_proven,
+        "proven_optimal": fills_proven
+        and h.getModelStatus() == highspy.HighsModelStatus.kOptimal,
+        "stages": stages,
+    }
+
+
+def record(key: str, data: ProblemData, request_bytes: bytes, found: dict[str, Any], command: str) -> None:
+    """Check the allocation with the independent checker, then store it in best_known.json."""
+    request = parse_solve_request_json(request_bytes)
+    info = SolverInfo(
+        name=f"highs/{highspy.__version__ if hasattr(highspy, '__version__') else 'highspy'}",
+        optimal=found["proven_optimal"],
+        objective=found["cost"],
+        bound=min(found["bound"], found["cost"]),
+        gap=0.0,
+        seconds=0.0,
+        strategy="optimal",
+    )
+    response = build_response(data, found["x"], info)
+    violations = check(request, response)
+    if violations:
+        raise SystemExit(f"{key}: the exact solution breaks the contract: {violations[:3]}")
+    entry = _entry(found, response, command)
+    with open(BEST_KNOWN.with_suffix(".lock"), "w") as lock:
+        # several instances may be solved at once, in separate processes
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        best = json.loads(BEST_KNOWN.read_text()) if BEST_KNOWN.exists() else {}
+        best[key] = entry
+        BEST_KNOWN.write_text(json.dumps(dict(sorted(best.items())), indent=2) + "\n")
+
+
+def _entry(found: dict[str, Any], response: dict[str, Any], command: str) -> dict[str, Any]:
+    return {
+        "fill": found["fill"],
+        "cost": round(found["cost"], 4),
+        "bound": round(found["bound"], 4),
+        "proven_optimal": found["proven_optimal"],
+        "fills_proven": found["fills_proven"],
+        "shipments": response["summary"]["shipments"],
+        "split_orders": response["summary"]["split_orders"],
+        "solver": f"HiGHS {_highs_version()} (highspy), full MIP, lexicographic stages",
+        "stages": found["stages"],
+        "command": command,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "found_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _highs_version() -> str:
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from benchmarks.run import ensure_instance
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.exact", description=__doc__)
+    parser.add_argument("--sizes", default="S")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--fill-limit", type=float, default=600.0, help="seconds per fill stage")
+    parser.add_argument("--cost-limit", type=float, default=3600.0, help="seconds for the cost stage")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--instances-dir",
+        type=Path,
+        default=Path(os.environ.get("TMPDIR", "/tmp")) / "omnibroker-bench",
+    )
+    args = parser.parse_args(argv)
+    command = "python -m benchmarks.exact " + " ".join(sys.argv[1:] if argv is None else argv)
+    for size in args.sizes.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            path, _ = ensure_instance(args.instances_dir, size, seed)
+            body = path.read_bytes()
+            data = build_problem(parse_solve_request_json(body))
+            print(f"{size}-seed{seed}: {data.n_candidates:,} candidates", flush=True)
+            found = solve_exactly(
+                data,
+                fill_limit_s=args.fill_limit,
+                cost_limit_s=args.cost_limit,
+                threads=args.threads,
+                log=lambda line: print(line, flush=True),
+            )
+            record(f"{size}-seed{seed}", data, body, found, command)
+            del found
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
