@@ -36,6 +36,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from engine.bound import quiet_highs
 from engine.checker import check
 from engine.greedy import greedy_allocate
 from engine.measures import allocation_cost, fill_by_priority
@@ -47,9 +48,8 @@ from models.validation import parse_solve_request_json
 BEST_KNOWN = Path(__file__).with_name("best_known.json")
 
 
-def _highs(threads: int) -> highspy.Highs:
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+def _highs(threads: int) -> Any:
+    h = quiet_highs()
     h.setOptionValue("threads", threads)
     h.setOptionValue("random_seed", 1)
     return h
@@ -81,9 +81,7 @@ def _pass_model(h: highspy.Highs, data: ProblemData) -> tuple[Any, np.ndarray]:
 def _set_objective(h: highspy.Highs, costs: np.ndarray, maximize: bool) -> None:
     n = costs.size
     h.changeColsCost(n, np.arange(n, dtype=np.int32), costs.astype(np.float64))
-    h.changeObjectiveSense(
-        highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-    )
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize)
 
 
 def _set_uppers(h: highspy.Highs, model: Any, upper: np.ndarray) -> None:
@@ -99,7 +97,12 @@ def _start(h: highspy.Highs, model: Any, data: ProblemData, x: np.ndarray) -> No
 
 
 def solve_exactly(
-    data: ProblemData, *, fill_limit_s: float, cost_limit_s: float, threads: int = 1, log: Any = print
+    data: ProblemData,
+    *,
+    fill_limit_s: float,
+    cost_limit_s: float,
+    threads: int = 1,
+    log: Any = print,
 ) -> dict[str, Any]:
     """The lexicographic optimum (or the best HiGHS found and its bound), with what it took."""
     h = _highs(threads)
@@ -114,8 +117,12 @@ def solve_exactly(
         objective[: model.n_x] = line_priority == priority
         upper = full_upper.copy()
         upper[: model.n_x][line_priority < priority] = 0.0
-        upper[model.n_x : model.n_x + model.n_y][data.order_priority[data.pair_order] < priority] = 0.0
-        upper[model.n_x + model.n_y :][data.order_priority[model.partial_free_orders] < priority] = 0.0
+        upper[model.n_x : model.n_x + model.n_y][
+            data.order_priority[data.pair_order] < priority
+        ] = 0.0
+        upper[model.n_x + model.n_y :][
+            data.order_priority[model.partial_free_orders] < priority
+        ] = 0.0
         _set_uppers(h, model, upper)
         _set_objective(h, objective, maximize=True)
         h.setOptionValue("time_limit", float(fill_limit_s))
@@ -140,8 +147,10 @@ def solve_exactly(
                 "seconds": round(time.perf_counter() - started, 2),
             }
         )
-        log(f"  fill:{priority} {status} {fill} (bound {info.mip_dual_bound:.1f}) "
-            f"in {stages[-1]['seconds']} s")
+        log(
+            f"  fill:{priority} {status} {fill} (bound {info.mip_dual_bound:.1f}) "
+            f"in {stages[-1]['seconds']} s"
+        )
         h.changeRowBounds(model.fill_rows[priority], float(fill), np.inf)
         start = np.where(line_priority >= priority, x, start)
     started = time.perf_counter()
@@ -165,21 +174,24 @@ def solve_exactly(
             "seconds": round(time.perf_counter() - started, 2),
         }
     )
-    log(f"  cost {cost_status} {stages[-1]['value']:.2f} (bound {info.mip_dual_bound:.2f}) "
-        f"in {stages[-1]['seconds']} s")
+    log(
+        f"  cost {cost_status} {stages[-1]['value']:.2f} (bound {info.mip_dual_bound:.2f}) "
+        f"in {stages[-1]['seconds']} s"
+    )
     return {
         "x": x,
         "fill": {str(p): int(v) for p, v in fill_by_priority(data, x).items()},
         "cost": allocation_cost(data, x),
         "bound": float(info.mip_dual_bound),
         "fills_proven": fills_proven,
-        "proven_optimal": fills_proven
-        and h.getModelStatus() == highspy.HighsModelStatus.kOptimal,
+        "proven_optimal": fills_proven and h.getModelStatus() == highspy.HighsModelStatus.kOptimal,
         "stages": stages,
     }
 
 
-def record(key: str, data: ProblemData, request_bytes: bytes, found: dict[str, Any], command: str) -> None:
+def record(
+    key: str, data: ProblemData, request_bytes: bytes, found: dict[str, Any], command: str
+) -> None:
     """Check the allocation with the independent checker, then store it in best_known.json."""
     request = parse_solve_request_json(request_bytes)
     info = SolverInfo(
@@ -222,7 +234,7 @@ def _entry(found: dict[str, Any], response: dict[str, Any], command: str) -> dic
 
 
 def _highs_version() -> str:
-    h = highspy.Highs()
+    h = quiet_highs()
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
@@ -233,7 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="S")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--fill-limit", type=float, default=600.0, help="seconds per fill stage")
-    parser.add_argument("--cost-limit", type=float, default=3600.0, help="seconds for the cost stage")
+    parser.add_argument(
+        "--cost-limit", type=float, default=3600.0, help="seconds for the cost stage"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--instances-dir",

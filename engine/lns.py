@@ -23,7 +23,6 @@ routing (Shaw 1998; Pisinger & Ropke 2010), with a MIP as the repair step.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,10 +30,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.backends import DEFAULT_BACKEND
+from engine.bound import Prices
+from engine.candidates import cheapness_rank
 from engine.measures import allocation_cost, lexicographically_better
+from engine.params import SolveParams
 from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
-from engine.stages import MIN_SOLVE_S
 from engine.usage import Usage, capacity_left
 
 # Orders per neighbourhood: large enough to hold an exchange chain between a few orders,
@@ -52,25 +52,23 @@ HOLDERS_PER_LOCATION = 40
 # How many of an order's cheaper single locations are explored per seed order.
 TARGETS_PER_SEED = 3
 # The kinds of neighbourhood rounds, in turn.
-ROUNDS = ("full", "short", "regret", "region")
-# Each line's cheapest candidates are offered in every neighbourhood. Measured at M (6 s, two
-# runs each): 3 per line 95,431-95,449 at 18,515-18,524 units of priority 0; 6 per line
-# 95,153-95,172 at 18,532-18,535; 10 per line 95,204-95,304 at 18,538-18,539 (fewer, larger
-# neighbourhoods). At L (50 s), one run with 6 filled 41-87 fewer of 87,500 units at priority 0
-# than two runs with 3, and cost 0.25% more: M's gain is the larger.
+ROUNDS = ("full", "short", "priced", "regret", "region")
+# Each line's cheapest candidates are offered in every neighbourhood: enough sources for the
+# exchanges that lower cost, few enough that a neighbourhood's LP stays in hundredths of a
+# second (fewer sources leave cost on the table at M, more make fewer, slower neighbourhoods;
+# benchmarks/ANALYSIS.md has the figures).
 CHEAPEST_PER_LINE = 6
 # ... doubled, up to this, when neighbourhoods run dry (before they grow in orders).
 MAX_CHEAPEST_PER_LINE = 12
-# Neighbourhoods solved at once, one per core (this machine class has 2).
-WORKERS = min(2, os.cpu_count() or 1)
 # Each small MIP's time limit.
 SUBPROBLEM_TIME_S = 1.0
-_SAVING_EPSILON = 1e-6
+# ... in deterministic mode, a guard that a neighbourhood's MIPs never reach.
+DETERMINISTIC_SUBPROBLEM_TIME_S = 600.0
 
 
-# (neighbourhood problem, its current allocation, backend, time limit) -> an allocation of it
-# never lexicographically worse than the current one
-NeighbourhoodSolver = Callable[[ProblemData, IntArray, str, float], IntArray]
+# (neighbourhood problem, its current allocation, parameters, time limit) -> an allocation of
+# it never lexicographically worse than the current one
+NeighbourhoodSolver = Callable[[ProblemData, IntArray, SolveParams, float], IntArray]
 
 
 @dataclass(frozen=True)
@@ -88,62 +86,83 @@ def improve_by_neighbourhoods(
     x: IntArray,
     *,
     deadline: float,
-    backend: str = DEFAULT_BACKEND,
+    solve_neighbourhood: NeighbourhoodSolver,
+    params: SolveParams,
+    prices: Callable[[], Prices | None] = lambda: None,
+    spare_core: Callable[[], bool] = lambda: True,
+    publish: Callable[[IntArray], None] = lambda x: None,
     neighbourhood_orders: int = NEIGHBOURHOOD_ORDERS,
-    seed: int = 0,
-    workers: int = WORKERS,
-    solve_neighbourhood: NeighbourhoodSolver | None = None,
 ) -> tuple[IntArray, SearchReport]:
     """A lexicographically better (or the same) allocation than ``x``, found by ``deadline``
     (a ``time.perf_counter()`` value).
 
-    Neighbourhoods are solved ``workers`` at a time in threads (the solvers release the GIL), on
-    disjoint orders; one that no longer fits what the others took meanwhile is dropped.
-    ``solve_neighbourhood`` (default: the optimiser's stages) solves one neighbourhood.
+    Neighbourhoods are solved ``params.workers`` at a time in threads (the solvers release the
+    GIL), on disjoint orders; one that no longer fits what the others took meanwhile is dropped.
+    ``solve_neighbourhood`` solves one neighbourhood (the optimiser's stages). ``prices`` gives
+    the relaxation's latest prices, when there are any: the candidates they favour are offered
+    in every neighbourhood, and the orders they say cost the most too much seed rounds of their
+    own. After a round that improved it, a copy of the allocation is handed to ``publish``
+    (the bound follows its fill). While ``spare_core()`` is false (the bound is using one), one worker fewer runs. In
+    deterministic mode ``params.neighbourhood_budget`` neighbourhoods are solved, each
+    batch of parallel ones applied in the order they were formed.
     """
-    if solve_neighbourhood is None:
-        # imported here: the optimiser imports this module to run the search
-        from engine.optimizer import solve_neighbourhood as stages
-
-        solve_neighbourhood = stages
-    solve_one: NeighbourhoodSolver = solve_neighbourhood
     started = time.perf_counter()
     start = np.asarray(x, dtype=np.int64)
     x = start.copy()
     if data.n_candidates == 0 or data.n_orders == 0:
         return x, SearchReport(0, 0, 0.0, 0.0)
+    deterministic = params.deterministic
+    budget = params.neighbourhood_budget(data.time_limit_s) if deterministic else None
+    workers = max(1, params.workers)
     index = _Index(data, x)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(params.seed)
     initial_cost = allocation_cost(data, x)
     solved = improved = 0
     rounds = idle_rounds = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+
+    def out_of_work(margin_s: float) -> bool:
+        if budget is not None and solved >= budget:
+            return True
+        return time.perf_counter() + margin_s + params.min_solve_s >= deadline
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         setup_s = 0.0  # what ranking the seeds took last round (seconds at 50k orders)
         size = neighbourhood_orders
         per_line = CHEAPEST_PER_LINE
-        while time.perf_counter() + setup_s + MIN_SOLVE_S < deadline:
+        while not out_of_work(setup_s):
             setup_started = time.perf_counter()
             # Seeds are ranked once a round: the neighbourhoods of a round may make the ranking
             # stale, which only makes a seed less promising than it looked, never the answer
             # worse.
             order_cost, single = _single_shipment_costs(data, x)
-            # offered in every neighbourhood: each line's cheapest candidates, and every one at
-            # a location that could ship an order whole for less than it costs now or ships it
+            # offered in every neighbourhood: each line's cheapest candidates, every one at a
+            # location that could ship an order whole for less than it costs now or ships it,
+            # and every one the relaxation's prices favour
             worth_trying = (index.cheap_rank < per_line) | (
-                (single < order_cost[data.pair_order] - _SAVING_EPSILON)
+                (single < order_cost[data.pair_order] - params.saving_epsilon)
                 | (index.usage.pair_units > 0)
             )[data.candidate_pair]
+            priced = prices()
+            if priced is not None:
+                worth_trying |= _favoured(data, priced)
             kind = ROUNDS[rounds % len(ROUNDS)]
+            if kind == "priced" and priced is None:
+                kind = "regret"
             if kind == "short":
                 seeds, related = _seeds_short_of_stock(data, index, x, rng)
             elif kind == "full":
                 seeds, related = _seeds_at_full_locations(data, index, x, rng)
             elif kind == "regret":
-                seeds, related = _seeds_by_regret(data, index, x, rng, order_cost, single)
+                seeds, related = _seeds_by_regret(
+                    data, index, x, rng, order_cost, single, params.saving_epsilon
+                )
+            elif kind == "priced":
+                assert priced is not None
+                seeds, related = _seeds_by_prices(data, index, x, rng, priced)
             else:
                 seeds, related = _seeds_by_region(data, index, x, rng, size)
             rounds += 1
-            setup_s = time.perf_counter() - setup_started
+            setup_s = 0.0 if deterministic else time.perf_counter() - setup_started
             improved_this_round = solved_this_round = 0
             tried = np.zeros(data.n_orders, dtype=bool)
             busy = np.zeros(data.n_orders, dtype=bool)
@@ -151,20 +170,26 @@ def improve_by_neighbourhoods(
             in_flight: dict[Future[IntArray | None], _Job] = {}
             while True:
                 # keep every worker busy with a neighbourhood of orders no other one holds
-                while (
-                    len(in_flight) < max(1, workers)
-                    and time.perf_counter() + MIN_SOLVE_S < deadline
-                ):
+                running = workers if deterministic or spare_core() else max(1, workers - 1)
+                while len(in_flight) < running and not out_of_work(0.0):
+                    if budget is not None and solved + len(in_flight) >= budget:
+                        break
                     seed_order = next((o for o in pending if not tried[o] and not busy[o]), None)
                     if seed_order is None:
                         break
                     orders = _neighbourhood(seed_order, seeds, related, tried, busy, size)
                     tried[orders] = busy[orders] = True
                     job = _Job.of(data, index, x, orders, worth_trying)
-                    in_flight[pool.submit(job.solve, solve_one, backend, deadline)] = job
+                    future = pool.submit(job.solve, solve_neighbourhood, params, deadline)
+                    in_flight[future] = job
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                if deterministic:
+                    # every job of the batch, in the order they were formed
+                    wait(in_flight)
+                    done = list(in_flight)
+                else:
+                    done = list(wait(in_flight, return_when=FIRST_COMPLETED)[0])
                 for future in done:
                     job = in_flight.pop(future)
                     busy[job.orders] = False
@@ -176,6 +201,8 @@ def improve_by_neighbourhoods(
                         index.usage.move(data, job.candidates, job.current, new)
                         improved += 1
                         improved_this_round += 1
+            if improved_this_round:
+                publish(x.copy())
             # the kinds of rounds take turns: stop when none finds anything any more, even in
             # neighbourhoods grown to the largest size
             idle_rounds = 0 if improved_this_round else idle_rounds + 1
@@ -200,24 +227,47 @@ def improve_by_neighbourhoods(
     return x, SearchReport(solved, improved, saving, time.perf_counter() - started)
 
 
-def cheapest_candidates(data: ProblemData, per_line: int) -> BoolArray:
-    """Each line's ``per_line`` cheapest candidates, by what a unit would cost from there if the
-    line shipped alone: the shipment's cost spread over the line's units, plus handling."""
-    return cheapness_rank(data) < per_line
-
-
-def cheapness_rank(data: ProblemData) -> IntArray:
-    """Each candidate's rank among its line's (0: the cheapest), as :func:`cheapest_candidates`
-    ranks them."""
-    unit_cost = (
-        data.pair_cost[data.candidate_pair] / data.line_quantity[data.candidate_line]
-        + data.location_unit_cost[data.candidate_location]
+def _favoured(data: ProblemData, prices: Prices) -> BoolArray:
+    """Candidates the relaxation would use at its prices: they earn more than they cost, at a
+    shipment that pays for itself."""
+    earns = np.minimum(prices.candidate_reduced_cost, 0.0) * data.candidate_upper
+    pair_value = prices.pair_reduced_cost + np.bincount(
+        data.candidate_pair, weights=earns, minlength=data.n_pairs
     )
-    order = np.lexsort((unit_cost, data.candidate_line))
-    line_start = np.searchsorted(data.candidate_line[order], data.candidate_line[order])
-    rank = np.empty(data.n_candidates, dtype=np.int64)
-    rank[order] = np.arange(data.n_candidates, dtype=np.int64) - line_start
-    return rank
+    return (prices.candidate_reduced_cost < 0) & (pair_value < 0)[data.candidate_pair]
+
+
+def _seeds_by_prices(
+    data: ProblemData, index: _Index, x: IntArray, rng: np.random.Generator, prices: Prices
+) -> tuple[IntArray, Callable[[int], IntArray]]:
+    """Orders whose allocation costs the most more, at the relaxation's prices, than the best
+    plan those prices allow them (the LP would serve them otherwise); for each, the holders of
+    the stock its favoured candidates would take."""
+    reduced = prices.candidate_reduced_cost
+    used_pairs = index.usage.pair_units > 0
+    now = np.bincount(
+        index.candidate_order, weights=reduced * x, minlength=data.n_orders
+    ) + np.bincount(
+        data.pair_order,
+        weights=np.where(used_pairs, prices.pair_reduced_cost, 0.0),
+        minlength=data.n_orders,
+    )
+    earns = np.minimum(reduced, 0.0) * data.candidate_upper
+    pair_value = np.minimum(
+        prices.pair_reduced_cost
+        + np.bincount(data.candidate_pair, weights=earns, minlength=data.n_pairs),
+        0.0,
+    )
+    best = np.bincount(data.pair_order, weights=pair_value, minlength=data.n_orders)
+    regret = now - best
+    seeds = np.flatnonzero(regret > 1e-6)
+    favoured = _favoured(data, prices)
+
+    def target_rows(order: int) -> IntArray:
+        own = index.candidates_of(np.array([order]))
+        return data.candidate_inventory[own[favoured[own] & (x[own] == 0)]]
+
+    return seeds[np.argsort(-regret[seeds], kind="stable")], _holding(index, x, target_rows, rng)
 
 
 class _Index:
@@ -298,13 +348,14 @@ def _seeds_by_regret(
     rng: np.random.Generator,
     order_cost: FloatArray,
     single: FloatArray,
+    saving_epsilon: float,
 ) -> tuple[IntArray, Callable[[int], IntArray]]:
     """Orders that one cheaper shipment could serve with the units they have, most regret first;
     for each, the stock rows of its cheapest single shipments."""
     cheapest = np.full(data.n_orders, np.inf)
     np.minimum.at(cheapest, data.pair_order, single)
     regret = order_cost - cheapest
-    seeds = np.flatnonzero(np.isfinite(regret) & (regret > _SAVING_EPSILON))
+    seeds = np.flatnonzero(np.isfinite(regret) & (regret > saving_epsilon))
 
     def target_rows(order: int) -> IntArray:
         pairs = _pairs_of(data, order)
@@ -481,14 +532,20 @@ class _Job:
         return cls(orders, candidates, x[candidates], sub)
 
     def solve(
-        self, solve_neighbourhood: NeighbourhoodSolver, backend: str, deadline: float
+        self, solve_neighbourhood: NeighbourhoodSolver, params: SolveParams, deadline: float
     ) -> IntArray | None:
         """The neighbourhood's new units per candidate, or None when not better."""
         # a larger neighbourhood gets proportionally longer
         scale = max(1.0, self.orders.size / NEIGHBOURHOOD_ORDERS)
-        limit = min(SUBPROBLEM_TIME_S * scale, deadline - time.perf_counter())
-        new = solve_neighbourhood(self.sub, self.current, backend, limit)
-        if not lexicographically_better(self.sub, new, self.current, tolerance=_SAVING_EPSILON):
+        if params.deterministic:
+            # no clock: each small MIP runs to its end, so the answer is the same every time
+            limit = DETERMINISTIC_SUBPROBLEM_TIME_S
+        else:
+            limit = min(SUBPROBLEM_TIME_S * scale, deadline - time.perf_counter())
+        new = solve_neighbourhood(self.sub, self.current, params, limit)
+        if not lexicographically_better(
+            self.sub, new, self.current, tolerance=params.saving_epsilon
+        ):
             return None
         return new
 

@@ -1,70 +1,181 @@
-"""``solve(request) -> response``: the one call of the contract, as a pure function.
+"""``solve(request, params) -> response``: the one call of the contract, as a pure function.
 
-Build the problem arrays once, allocate with the strategy the policy names (the optimiser by
-default, the greedy baseline on request), write the response. The greedy allocation is computed
-either way: it is the optimiser's floor and fallback.
+The pipeline, in the order it runs:
+
+1. **Floor**: the greedy rules, ranking locations by distance and by cost; the better one is
+   the answer the rest must beat (and the answer of ``strategy: greedy`` by itself).
+2. **Bound and prices**: the LP relaxation by column generation (:mod:`engine.bound`), in a
+   thread beside the rest: a proven lower bound on the cost at a fill, and the prices of stock
+   and capacity that guide the search.
+3. **Construction**: where a model of the whole batch fits, the lexicographic stages
+   (:mod:`engine.optimizer`: fill per priority, then cost, each LP-guided and proven where the
+   time allows).
+4. **Improvement**: the neighbourhood search (:mod:`engine.lns`) from the best allocation so
+   far, each neighbourhood solved by the same stages, favouring what the prices favour.
+5. **Response**: the bound moved to the final fill, the status (``optimal`` only when the fill
+   is proven and the cost within ``relative_gap`` of the bound), the contract's response.
+
+Every step keeps to one deadline that counts from ``started`` (the caller's clock, from before the
+request was parsed) and leaves time for writing the response.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.bound import BackgroundBound, CostBound
 from engine.greedy import greedy_allocate
-from engine.optimizer import (
-    DEFAULT_BACKEND,
-    allocation_cost,
-    lexicographically_better,
-    optimise,
-    searched_whole,
-)
-from engine.polish import rehome_orders
+from engine.lns import SearchReport, improve_by_neighbourhoods
+from engine.measures import allocation_cost, fill_by_priority, lexicographically_better
+from engine.measures import relative_gap as gap_between
+from engine.optimizer import StagesResult, solve_neighbourhood, solve_stages
+from engine.params import SolveParams
 from engine.problem import IntArray, ProblemData, build_problem
 from engine.result import SolverInfo, build_response
 from models.solve import SolveRequest
 
+# The final bound (the master moved to the answer's fill) gets this share of the time limit.
+_FINAL_BOUND_SHARE = 0.08
 
-def solve(request: SolveRequest, *, backend: str = DEFAULT_BACKEND) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What the pipeline found and what it proved, before it becomes a response."""
+
+    x: IntArray
+    objective: float
+    bound: float
+    fill_proven: bool
+    optimal: bool
+    stages: StagesResult | None
+    search: SearchReport | None
+    cost_bound: CostBound | None
+
+    @property
+    def gap(self) -> float:
+        return gap_between(self.objective, self.bound)
+
+
+def solve(
+    request: SolveRequest,
+    params: SolveParams | None = None,
+    *,
+    backend: str | None = None,
+    started: float | None = None,
+) -> dict[str, Any]:
     """Allocate a validated request; returns the contract's response as a JSON-ready dict.
 
-    Raises ``ValueError`` for an unknown backend (``highs``, ``scip``, ``sat``).
+    ``params`` default to :class:`SolveParams`'s; ``backend`` is a shorthand for its backend.
+    ``started`` is the ``time.perf_counter()`` at which the caller received the request: the
+    time limit counts from there, parsing included. Raises ``ValueError`` for an unknown
+    backend.
     """
-    started = time.perf_counter()
-    data = build_problem(request)
-    return solve_problem(data, backend=backend, started=started)
+    started = time.perf_counter() if started is None else started
+    return solve_problem(build_problem(request), params, backend=backend, started=started)
 
 
 def solve_problem(
-    data: ProblemData, *, backend: str = DEFAULT_BACKEND, started: float | None = None
+    data: ProblemData,
+    params: SolveParams | None = None,
+    *,
+    backend: str | None = None,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """As :func:`solve`, for problem data already built (what-if variants, benchmarks)."""
+    params = SolveParams() if params is None else params
+    if backend is not None:
+        params = replace(params, backend=backend)
     started = time.perf_counter() if started is None else started
     floor = greedy_allocate(data)  # the OMS rules: nearest location first
     if data.strategy == "greedy":
         return greedy_response(data, floor, "omnibroker/greedy", started)
-
-    # The optimiser's floor: the better of the rules ranking locations by distance and by cost.
-    by_cost = greedy_allocate(data, preference="cheapest")
-    if lexicographically_better(data, by_cost, floor):
-        floor = by_cost
-    del by_cost  # one allocation per candidate held from here on, not two
-    if not searched_whole(data):
-        # The stages start from the floor polished (a moment at this size; up to a fifth of the
-        # time limit). A larger batch goes to the neighbourhood search, whose neighbourhoods
-        # make the polish's moves and more: polishing first would only take its time.
-        floor = rehome_orders(data, floor, deadline=time.perf_counter() + 0.2 * data.time_limit_s)
-    elapsed = time.perf_counter() - started
-    result = optimise(data, floor=floor, backend=backend, time_limit_s=data.time_limit_s - elapsed)
+    found = optimise(data, params, floor=floor, started=started)
     info = SolverInfo(
-        name=f"or-tools/{result.backend}",
-        optimal=result.optimal,
-        objective=result.objective,
-        bound=result.bound,
-        gap=result.gap,
+        name=f"or-tools/{params.backend}",
+        optimal=found.optimal,
+        objective=found.objective,
+        bound=found.bound,
+        gap=found.gap,
         seconds=time.perf_counter() - started,
         strategy="optimal",
     )
-    return build_response(data, result.x, info)
+    return build_response(data, found.x, info)
+
+
+def deadline_of(data: ProblemData, params: SolveParams, started: float) -> float:
+    """When the last solve must end: the time limit less what writing the response takes."""
+    reserve_s = params.response_reserve_s + params.response_reserve_s_per_candidate * (
+        data.n_candidates
+    )
+    return started + max(0.01, data.time_limit_s - reserve_s)
+
+
+def optimise(
+    data: ProblemData,
+    params: SolveParams,
+    *,
+    floor: IntArray | None = None,
+    started: float | None = None,
+) -> PipelineResult:
+    """Floor, bound and prices, construction, improvement: the allocation and its proof."""
+    started = time.perf_counter() if started is None else started
+    deadline = deadline_of(data, params, started)
+    x = greedy_allocate(data) if floor is None else floor
+    # The optimiser's floor: the better of the rules ranking locations by distance and by cost.
+    by_cost = greedy_allocate(data, preference="cheapest")
+    if lexicographically_better(data, by_cost, x):
+        x = by_cost
+    del by_cost  # one allocation per candidate held from here on, not two
+    if data.n_candidates == 0:
+        return PipelineResult(x, 0.0, 0.0, True, True, None, None, None)
+
+    span = deadline - time.perf_counter()
+    search_deadline = deadline - min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * max(span, 0.0))
+
+    # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
+    # bound at their fill, so the column-generated one is not needed beside them.
+    stages: StagesResult | None = None
+    if data.n_candidates <= params.search_above_candidates and not params.deterministic:
+        stages = solve_stages(data, x, deadline=search_deadline, params=params)
+        x = stages.x
+
+    # Bound and prices beside the search; in deterministic mode first, for a fixed number of
+    # rounds, so that the search sees the same prices every time.
+    bound = BackgroundBound(
+        data,
+        x,
+        deadline=search_deadline,
+        per_line=params.bound_candidates_per_line,
+        max_iterations=params.bound_iterations if params.deterministic else None,
+    )
+    search: SearchReport | None = None
+    if stages is None or not stages.optimal:
+        bound.start(in_background=not params.deterministic)
+        x, search = improve_by_neighbourhoods(
+            data,
+            x,
+            deadline=search_deadline,
+            solve_neighbourhood=solve_neighbourhood,
+            params=params,
+            prices=bound.prices,
+            spare_core=lambda: not bound.busy(),
+            publish=bound.publish,
+        )
+
+    cost = allocation_cost(data, x)
+    moved = bound.at_fill_of(x, deadline=deadline)
+    proven_bound = moved.value if moved is not None else 0.0
+    fill = fill_by_priority(data, x)
+    fill_proven = False
+    if stages is not None and fill_by_priority(data, stages.x) == fill:
+        # the stages proved (or not) this very fill; their cost bound holds at it too
+        fill_proven = stages.fill_proven
+        proven_bound = max(proven_bound, stages.bound)
+    proven_bound = min(proven_bound, cost)
+    optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
+    return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)
 
 
 def greedy_response(data: ProblemData, x: IntArray, name: str, started: float) -> dict[str, Any]:

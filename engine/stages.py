@@ -46,12 +46,15 @@ class StageReport:
 class StageSolver:
     """Runs the stage sequence against one model, sharing the deadline."""
 
-    def __init__(self, data: ProblemData, backend: str, deadline: float):
+    def __init__(
+        self, data: ProblemData, backend: str, deadline: float, *, min_solve_s: float = MIN_SOLVE_S
+    ):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.data = data
         self.backend = backend
         self.deadline = deadline
+        self.min_solve_s = min_solve_s
         self.model: AllocationModel = build_model(data)
         self.row_lower = self.model.row_lower.copy()
         self.reports: list[StageReport] = []
@@ -87,7 +90,7 @@ class StageSolver:
         reduced = reduce_model(
             self.data, model, objective, self.row_lower, model.upper if upper is None else upper
         )
-        if limit < MIN_SOLVE_S or reduced.columns.size > max_columns:
+        if limit < self.min_solve_s or reduced.columns.size > max_columns:
             # Building and presolving alone would outrun the time left: not worth starting.
             self.reports.append(StageReport(name, "skipped", float("nan"), float("nan"), 0.0))
             return None, float("nan"), float("nan"), False
@@ -134,7 +137,7 @@ class StageSolver:
     ) -> tuple[FloatArray, float] | None:
         """The LP relaxation (HiGHS' simplex): column values and its optimum, a proven bound."""
         started = time.perf_counter()
-        if self.remaining_s() < MIN_SOLVE_S:
+        if self.remaining_s() < self.min_solve_s:
             self.reports.append(StageReport("lp", "skipped", float("nan"), float("nan"), 0.0))
             return None
         reduced = reduce_model(
@@ -177,6 +180,8 @@ class StageSolver:
         full_time_share: float = 1.0,
         lp_objective: FloatArray | None = None,
         neighbourhood: BoolArray | None = None,
+        restricted_abs_gap: float | None = None,
+        with_support: BoolArray | None = None,
     ) -> tuple[IntArray | None, float, float, bool]:
         """A stage solved from small models to the full one, each step only if still needed.
 
@@ -193,7 +198,12 @@ class StageSolver:
         Nothing is pruned for good: the full model stays the reference for bound and proof.
         ``lp_objective`` (default: ``objective``) is what the LP and the full MIP optimise and
         what the proof compares; only the restricted MIPs carry a fill stage's cost tie-break,
-        which would slow the LP and the proof down. Returns (x, value, bound, proven).
+        which would slow the LP and the proof down. ``restricted_abs_gap`` (default:
+        ``abs_gap``) is the restricted MIPs' own: a fill stage asks them for the cheapest of its
+        fullest allocations, which the proof's gap of almost a unit would not; and
+        ``with_support`` candidates join the LP's support in the first of them (a fill LP's
+        support is any fullest allocation, a costly one as likely as not).
+        Returns (x, value, bound, proven).
         """
         model = self.model
         full_upper = model.upper if upper is None else upper
@@ -207,7 +217,7 @@ class StageSolver:
                 objective,
                 maximize=maximize,
                 gap=gap,
-                abs_gap=abs_gap,
+                abs_gap=abs_gap if restricted_abs_gap is None else restricted_abs_gap,
                 upper=np.where(self.columns_of_candidates(keep_x | (start > 0)), full_upper, 0.0),
                 time_limit_s=self.remaining_s() * time_share,
             )
@@ -231,6 +241,8 @@ class StageSolver:
                 )
                 return start, start_value, lp_bound, True
             lp_support = values[: model.n_x] > 1e-7
+            if with_support is not None:
+                lp_support |= with_support
             restricted("lp-support", lp_support, 1.0)
             if best is not None and _within(best[1], lp_bound, maximize, gap, abs_gap):
                 return best[0], best[1], lp_bound, True

@@ -1,0 +1,571 @@
+"""A proven lower bound on the cost at a fill, and the prices behind it, by column generation.
+
+Orders interact only through stock and location capacities. The LP relaxation of the whole batch
+(HiGHS needs a minute for it at 10,000 orders x 200 locations) is solved instead over a few
+columns, the *restricted master*: the incumbent allocation's candidates and each line's cheapest
+few. Its row duals are prices: what a unit of a stock row, a unit or a shipment of a capacitated
+location, a unit of a line and a unit of fill are worth. With them every candidate of the batch is
+priced out at once, in numpy, and
+
+    LB(y) = sum over rows of y_r * (the bound of row r it presses on)
+          + sum over pairs k of min(0, f_k + sum over the pair's candidates c of u_c * min(0, r_c))
+          + sum over all-or-nothing orders of min(0, g_o)
+
+is a lower bound on the LP, and so on every allocation at that fill, for *any* duals y of the
+right signs (Lagrangian relaxation of every row but the shipment links ``x_c <= u_c y_k``, which
+each pair keeps: ``r_c`` is a candidate's reduced cost, ``f_k`` a shipment's, ``u_c`` its most
+units, ``g_o`` an order's ``z``). Candidates that price out negative join the master and it is
+solved again from its last basis; when none does, LB equals the LP bound over every candidate.
+The bound is valid at every iteration, so a caller out of time still has one.
+
+This is the LP-dual view of fulfilment of Acimovic & Graves (2015): the duals of the stock rows
+are the opportunity cost of a unit at a location, which the search uses to pick neighbourhoods and
+the candidates worth offering.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import highspy
+import numpy as np
+from highspy._core import _Highs
+
+from engine.candidates import cheapness_rank
+from engine.measures import fill_by_priority
+from engine.problem import UNLIMITED, FloatArray, IntArray, ProblemData
+
+_INF = highspy.kHighsInf
+
+
+def quiet_highs() -> Any:
+    """A HiGHS instance that writes nothing: highspy's ``Highs()`` prints a banner to stdout
+    when it sets up its callbacks (stdout is the command line's JSON), so the core class that
+    it wraps is used; its ``run`` releases the GIL all the same."""
+    h = _Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Row duals of the relaxation, as costs (>= 0 for a scarce resource), and what follows."""
+
+    stock: FloatArray  # per inventory row: what taking one unit of it costs the others
+    location_units: FloatArray  # per location with max_units: what one more unit there costs
+    location_shipments: FloatArray  # per location with max_shipments: what a shipment costs
+    candidate_reduced_cost: FloatArray  # per candidate: its unit's cost less what it earns
+    pair_reduced_cost: FloatArray  # per pair: the shipment's cost at these prices
+
+
+@dataclass(frozen=True)
+class CostBound:
+    """A proven lower bound on the cost of any allocation with at least ``fill`` per priority."""
+
+    value: float  # the bound (the Lagrangian value at the best duals found)
+    master_value: float  # the restricted master's LP optimum (the LP bound once converged)
+    fill: dict[int, int]
+    converged: bool  # no candidate priced out negative: ``value`` is the full LP's bound
+    iterations: int
+    columns: int  # candidates in the master when it stopped
+    seconds: float
+    prices: Prices | None = field(default=None, repr=False)
+
+
+class RestrictedMaster:
+    """The LP relaxation of the batch at a fill, over the candidates added so far, in HiGHS.
+
+    Every row but the shipment links is declared up front (one per line, stock row, order,
+    location and priority), so that adding candidates only adds their columns and their link
+    rows, and HiGHS goes on from its last basis instead of starting over.
+    """
+
+    def __init__(self, data: ProblemData, fill: dict[int, int], *, threads: int = 1):
+        self.data = data
+        self.fill = dict(fill)
+        h = quiet_highs()
+        h.setOptionValue("threads", threads)
+        h.setOptionValue("random_seed", 0)
+        # dual simplex: the master grows by columns and is re-solved from its basis
+        h.setOptionValue("simplex_strategy", 1)
+        self.h = h
+        n_lines, n_rows_inv = data.n_lines, data.inventory_quantity.size
+        n_orders, n_loc = data.n_orders, data.n_locations
+        priorities = data.priorities
+        self.priority_row = {p: i for i, p in enumerate(priorities)}
+
+        # row offsets, in this order: lines, stock rows, orders (no-split), location shipments,
+        # location units, priorities (fill); then the links, one per candidate added
+        self.r_line = 0
+        self.r_stock = self.r_line + n_lines
+        self.r_order = self.r_stock + n_rows_inv
+        self.r_ships = self.r_order + n_orders
+        self.r_units = self.r_ships + n_loc
+        self.r_fill = self.r_units + n_loc
+        self.n_fixed_rows = self.r_fill + len(priorities)
+
+        aon_line = ~data.order_allow_partial[data.line_order]
+        self.aon_line = aon_line
+        line_upper = np.where(aon_line, 0.0, data.line_quantity.astype(np.float64))
+        line_lower = np.where(aon_line, 0.0, -_INF)
+        no_split = ~data.order_allow_split
+        ships_cap = data.location_max_shipments != UNLIMITED
+        units_cap = data.location_max_units != UNLIMITED
+        self.no_split, self.ships_cap, self.units_cap = no_split, ships_cap, units_cap
+        lower = np.concatenate(
+            [
+                line_lower,
+                np.full(n_rows_inv, -_INF),
+                np.full(n_orders, -_INF),
+                np.full(n_loc, -_INF),
+                np.full(n_loc, -_INF),
+                np.array([float(self.fill.get(p, 0)) for p in priorities]),
+            ]
+        )
+        upper = np.concatenate(
+            [
+                line_upper,
+                data.inventory_quantity.astype(np.float64),
+                np.where(no_split, 1.0, _INF),
+                np.where(ships_cap, data.location_max_shipments, _INF).astype(np.float64),
+                np.where(units_cap, data.location_max_units, _INF).astype(np.float64),
+                np.full(len(priorities), _INF),
+            ]
+        )
+        self.row_lower, self.row_upper = lower, upper
+        h.addRows(lower.size, lower, upper, 0, np.zeros(1, np.int32), np.zeros(0, np.int32), [])
+
+        # z per all-or-nothing order: -quantity in each of its lines' rows (sum x = q z)
+        self.aon_orders = np.flatnonzero(~data.order_allow_partial)
+        self.n_columns = 0
+        if self.aon_orders.size:
+            lines = np.flatnonzero(aon_line)
+            z_of_order = np.full(n_orders, -1, dtype=np.int64)
+            z_of_order[self.aon_orders] = np.arange(self.aon_orders.size)
+            by_z = lines[np.argsort(z_of_order[data.line_order[lines]], kind="stable")]
+            starts = np.searchsorted(
+                z_of_order[data.line_order[by_z]], np.arange(self.aon_orders.size)
+            )
+            self._add_columns(
+                np.zeros(self.aon_orders.size),
+                np.ones(self.aon_orders.size),
+                starts,
+                self.r_line + by_z,
+                -data.line_quantity[by_z].astype(np.float64),
+            )
+        self.candidate_column = np.full(data.n_candidates, -1, dtype=np.int64)
+        self.pair_column = np.full(data.n_pairs, -1, dtype=np.int64)
+        self.n_rows = int(lower.size)
+        self.unit_cost = data.location_unit_cost[data.candidate_location]
+        self.objective_kind = "cost"
+
+    # --- building ------------------------------------------------------------------------------
+
+    def _add_columns(
+        self,
+        cost: FloatArray,
+        upper: FloatArray,
+        starts: IntArray,
+        index: IntArray,
+        value: FloatArray,
+    ) -> IntArray:
+        n = int(cost.size)
+        self.h.addCols(
+            n,
+            np.ascontiguousarray(cost, dtype=np.float64),
+            np.zeros(n),
+            np.ascontiguousarray(upper, dtype=np.float64),
+            int(index.size),
+            np.ascontiguousarray(starts, dtype=np.int32),
+            np.ascontiguousarray(index, dtype=np.int32),
+            np.ascontiguousarray(value, dtype=np.float64),
+        )
+        columns = np.arange(self.n_columns, self.n_columns + n, dtype=np.int64)
+        self.n_columns += n
+        return columns
+
+    def add(self, candidates: IntArray) -> int:
+        """Add candidates not yet in the master (with their shipments and links); how many."""
+        data = self.data
+        candidates = np.unique(candidates)
+        candidates = candidates[self.candidate_column[candidates] < 0]
+        candidates = candidates[data.candidate_upper[candidates] > 0]
+        if candidates.size == 0:
+            return 0
+        # x columns: line (or all-or-nothing) row, stock row, location units row, fill row
+        line = data.candidate_line[candidates].astype(np.int64)
+        location = data.candidate_location[candidates].astype(np.int64)
+        capped = self.units_cap[location]
+        rows = [
+            self.r_line + line,
+            self.r_stock + data.candidate_inventory[candidates].astype(np.int64),
+            self.r_fill + self._priority_rank(data.line_priority[line]),
+        ]
+        per_column = np.stack(rows, axis=1)  # n x 3
+        counts = np.full(candidates.size, 3, dtype=np.int64) + capped
+        index = np.empty(int(counts.sum()), dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        for j in range(3):
+            index[starts + j] = per_column[:, j]
+        index[starts[capped] + 3] = self.r_units + location[capped]
+        x_columns = self._add_columns(
+            self._x_cost(candidates),
+            data.candidate_upper[candidates].astype(np.float64),
+            starts,
+            index,
+            np.ones(index.size),
+        )
+        self.candidate_column[candidates] = x_columns
+
+        # y columns for new shipments: no-split row of its order, shipments row of its location
+        pairs = np.unique(data.candidate_pair[candidates])
+        pairs = pairs[self.pair_column[pairs] < 0]
+        if pairs.size:
+            order = data.pair_order[pairs].astype(np.int64)
+            location = data.pair_location[pairs].astype(np.int64)
+            has_order_row = self.no_split[order]
+            has_ships_row = self.ships_cap[location]
+            counts = has_order_row.astype(np.int64) + has_ships_row
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            index = np.empty(int(counts.sum()), dtype=np.int64)
+            index[starts[has_order_row]] = self.r_order + order[has_order_row]
+            index[starts[has_ships_row] + has_order_row[has_ships_row]] = (
+                self.r_ships + location[has_ships_row]
+            )
+            self.pair_column[pairs] = self._add_columns(
+                self._y_cost(pairs), np.ones(pairs.size), starts, index, np.ones(index.size)
+            )
+
+        # links: x_c - u_c y_k <= 0
+        n = candidates.size
+        link_index = np.empty(2 * n, dtype=np.int64)
+        link_index[0::2] = x_columns
+        link_index[1::2] = self.pair_column[data.candidate_pair[candidates]]
+        link_value = np.empty(2 * n)
+        link_value[0::2] = 1.0
+        link_value[1::2] = -data.candidate_upper[candidates].astype(np.float64)
+        self.h.addRows(
+            n,
+            np.full(n, -_INF),
+            np.zeros(n),
+            2 * n,
+            np.arange(0, 2 * n, 2, dtype=np.int32),
+            link_index.astype(np.int32),
+            link_value,
+        )
+        self.n_rows += n
+        return int(n)
+
+    def _priority_rank(self, priority: IntArray) -> IntArray:
+        ordered = -np.array(self.data.priorities, dtype=np.int64)  # ascending
+        return np.searchsorted(ordered, -priority.astype(np.int64)).astype(np.int64)
+
+    def _x_cost(self, candidates: IntArray) -> FloatArray:
+        return self.unit_cost[candidates].astype(np.float64)
+
+    def _y_cost(self, pairs: IntArray) -> FloatArray:
+        return self.data.pair_cost[pairs].astype(np.float64)
+
+    def hold_fill(self, fill: dict[int, int]) -> None:
+        """Change the fill the master holds (the bound is then at that fill)."""
+        self.fill = dict(fill)
+        for p, row in self.priority_row.items():
+            units = float(self.fill.get(p, 0))
+            self.row_lower[self.r_fill + row] = units  # the bound's constant reads it
+            self.h.changeRowBounds(self.r_fill + row, units, _INF)
+
+    # --- solving and pricing -------------------------------------------------------------------
+
+    def solve(self, time_limit_s: float) -> bool:
+        # HiGHS' time limit counts the instance's whole run time, every earlier solve included
+        spent = float(self.h.getRunTime())
+        self.h.setOptionValue("time_limit", spent + max(0.01, float(time_limit_s)))
+        self.h.run()
+        return self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    def value(self) -> float:
+        return float(self.h.getInfo().objective_function_value)
+
+    def row_duals(self) -> FloatArray:
+        duals = np.asarray(self.h.getSolution().row_dual, dtype=np.float64)[: self.n_fixed_rows]
+        # Signs the rows allow (HiGHS: reduced cost = c - A^T y): a row with no finite upper
+        # bound has no negative dual, one with no finite lower bound no positive one. Solver
+        # noise past those is cut, which keeps the bound valid.
+        duals = np.where(np.isfinite(self.row_upper), duals, np.maximum(duals, 0.0))
+        return np.where(np.isfinite(self.row_lower), duals, np.minimum(duals, 0.0))
+
+    def price(self, duals: FloatArray) -> tuple[float, Prices, FloatArray]:
+        """The Lagrangian bound at ``duals`` over every candidate, the prices, and per pair what
+        its candidates outside the master would add to the bound (negative: they would lower
+        the master's cost; the master's own columns price out at its optimum)."""
+        data = self.data
+        y_line = duals[self.r_line : self.r_stock]
+        y_stock = duals[self.r_stock : self.r_order]
+        y_order = duals[self.r_order : self.r_ships]
+        y_ships = duals[self.r_ships : self.r_units]
+        y_units = duals[self.r_units : self.r_fill]
+        y_fill = duals[self.r_fill : self.n_fixed_rows]
+        line = data.candidate_line
+        location = data.candidate_location
+        reduced = (
+            self.unit_cost
+            - y_line[line]
+            - y_stock[data.candidate_inventory]
+            - y_units[location]
+            - y_fill[self._priority_rank(data.line_priority)][line]
+        )
+        pair_reduced = data.pair_cost - y_order[data.pair_order] - y_ships[data.pair_location]
+        upper = data.candidate_upper.astype(np.float64)
+        earns = upper * np.minimum(reduced, 0.0)
+        pair_value = np.minimum(
+            pair_reduced + np.bincount(data.candidate_pair, weights=earns, minlength=data.n_pairs),
+            0.0,
+        )
+        # What the master could make of each pair with the candidates it has: a pair whose
+        # value is lower over every candidate than over the master's gains from more of them.
+        in_master = self.candidate_column >= 0
+        master_pair_value = np.where(
+            self.pair_column >= 0,
+            np.minimum(
+                pair_reduced
+                + np.bincount(
+                    data.candidate_pair,
+                    weights=np.where(in_master, earns, 0.0),
+                    minlength=data.n_pairs,
+                ),
+                0.0,
+            ),
+            0.0,
+        )
+        # z per all-or-nothing order: its reduced cost is sum over its lines of q_i * y_i
+        z_reduced = np.bincount(
+            data.line_order,
+            weights=np.where(self.aon_line, data.line_quantity * y_line, 0.0),
+            minlength=data.n_orders,
+        )[self.aon_orders]
+        # each row's dual times the bound it presses on (lower for a positive dual, upper for a
+        # negative one; the signs were cut to the finite side in row_duals)
+        pressed = np.where(duals > 0, self.row_lower, np.where(duals < 0, self.row_upper, 0.0))
+        constant = float(np.dot(duals, pressed))
+        bound = constant + float(pair_value.sum()) + float(np.minimum(z_reduced, 0.0).sum())
+        prices = Prices(
+            stock=-y_stock,
+            location_units=-y_units,
+            location_shipments=-y_ships,
+            candidate_reduced_cost=reduced,
+            pair_reduced_cost=pair_reduced,
+        )
+        return bound, prices, pair_value - master_pair_value
+
+
+def cost_bound(
+    data: ProblemData,
+    x: IntArray,
+    *,
+    deadline: float,
+    per_line: int = 3,
+    max_iterations: int | None = None,
+    tolerance: float = 1e-6,
+    master: RestrictedMaster | None = None,
+    on_prices: Callable[[Prices], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[CostBound, RestrictedMaster]:
+    """A proven lower bound on the cost at ``x``'s fill per priority, by column generation from
+    ``x``'s candidates and each line's ``per_line`` cheapest, until no candidate prices out
+    negative, ``deadline`` (a ``time.perf_counter()`` value) or ``max_iterations``.
+
+    ``master`` (from an earlier call) is re-used from its basis, at ``x``'s fill. ``on_prices``
+    hears each round's prices (the search reads them while the bound goes on); ``stop`` ends
+    the rounds early (the bound found so far stands). Returns the bound and the master, for a later call at another fill.
+    """
+    started = time.perf_counter()
+    fill = fill_by_priority(data, x)
+    if master is None:
+        master = RestrictedMaster(data, fill)
+        master.add(np.flatnonzero((x > 0) | (cheapness_rank(data) < per_line)))
+    else:
+        master.hold_fill(fill)
+        master.add(np.flatnonzero(x > 0))
+    best = -np.inf
+    best_prices: Prices | None = None
+    iterations = 0
+    converged = False
+    master_value = np.nan
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0.02 or (max_iterations is not None and iterations >= max_iterations):
+            break
+        if iterations and stop():
+            break
+        solved = master.solve(left)
+        iterations += 1
+        if not solved:
+            break
+        master_value = master.value()
+        bound, prices, shortfall = master.price(master.row_duals())
+        if bound > best:
+            best, best_prices = bound, prices
+        if on_prices is not None:
+            on_prices(prices)
+        if bound >= master_value - tolerance * max(1.0, abs(master_value)):
+            converged = True
+            break
+        # the pairs that would lower the master's cost the most, each with its candidates
+        # that earn more than they cost
+        improving = np.flatnonzero(shortfall < -tolerance)
+        if improving.size == 0:
+            converged = True
+            break
+        improving = improving[np.argsort(shortfall[improving], kind="stable")]
+        chosen = np.zeros(data.n_pairs, dtype=bool)
+        chosen[improving[: max(2 * data.n_orders // 10, 2_000)]] = True
+        entering = (
+            chosen[data.candidate_pair]
+            & (prices.candidate_reduced_cost < 0)
+            & (master.candidate_column < 0)
+        )
+        if master.add(np.flatnonzero(entering)) == 0:
+            break
+    return (
+        CostBound(
+            value=max(0.0, float(best)) if np.isfinite(best) else 0.0,
+            master_value=float(master_value),
+            fill=fill,
+            converged=converged,
+            iterations=iterations,
+            columns=int((master.candidate_column >= 0).sum()),
+            seconds=time.perf_counter() - started,
+            prices=best_prices,
+        ),
+        master,
+    )
+
+
+def covers(bound_fill: dict[int, int], fill: dict[int, int]) -> bool:
+    """Does a bound at ``bound_fill`` hold for an allocation at ``fill``? Yes when ``fill`` is at
+    least as high at every priority: more fill never costs less."""
+    return all(fill.get(p, 0) >= units for p, units in bound_fill.items())
+
+
+class BackgroundBound:
+    """The bound computed in a thread beside the search (HiGHS releases the GIL), following the
+    search: whenever the search publishes a better allocation at another fill, the master moves
+    to that fill from its basis. At the end it moves to the answer's fill.
+
+    Its prices are readable while it runs. In deterministic mode it runs in the caller's thread
+    for a fixed number of rounds instead, so that the search sees the same prices every time.
+    """
+
+    def __init__(
+        self,
+        data: ProblemData,
+        x: IntArray,
+        *,
+        deadline: float,
+        per_line: int,
+        max_iterations: int | None = None,
+    ):
+        self.data = data
+        self._start = x
+        self._deadline = deadline
+        self._per_line = per_line
+        self._max_iterations = max_iterations
+        self._prices: Prices | None = None
+        self._results: list[CostBound] = []
+        self._master: RestrictedMaster | None = None
+        self._thread: threading.Thread | None = None
+        self._latest: IntArray | None = None  # the search's latest allocation
+        self._stopping = threading.Event()
+        self._solving = False
+        # the master follows the search at most this often: each move costs the search a core
+        self._follow_every_s = 0.3 * max(0.0, deadline - time.perf_counter())
+        self._moved_at = time.perf_counter()
+
+    def start(self, *, in_background: bool = True) -> BackgroundBound:
+        if in_background:
+            self._thread = threading.Thread(target=self._run, name="bound", daemon=True)
+            self._thread.start()
+        else:
+            self._run()
+        return self
+
+    def publish(self, x: IntArray) -> None:
+        """The search's latest allocation (a copy the search no longer changes)."""
+        self._latest = x
+
+    def _moved_on(self, fill: dict[int, int]) -> bool:
+        if self._stopping.is_set():
+            return True
+        latest = self._latest
+        if latest is None or time.perf_counter() - self._moved_at < self._follow_every_s:
+            return False
+        return fill_by_priority(self.data, latest) != fill
+
+    def _run(self) -> None:
+        x = self._start
+        while True:
+            fill = fill_by_priority(self.data, x)
+            self._solving = True
+            found, self._master = cost_bound(
+                self.data,
+                x,
+                deadline=self._deadline,
+                per_line=self._per_line,
+                max_iterations=self._max_iterations,
+                master=self._master,
+                on_prices=self._keep,
+                stop=lambda fill=fill: self._moved_on(fill),  # type: ignore[misc]
+            )
+            self._results.append(found)
+            self._solving = False
+            if self._thread is None:
+                return  # deterministic: one bound, in the caller's thread
+            # wait for the search to publish an allocation at another fill, or the end
+            while not self._moved_on(fill):
+                if time.perf_counter() >= self._deadline - 0.05:
+                    return
+                self._stopping.wait(0.05)
+            if self._stopping.is_set() or self._latest is None:
+                return
+            x = self._latest
+            self._moved_at = time.perf_counter()
+
+    def _keep(self, prices: Prices) -> None:
+        self._prices = prices
+
+    def prices(self) -> Prices | None:
+        """The latest round's prices (None before the first master is solved)."""
+        return self._prices
+
+    def busy(self) -> bool:
+        """Is the master being solved (a core taken)?"""
+        return self._solving and self._thread is not None and self._thread.is_alive()
+
+    def at_fill_of(self, x: IntArray, *, deadline: float) -> CostBound | None:
+        """A proven bound on the cost at ``x``'s fill: the master moved to that fill and solved
+        again until ``deadline``, or the best earlier bound that still holds there; None when
+        there is none."""
+        if self._thread is None and not self._results:
+            return None  # never started: the stages proved what there was to prove
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.perf_counter()))
+            if self._thread.is_alive():
+                return None  # the master is still solving; it is not ours to touch
+        fill = fill_by_priority(self.data, x)
+        found = [b for b in self._results if covers(b.fill, fill)]
+        settled = any(b.fill == fill and b.converged for b in found)
+        if not settled and self._master is not None and deadline - time.perf_counter() > 0.02:
+            moved, _ = cost_bound(
+                self.data,
+                x,
+                deadline=deadline,
+                master=self._master,
+                max_iterations=self._max_iterations,
+            )
+            found.append(moved)
+        return max(found, key=lambda b: b.value) if found else None

@@ -1,0 +1,77 @@
+"""Every knob of the solve pipeline in one place: time shares, sizes, tolerances, determinism.
+
+Not part of the wire contract: the contract's request says *what* to solve (and how long); these
+say *how*. Tests, benchmarks and analysts pass their own; the API and the command line use the
+defaults (the command line's ``--deterministic`` sets that one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.backends import BACKENDS, DEFAULT_BACKEND
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How the pipeline spends its time. The defaults are what the benchmarks measured best."""
+
+    # MIP backend of the stages and the neighbourhoods: "scip", "highs" or "sat".
+    backend: str = DEFAULT_BACKEND
+
+    # Deterministic mode: the clock gives way to work limits (a fixed number of neighbourhoods,
+    # of bound iterations; no MIP stopped by time), seeds are fixed and neighbourhoods solved
+    # in parallel are applied in the order they were formed, so the same request gives the same
+    # answer twice, whatever the machine is doing. `time_limit_s` is then only a guard.
+    deterministic: bool = False
+    # Neighbourhoods the search solves in deterministic mode (None: 40 per second of the time
+    # limit, about what two cores solve at M).
+    neighbourhoods: int | None = None
+    # Column-generation rounds of the bound in deterministic mode.
+    bound_iterations: int = 40
+    seed: int = 0
+
+    # Solves run at once: neighbourhoods in threads, and the bound beside them (the solvers
+    # release the GIL). This machine class has 2 cores.
+    workers: int = 2
+
+    # --- time -----------------------------------------------------------------------------
+    # Left for writing the response after the last solve, plus this much per candidate
+    # (XL's 36M candidates need about 7 s to become JSON).
+    response_reserve_s: float = 0.05
+    response_reserve_s_per_candidate: float = 2e-7
+    # The fill stages together may use this share of the time; the cost stage the rest.
+    fill_stages_share: float = 0.6
+    # A fill stage's full MIP may take this share of the time left.
+    fill_proof_share: float = 0.25
+    # The share of the time after the fill stages that the cost stage leaves to the search.
+    search_share: float = 0.4
+    # No solve starts with less than this left.
+    min_solve_s: float = 0.2
+
+    # --- size -----------------------------------------------------------------------------
+    # Above this many candidates no model of the whole batch is built: the neighbourhood
+    # search does the work (at 0.73M candidates the LP of the whole batch alone takes a minute).
+    search_above_candidates: int = 150_000
+    # Each line's cheapest candidates the cost stage adds to the LP support.
+    stage_candidates_per_line: int = 2
+    # Each line's cheapest candidates the bound's first master holds (with the allocation's).
+    bound_candidates_per_line: int = 2
+
+    # --- tolerances -----------------------------------------------------------------------
+    # A saving smaller than this is no saving (money is summed in float64).
+    saving_epsilon: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(
+                f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}"
+            )
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+    def neighbourhood_budget(self, time_limit_s: float) -> int:
+        """Neighbourhoods the search solves in deterministic mode."""
+        if self.neighbourhoods is not None:
+            return self.neighbourhoods
+        return max(4, round(40 * time_limit_s))
