@@ -1,0 +1,93 @@
+"""One stage of the optimiser (engine/stages.py) against one model: the LP bounds the MIP, the
+guided stage proves what it returns, and a stage with no time left is skipped, never half-run."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engine.generate import Size, generate
+from engine.greedy import greedy_allocate
+from engine.model import allocation_is_feasible, cost_objective, fill_objective
+from engine.problem import build_problem
+from engine.stages import StageSolver
+from models.validation import parse_solve_request
+from tests.reference import reference_optimum
+
+
+def _problem(seed: int):  # type: ignore[no-untyped-def]
+    raw = generate(Size(orders=30, locations=6, skus=12), seed)
+    raw["policy"]["relative_gap"] = 0.0
+    request = parse_solve_request(raw)
+    return request, build_problem(request)
+
+
+def test_the_lp_relaxation_bounds_the_stage() -> None:
+    _, data = _problem(1)
+    stages = StageSolver(data, "scip", time.perf_counter() + 60)
+    objective = cost_objective(data, stages.model)
+    relaxed = stages.relax(objective, False, stages.model.upper)
+    assert relaxed is not None
+    x, value, bound, optimal = stages.solve(
+        "cost", objective, maximize=False, gap=0.0, abs_gap=1e-6
+    )
+    assert x is not None and optimal
+    assert relaxed[1] <= value + 1e-6
+    assert bound <= value + 1e-6
+
+
+def test_guided_stages_reach_the_reference_optimum() -> None:
+    for seed in (2, 3):
+        request, data = _problem(seed)
+        reference = reference_optimum(request)
+        stages = StageSolver(data, "scip", time.perf_counter() + 60)
+        start = greedy_allocate(data)
+        for priority in data.priorities:
+            x, value, _bound, proven = stages.solve_guided(
+                f"fill:{priority}",
+                fill_objective(data, stages.model, priority, tie_break=False),
+                maximize=True,
+                gap=0.0,
+                abs_gap=0.5,
+                start=np.where(data.line_priority[data.candidate_line] >= priority, start, 0),
+            )
+            assert x is not None and proven
+            assert round(value) == reference.fill_by_priority[priority]
+            stages.hold_fill(priority, round(value))
+            start = x
+        x, value, bound, proven = stages.solve_guided(
+            "cost",
+            cost_objective(data, stages.model),
+            maximize=False,
+            gap=0.0,
+            abs_gap=1e-6,
+            start=start,
+        )
+        assert x is not None and proven
+        assert abs(value - reference.cost) <= 1e-6 * max(1.0, reference.cost)
+        assert bound <= value + 1e-6
+
+
+def test_a_stage_without_time_left_is_skipped() -> None:
+    _, data = _problem(4)
+    stages = StageSolver(data, "scip", time.perf_counter())
+    x, _value, _bound, proven = stages.solve(
+        "cost", cost_objective(data, stages.model), maximize=False, gap=0.0, abs_gap=1e-6
+    )
+    assert x is None and not proven
+    assert stages.reports[-1].status == "skipped"
+
+
+def test_every_backend_returns_an_allocation_the_model_admits() -> None:
+    _, data = _problem(5)
+    values = []
+    for backend in ("scip", "highs", "sat"):
+        stages = StageSolver(data, backend, time.perf_counter() + 60)
+        x, value, _bound, proven = stages.solve(
+            "cost", cost_objective(data, stages.model), maximize=False, gap=0.0, abs_gap=1e-6
+        )
+        assert x is not None and proven
+        assert allocation_is_feasible(data, stages.model, x, stages.row_lower)
+        values.append(value)
+    assert max(values) - min(values) <= 1e-6 * max(1.0, max(values))
