@@ -24,24 +24,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=DEFAULT_BACKEND,
         help=f"OR-Tools solver behind the optimiser (default {DEFAULT_BACKEND})",
     )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the same answer every time: work limits instead of the clock (the time limit "
+        "is then only a guard)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: `omnibroker --help` and the other commands need not load OR-Tools.
+    from engine.params import SolveParams
     from engine.problem import build_problem
     from engine.solve import solve_problem
     from models.problems import InvalidInput
     from models.validation import parse_solve_request_json
 
+    # The time limit counts from here: reading and parsing the request are part of it.
+    started = time.perf_counter()
     try:
         request = parse_solve_request_json(read_bytes(args.request, "request"))
     except InvalidInput as error:
         return report_invalid(error)
     # engine.solve.solve, letting go of the validated request once its arrays are built: the
     # solve needs nothing else, and at 200k orders the request's objects hold about 0.8 GB.
-    started = time.perf_counter()
     data = build_problem(request)
     del request
-    write_json(solve_problem(data, backend=args.backend, started=started), args.output)
+    params = SolveParams(backend=args.backend, deterministic=args.deterministic)
+    write_json(solve_problem(data, params, started=started), args.output)
     return 0
