@@ -18,29 +18,31 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from scenarios.kpi import KPI_LABELS, PERCENT_KPIS
+from scenarios.kpi import KPI_LABELS, PERCENT_KPIS, same_demand, verdicts
 
 BASELINE_COLOUR = "#6b6b6b"
 BETTER_COLOUR = "#2a7f62"
 WORSE_COLOUR = "#c0392b"
 NEUTRAL_COLOUR = "#3b6ea5"
+OTHER_DEMAND_COLOUR = "#9a9a9a"
 WAREHOUSE_COLOUR = "#1f4e79"
 STORE_COLOUR = "#e08a1e"
 PICKUP_COLOUR = "#f4c27a"
 UNFILLED_COLOUR = "#c0392b"
+CANCELLED_COLOUR = "#7b241c"
 
-# For each KPI of the comparison: is a higher value better (True), worse (False), or neither (None)?
-# Colours say which way a variant moved the network, so a reader sees trade-offs at a glance.
-COMPARED_KPIS: dict[str, bool | None] = {
-    "fill_rate": True,
-    "units_unfilled": False,
-    "total_cost": False,
-    "cost_per_unit": False,
-    "split_rate": False,
-    "mean_distance_km": False,
-    "store_unit_share": None,
-    "store_positions_emptied": False,
-}
+# The KPIs of the comparison, in the contract's order first: fill (per priority, then overall),
+# units unfilled and cost are coloured by the variant's verdict in that order (fill by priority
+# first, then cost: a cheaper variant that fills less is worse); the rest describe the mix of the
+# network, better or worse by nobody's rule, and are drawn neutral.
+VERDICT_KPIS = ("fill_rate", "units_unfilled", "total_cost", "cost_per_unit")
+MIX_KPIS = ("split_rate", "mean_distance_km", "store_unit_share", "store_positions_emptied")
+# Totals compare only on the same demand: on other demand they are drawn neutral.
+TOTAL_KPIS = frozenset({"units_unfilled", "total_cost"})
+VERDICT_COLOURS = {"better": BETTER_COLOUR, "worse": WORSE_COLOUR, "same": NEUTRAL_COLOUR}
+# An axis starts at zero unless the values differ by less than this share of the largest: then
+# it zooms in, and its label says so.
+ZOOM_BELOW_SPREAD = 0.25
 
 
 def _text(text: str) -> str:
@@ -49,12 +51,16 @@ def _text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+def _is_percent(kpi: str) -> bool:
+    return kpi in PERCENT_KPIS or kpi.startswith("fill_rate_p")
+
+
 def _display(kpi: str, values: pd.Series) -> pd.Series:
-    return values * 100.0 if kpi in PERCENT_KPIS else values
+    return values * 100.0 if _is_percent(kpi) else values
 
 
 def _fmt(kpi: str, value: float) -> str:
-    if kpi in PERCENT_KPIS:
+    if _is_percent(kpi):
         return f"{value:.1f}%"
     if kpi in ("total_cost",):
         return f"${value:,.0f}"
@@ -65,7 +71,7 @@ def _fmt(kpi: str, value: float) -> str:
 
 def _fmt_delta(kpi: str, delta: float) -> str:
     sign = "+" if delta >= 0 else "-"
-    if kpi in PERCENT_KPIS:
+    if _is_percent(kpi):
         return f"{sign}{abs(delta):.1f} pt"
     if kpi == "total_cost":
         return f"{sign}${abs(delta):,.0f}"
@@ -75,9 +81,17 @@ def _fmt_delta(kpi: str, delta: float) -> str:
 
 
 def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
-    """One panel per KPI: each variant's value as a dot, joined to the baseline's (dashed line)
-    by a segment whose colour says whether the variant is better (green) or worse (red)."""
-    kpis = [kpi for kpi in COMPARED_KPIS if kpi in table.columns]
+    """One panel per KPI: each variant's value as a dot, joined to the baseline's (dashed line).
+
+    Fill, units unfilled and cost are coloured by the variant's verdict in the contract's order
+    (:func:`scenarios.kpi.verdicts`: fill by priority first, then cost): green better, red worse.
+    Totals of a variant with other demand (more orders, a filtered batch) are drawn grey, as are
+    the KPIs of the network's mix. Axes start at zero, or say in their label why not.
+    """
+    priorities = [c for c in table.columns if c.startswith("fill_rate_p")]
+    kpis = [kpi for kpi in (*priorities, *VERDICT_KPIS, *MIX_KPIS) if kpi in table.columns]
+    verdict = verdicts(table, baseline)
+    equal_demand = same_demand(table, baseline)
     variants = list(table.index)
     n_cols = 2
     n_rows = int(np.ceil(len(kpis) / n_cols))
@@ -89,20 +103,25 @@ def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
     for ax, kpi in zip(axes.flat, kpis, strict=False):
         values = _display(kpi, table[kpi].astype(float))
         base = float(values.loc[baseline])
-        higher_is_better = COMPARED_KPIS[kpi]
         for position, variant in zip(y, variants, strict=True):
             value = float(values.loc[variant])
+            if np.isnan(value):
+                continue
             if variant == baseline:
                 colour = BASELINE_COLOUR
-            elif higher_is_better is None or np.isclose(value, base):
+            elif kpi in MIX_KPIS or np.isclose(value, base):
                 colour = NEUTRAL_COLOUR
+            elif kpi in TOTAL_KPIS and not equal_demand[variant]:
+                colour = OTHER_DEMAND_COLOUR
             else:
-                colour = BETTER_COLOUR if (value > base) == higher_is_better else WORSE_COLOUR
+                colour = VERDICT_COLOURS[verdict[variant]]
             ax.plot([base, value], [position, position], color=colour, linewidth=2.5)
             ax.plot(value, position, "o", color=colour, markersize=7)
             label = _fmt(kpi, value)
             if variant != baseline and not np.isclose(value, base):
                 label += f" ({_fmt_delta(kpi, value - base)})"
+            if kpi in TOTAL_KPIS and not equal_demand[variant]:
+                label += ", other demand"
             ax.annotate(
                 _text(label),
                 (value, position),
@@ -111,27 +130,49 @@ def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
                 fontsize=8,
             )
         ax.axvline(base, color=BASELINE_COLOUR, linestyle="--", linewidth=1)
-        name, unit = KPI_LABELS[kpi]
+        name, unit = _label(kpi)
         ax.set_title(name, fontsize=10, loc="left", fontweight="bold")
-        ax.set_xlabel(unit, fontsize=8)
         ax.set_yticks(y, [_text(v) for v in variants], fontsize=9)
         ax.set_ylim(-0.7, len(variants) - 0.3)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
-        # Room on the right for the labels of the largest value.
-        low, high = ax.get_xlim()
-        ax.set_xlim(low, high + 0.35 * (high - low))
-        if kpi in PERCENT_KPIS:
+        ax.set_xlabel(unit + _start_axis(ax, values.dropna().to_numpy()), fontsize=8)
+        if _is_percent(kpi):
             # The room made for labels should not read as rates above 100%.
+            low = ax.get_xlim()[0]
             ax.set_xticks([t for t in ax.get_xticks() if low <= t <= 100.0])
     for ax in list(axes.flat)[len(kpis) :]:
         ax.set_visible(False)
     fig.suptitle(
         f"{_text(title)}: KPIs per variant against the baseline (dashed)\n"
-        "green = better than baseline, red = worse, blue = a change of mix",
-        fontsize=12,
+        "fill and cost: green = better in the contract's order (fill by priority first, then "
+        "cost), red = worse; grey = totals on other demand; blue = the network's mix",
+        fontsize=11,
     )
     return fig
+
+
+def _label(kpi: str) -> tuple[str, str]:
+    if kpi.startswith("fill_rate_p"):
+        return f"Fill rate, priority {kpi.removeprefix('fill_rate_p')}", "% of units"
+    return KPI_LABELS[kpi]
+
+
+def _start_axis(ax: Any, values: np.ndarray) -> str:
+    """Start the x axis at zero, with room on the right for labels; or, when the values differ
+    too little to see from zero, zoom in and return the words that say so."""
+    high = float(values.max()) if values.size else 1.0
+    low = float(values.min()) if values.size else 0.0
+    spread = high - low
+    note = ""
+    if low > 0 and 0 < spread < ZOOM_BELOW_SPREAD * high:
+        start = max(0.0, low - spread)
+        note = f" (axis starts at {start:,.4g}, not 0: the differences are small beside the values)"
+    else:
+        start = min(0.0, low)
+    end = max(high, start + 1e-9)
+    ax.set_xlim(start, end + 0.35 * (end - start))
+    return note
 
 
 def unit_mix(table: pd.DataFrame, title: str) -> Figure:
@@ -143,12 +184,16 @@ def unit_mix(table: pd.DataFrame, title: str) -> Figure:
         ("units_store_ship", "Shipped from stores", STORE_COLOUR),
         ("units_store_pickup", "Picked up in stores", PICKUP_COLOUR),
         ("units_unfilled", "Unfilled", UNFILLED_COLOUR),
+        ("units_cancelled", "Cancelled by the variant", CANCELLED_COLOUR),
     ]
     fig, ax = plt.subplots(figsize=(11, 0.5 * len(variants) + 1.8), layout="constrained")
     y = np.arange(len(variants))[::-1]
     left = np.zeros(len(variants))
     for column, label, colour in parts:
         values = table[column].to_numpy(dtype=float)
+        if column == "units_unfilled":
+            # Cancelled units are unfilled too; drawn apart, so a closure shows what it lost.
+            values = values - table["units_cancelled"].to_numpy(dtype=float)
         bars = ax.barh(y, values, left=left, color=colour, label=label, height=0.6)
         share = values / np.maximum(table["units_requested"].to_numpy(dtype=float), 1.0)
         ax.bar_label(
@@ -162,7 +207,7 @@ def unit_mix(table: pd.DataFrame, title: str) -> Figure:
     ax.set_yticks(y, [_text(v) for v in variants])
     ax.set_xlabel("Units requested, by where they were served from")
     ax.set_title(f"{_text(title)}: where the units come from", loc="left", fontweight="bold")
-    fig.legend(ncols=4, loc="outside lower center", frameon=False)
+    fig.legend(ncols=5, loc="outside lower center", frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 

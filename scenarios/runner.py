@@ -43,6 +43,8 @@ from scenarios.kpi import (
     format_table,
     kpi_table,
     markdown_table,
+    unfilled_by_reason,
+    verdicts,
 )
 from scenarios.schema import (
     BASELINE_NAME,
@@ -360,6 +362,11 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         "",
         "## Against the baseline",
         "",
+        "Verdict in the contract's order: fill by priority first (highest down, as rates), then "
+        "cost (the total on the same demand, per unit allocated on other demand). Every variant "
+        "answers the same demand unless it changes demand itself: orders it cancels count as "
+        "unfilled.",
+        "",
         _delta_table(result.kpis),
         "",
         "## KPIs",
@@ -392,7 +399,8 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         "## Why units went unfilled",
         "",
         "Units unfilled by the reason the engine gives for each line (see "
-        "`models/solve.py`, `UnallocatedReason`):",
+        "`models/solve.py`, `UnallocatedReason`); `cancelled`: orders the variant cancelled "
+        "(pickups at a closed store), counted as unfilled demand:",
         "",
         _reason_table(result),
         "",
@@ -427,12 +435,13 @@ _HEADLINE_DELTAS: tuple[tuple[str, str, str], ...] = (
 
 def _delta_table(table: pd.DataFrame) -> str:
     change = deltas(table, BASELINE_NAME)
+    verdict = verdicts(table, BASELINE_NAME)
     lines = [
-        "| variant | " + " | ".join(label for _, label, _ in _HEADLINE_DELTAS) + " |",
-        "|---|" + "---:|" * len(_HEADLINE_DELTAS),
+        "| variant | verdict | " + " | ".join(label for _, label, _ in _HEADLINE_DELTAS) + " |",
+        "|---|---|" + "---:|" * len(_HEADLINE_DELTAS),
     ]
     for variant in change.index.drop(BASELINE_NAME):
-        cells = []
+        cells = [verdict[variant]]
         for kpi, _, fmt in _HEADLINE_DELTAS:
             value = float(change.loc[variant, kpi]) * (100.0 if kpi in PERCENT_KPIS else 1.0)
             cells.append("0" if abs(value) < 1e-9 else fmt.format(value))
@@ -443,13 +452,7 @@ def _delta_table(table: pd.DataFrame) -> str:
 def _reason_table(result: ScenarioResult) -> str:
     counts = pd.DataFrame(
         {
-            variant.name: pd.Series(
-                [row["quantity"] for row in variant.response["unallocated"]],
-                index=[row["reason"] for row in variant.response["unallocated"]],
-                dtype="int64",
-            )
-            .groupby(level=0)
-            .sum()
+            variant.name: unfilled_by_reason(variant.request, variant.response)
             for variant in result.results
         }
     )
