@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.problem import UNLIMITED, IntArray, ProblemData
+from engine.problem import UNLIMITED, IntArray, ProblemData, build_problem
 
 MAX_TAKERS = 3  # takers listed per unfilled line: the few an analyst reads, highest priority first
 
@@ -276,3 +276,15 @@ def allocation_from_response(data: ProblemData, response: Mapping[str, Any]) -> 
             )
         x[order[at]] += int(row["quantity"])
     return x
+
+
+def explain_response(
+    request: Mapping[str, Any], response: Mapping[str, Any], *, max_takers: int = MAX_TAKERS
+) -> dict[str, Any]:
+    """:func:`explain` for a request and its response as contract dicts (a stored run, a
+    scenario variant). Raises :class:`models.problems.InvalidInput` for a request the contract
+    refuses and ``ValueError`` for an allocation that is no candidate of it."""
+    from models.validation import parse_solve_request
+
+    data = build_problem(parse_solve_request(dict(request)))
+    return explain(data, allocation_from_response(data, response), max_takers=max_takers)
