@@ -1,9 +1,10 @@
 """The pictures of a scenario run: KPIs against the baseline, unit mix, flow maps, distances.
 
 Every function draws on a fresh figure and returns it (notebooks show it; the runner saves it), so
-nothing here touches global pyplot state beyond creating figures. No basemap is downloaded: maps
-are plain longitude/latitude scatters with flows as lines, the aspect corrected for latitude so
-the country keeps its shape.
+nothing here touches global pyplot state beyond creating figures. Maps are longitude/latitude
+plots over country outlines shipped with the package (:mod:`scenarios.outlines`, Natural Earth,
+public domain; nothing is downloaded), the aspect corrected for latitude so the country keeps its
+shape, and the busiest locations named.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from scenarios.kpi import KPI_LABELS, PERCENT_KPIS, same_demand, verdicts
+from scenarios.outlines import country_outlines
 
 BASELINE_COLOUR = "#6b6b6b"
 BETTER_COLOUR = "#2a7f62"
@@ -332,20 +334,26 @@ def flow_map(
     wh_units = units.reindex(warehouses.index).fillna(0).to_numpy()
     ax.scatter(warehouses["lon"], warehouses["lat"], s=90 + 3 * np.sqrt(wh_units), marker="s",
                color=WAREHOUSE_COLOUR, edgecolors="black", linewidths=0.8, zorder=4)  # fmt: skip
-    for location_id, row in warehouses.iterrows():
-        ax.annotate(str(location_id), (row["lon"], row["lat"]), xytext=(6, -10),
-                    textcoords="offset points", fontsize=7, color=WAREHOUSE_COLOUR)  # fmt: skip
+    for (location_id, row), given in zip(warehouses.iterrows(), wh_units, strict=True):
+        ax.annotate(f"{location_id}: {int(given):,} units", (row["lon"], row["lat"]),
+                    xytext=(6, -10), textcoords="offset points", fontsize=7,
+                    color=WAREHOUSE_COLOUR)  # fmt: skip
     closed_ids = set(stores.index[closed])
     for location_id in sorted(closed_ids | set(changed)):
         row = locations.loc[location_id]
-        note = "closed" if location_id in closed_ids else "changed"
+        # Neither ships nor serves pickup: closed by a what-if, or set so; it serves nothing.
+        note = "serves nothing" if location_id in closed_ids else "changed"
         ax.annotate(f"{location_id} ({note})", (row["lon"], row["lat"]), xytext=(6, 6),
                     textcoords="offset points", fontsize=8, color=WORSE_COLOUR,
                     fontweight="bold")  # fmt: skip
 
-    lat_mid = float(np.nanmean(locations["lat"]))
-    ax.set_aspect(1.0 / np.cos(np.radians(lat_mid)))
-    ax.autoscale_view()
+    _frame_map(
+        ax,
+        [*locations["lon"].tolist(), *(c[0] for c in customers)],
+        [*locations["lat"].tolist(), *(c[1] for c in customers)],
+    )
+    # Warehouses carry their names already: the busiest stores are named too.
+    _name_busiest(ax, stores, units.reindex(stores.index).fillna(0), closed_ids | set(changed))
     ax.set_xlabel("Longitude (°)")
     ax.set_ylabel("Latitude (°)")
     ax.grid(alpha=0.25)
@@ -366,7 +374,7 @@ def flow_map(
         Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
                markeredgecolor=STORE_COLOUR, markersize=7, label="Store, pickup only"),
         Line2D([], [], marker="X", linestyle="", color=WORSE_COLOUR, markersize=8,
-               label="Closed"),
+               label="Serves nothing (no ship, no pickup)"),
         Line2D([], [], color=WAREHOUSE_COLOUR, alpha=0.6, label="Flow from a warehouse"),
         Line2D([], [], color=STORE_COLOUR, alpha=0.8, label="Flow from a store"),
         Line2D([], [], marker=".", linestyle="", color="#555555", label="Customer"),
@@ -396,7 +404,7 @@ def stock_map(request: Mapping[str, Any], title: str) -> Figure:
         row = locations.loc[location_id]
         ax.annotate(f"{location_id}: {int(quantity):,}", (row["lon"], row["lat"]), xytext=(8, 8),
                     textcoords="offset points", fontsize=8)  # fmt: skip
-    ax.set_aspect(1.0 / np.cos(np.radians(float(locations["lat"].mean()))))
+    _frame_map(ax, locations["lon"].tolist(), locations["lat"].tolist())
     ax.set_xlabel("Longitude (°)")
     ax.set_ylabel("Latitude (°)")
     ax.set_title(f"{_text(title)}: available units by location (marker area ~ units; "
@@ -404,6 +412,52 @@ def stock_map(request: Mapping[str, Any], title: str) -> Figure:
     ax.legend(loc="lower left", fontsize=9, markerscale=0.5)
     ax.grid(alpha=0.25)
     return fig
+
+
+LAND_COLOUR = "#eef0ea"
+BORDER_COLOUR = "#b9bdb4"
+BUSIEST_LABELLED = 5  # locations named on a flow map, by units given
+MAP_MARGIN = 0.08  # share of the data's extent added around a map
+
+
+def _frame_map(ax: Any, lons: Sequence[float], lats: Sequence[float]) -> None:
+    """Fit the map to the points with a margin, correct the aspect for latitude, and draw the
+    country outlines under everything (clipped to the frame, so they never widen it)."""
+    lons_a = np.asarray([v for v in lons if np.isfinite(v)], dtype=float)
+    lats_a = np.asarray([v for v in lats if np.isfinite(v)], dtype=float)
+    if lons_a.size == 0:
+        return
+    west, east = float(lons_a.min()), float(lons_a.max())
+    south, north = float(lats_a.min()), float(lats_a.max())
+    pad_x = max((east - west) * MAP_MARGIN, 0.5)
+    pad_y = max((north - south) * MAP_MARGIN, 0.5)
+    ax.add_collection(
+        PolyCollection(
+            country_outlines(), facecolors=LAND_COLOUR, edgecolors=BORDER_COLOUR,
+            linewidths=0.6, zorder=0,
+        ),
+        autolim=False,
+    )  # fmt: skip
+    ax.set_facecolor("#f7fbff")  # the sea
+    ax.set_xlim(west - pad_x, east + pad_x)
+    ax.set_ylim(south - pad_y, north + pad_y)
+    ax.set_aspect(1.0 / np.cos(np.radians((south + north) / 2.0)))
+
+
+def _name_busiest(
+    ax: Any, locations: pd.DataFrame, units: pd.Series, skip: set[str], colour: str = "#222222"
+) -> None:
+    """Name the locations that gave the most units, with their units."""
+    busiest = units[units > 0].drop(labels=list(skip), errors="ignore").nlargest(BUSIEST_LABELLED)
+    for location_id, given in busiest.items():
+        row = locations.loc[location_id]
+        ax.annotate(
+            f"{location_id}: {int(given):,} units", (row["lon"], row["lat"]), xytext=(7, 7),
+            textcoords="offset points", fontsize=8, color=colour, fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.75,
+                  "linewidth": 0},
+            zorder=6,
+        )  # fmt: skip
 
 
 def save(fig: Figure, path: Any) -> None:
