@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.routers import availability, inventory, orders, runs, solve
+from api.observability import RequestContextMiddleware, configure_logging
+from api.routers import availability, inventory, metrics, orders, reports, runs, solve
 from api.security import BodySizeLimitMiddleware
 
 
@@ -23,6 +24,10 @@ def create_app() -> FastAPI:
     app.include_router(runs.router)
     app.include_router(availability.router)
     app.add_middleware(BodySizeLimitMiddleware)
+    app.include_router(metrics.router)  # observability (issue 11): metrics, run reports, JSON logs
+    app.include_router(reports.router)
+    app.add_middleware(RequestContextMiddleware)
+    configure_logging()
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import orjson
 
-from core.settings import get_settings
 from cli.io import read_bytes, write_json
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
+from core.settings import get_settings
 from models.inventory import parse_feed_header
 from models.problems import InvalidInput, Problem
 from storage.availability import export_csv, publish
@@ -37,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     _policy_options(broker)
     broker.add_argument("-o", "--output", help="write the run's full result (JSON) here")
-    broker.add_argument("--show", type=int, metavar="RUN_ID", help="print an earlier run instead")
+    broker.add_argument(
+        "--show",
+        type=int,
+        metavar="RUN_ID",
+        help="print an earlier run instead, whole (allocations included)",
+    )
     add_database_option(broker)
     broker.set_defaults(handler=broker_command)
 
@@ -131,6 +136,10 @@ def broker_command(args: argparse.Namespace) -> int:
     document = run.model_dump(mode="json")
     if args.output:
         write_json(document, args.output)
+    if args.show is not None and not args.output:
+        # Showing a run is asking for it whole: allocations, unallocated lines and all.
+        write_json(document, None)
+        return 0
     summary = {k: v for k, v in document.items() if k != "result"}
     summary["summary"] = run.result["summary"]
     summary["solver"] = run.result["solver"]

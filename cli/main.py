@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.inventory",
     "cli.brokering",
     "cli.scenario",
+    "cli.runs",
 )
 
 
@@ -47,6 +48,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "availability": "cli.brokering",
     "morning-run": "cli.brokering",
     "scenario": "cli.scenario",
+    "runs": "cli.runs",
 }
 
 

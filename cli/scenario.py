@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from engine.optimizer import BACKENDS, DEFAULT_BACKEND
+from scenarios.executors import RayUnavailable
 from scenarios.runner import MAX_WORKERS, prepare, print_summary, run
 from scenarios.schema import ScenarioInvalid, load_scenario, slug
 
@@ -56,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=DEFAULT_BACKEND,
         help=f"OR-Tools solver behind the optimiser (default {DEFAULT_BACKEND})",
     )
+    run_parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="solve the variants on Ray: 'auto' (the cluster this machine belongs to), an "
+        "address (ray://head:10001), or 'local' (a private instance here); needs the optional "
+        "extra: pip install 'omnibroker[ray]'. Without it, the local process pool (--workers)",
+    )
     run_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     run_parser.set_defaults(handler=run_command)
 
@@ -88,9 +96,13 @@ def run_command(args: argparse.Namespace) -> int:
             backend=args.backend,
             out_dir=out,
             progress=not args.no_progress,
+            ray=args.ray,
         )
     except ScenarioInvalid as error:
         return _refused(error)
+    except RayUnavailable as error:
+        print(f"omnibroker scenario run: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as error:  # the output directory: not writable, disk full, ...
         print(f"omnibroker scenario run: cannot write {out}: {error}", file=sys.stderr)
         return 1

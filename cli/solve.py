@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from cli.io import read_bytes, report_invalid, write_json
 from engine.backends import BACKENDS, DEFAULT_BACKEND
@@ -30,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="the same answer every time: work limits instead of the clock (the time limit "
         "is then only a guard)",
     )
+    parser.add_argument(
+        "--allocations-csv", metavar="FILE", help="also write the allocations as CSV here"
+    )
+    parser.add_argument(
+        "--allocations-parquet", metavar="FILE", help="also write the allocations as Parquet here"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -52,5 +59,27 @@ def run(args: argparse.Namespace) -> int:
     data = build_problem(request)
     del request
     params = SolveParams(backend=args.backend, deterministic=args.deterministic)
-    write_json(solve_problem(data, params, started=started), args.output)
+    response = solve_problem(data, params, started=started)
+    write_json(response, args.output)
+    write_allocation_tables(response, csv=args.allocations_csv, parquet=args.allocations_parquet)
     return 0
+
+
+ALLOCATION_COLUMNS = ["order_id", "line_id", "location_id", "quantity"]
+
+
+def write_allocation_tables(
+    response: dict[str, Any], *, csv: str | None, parquet: str | None
+) -> None:
+    """The response's allocations as a table, one row each, in CSV and/or Parquet."""
+    if csv is None and parquet is None:
+        return
+    import pandas as pd  # only when asked: a plain solve need not load pandas
+
+    table = pd.DataFrame(response["allocations"], columns=ALLOCATION_COLUMNS).astype(
+        {"quantity": "int64"}
+    )
+    if csv is not None:
+        table.to_csv(csv, index=False)
+    if parquet is not None:
+        table.to_parquet(parquet, index=False)

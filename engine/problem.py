@@ -93,6 +93,7 @@ class ProblemData:
     time_limit_s: float
     relative_gap: float
     strategy: str
+    explain: bool = False  # policy.explain: the response carries explanations
 
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
 
@@ -262,6 +263,7 @@ def build_problem(request: SolveRequest) -> ProblemData:
         time_limit_s=policy.time_limit_s,
         relative_gap=policy.relative_gap,
         strategy=policy.strategy,
+        explain=policy.explain,
     )
     return _with_candidates(data)
 

@@ -29,8 +29,14 @@ class SolverInfo:
     strategy: str
 
 
-def build_response(data: ProblemData, x: IntArray, solver: SolverInfo) -> dict[str, Any]:
-    """The response for allocation ``x`` (units per candidate) of problem ``data``."""
+def build_response(
+    data: ProblemData,
+    x: IntArray,
+    solver: SolverInfo,
+    explanations: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The response for allocation ``x`` (units per candidate) of problem ``data``; with
+    ``explanations`` (:func:`engine.explain.explain`), written as the response's extension."""
     x = np.asarray(x, dtype=np.int64)
     served = np.flatnonzero(x > 0)
     # Sums over the served candidates only: the same sums (the others add 0), without a float
@@ -133,7 +139,7 @@ def build_response(data: ProblemData, x: IntArray, solver: SolverInfo) -> dict[s
             for priority in data.priorities
         ],
     }
-    return {
+    response = {
         "allocations": allocations,
         "unallocated": unallocated,
         "remaining": remaining,
@@ -149,3 +155,6 @@ def build_response(data: ProblemData, x: IntArray, solver: SolverInfo) -> dict[s
             "strategy": solver.strategy,
         },
     }
+    if explanations is not None:
+        response["explanations"] = explanations
+    return response

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.bound import BackgroundBound, CostBound
+from engine.explain import explain
 from engine.greedy import greedy_allocate
 from engine.lns import SearchReport, improve_by_neighbourhoods
 from engine.measures import allocation_cost, fill_by_priority, lexicographically_better
@@ -101,7 +102,12 @@ def solve_problem(
         seconds=time.perf_counter() - started,
         strategy="optimal",
     )
-    return build_response(data, found.x, info)
+    return build_response(data, found.x, info, explanations=_explanations(data, found.x))
+
+
+def _explanations(data: ProblemData, x: IntArray) -> dict[str, Any] | None:
+    """The response's explanations, only when the request's policy asks for them."""
+    return explain(data, x) if data.explain else None
 
 
 def deadline_of(data: ProblemData, params: SolveParams, started: float) -> float:
@@ -191,4 +197,4 @@ def greedy_response(data: ProblemData, x: IntArray, name: str, started: float) -
         seconds=time.perf_counter() - started,
         strategy="greedy",
     )
-    return build_response(data, x, info)
+    return build_response(data, x, info, explanations=_explanations(data, x))

@@ -121,6 +121,13 @@ class Policy(_Wire):
         "'greedy': sequential routing rules (priority, then oldest; nearest complete location, "
         "else line by line from the nearest), the baseline the optimiser is measured against.",
     )
+    # Extension: explanations in the response (engine/explain.py), off the hot path unless asked.
+    explain: StrictBool = Field(
+        default=False,
+        description="Extension. true: the response carries `explanations`: per shipment the "
+        "next-best location that could have taken it whole and what it would have cost more; per "
+        "unfilled line the orders that took the units it could have had.",
+    )
 
 
 class SolveRequest(_Wire):
@@ -228,6 +235,44 @@ class SolverReport(BaseModel):
     strategy: Strategy = Field(default="optimal", description="Extension: the strategy used.")
 
 
+class ShipmentExplanation(BaseModel):
+    """Extension: why this location. The next-best location is the cheapest other eligible one
+    that, in the stock the final allocation left, holds every unit of this shipment within its
+    capacities; ``extra_cost`` is what moving the shipment there would add to the order's cost
+    (null, with the location, when no other location could take it whole)."""
+
+    order_id: str
+    location_id: str
+    units: int
+    alternative_location_id: str | None
+    extra_cost: float | None
+
+
+class Taker(BaseModel):
+    """Extension: an order that took units an unfilled line could have had."""
+
+    order_id: str
+    priority: int
+    units: int
+
+
+class UnallocatedExplanation(BaseModel):
+    """Extension: who took the units an unfilled line could have had (from its eligible
+    locations' stock of its sku): a few orders, highest priority first, then most units."""
+
+    order_id: str
+    line_id: str
+    missing: int
+    taken_by: list[Taker]
+
+
+class Explanations(BaseModel):
+    """Extension (``policy.explain``): see :mod:`engine.explain` for the definitions."""
+
+    shipments: list[ShipmentExplanation]
+    unallocated: list[UnallocatedExplanation]
+
+
 class SolveResponse(BaseModel):
     allocations: list[Allocation]
     unallocated: list[Unallocated]
@@ -235,3 +280,6 @@ class SolveResponse(BaseModel):
     shipments: list[Shipment]
     summary: Summary
     solver: SolverReport
+    explanations: Explanations | None = Field(
+        default=None, description="Extension: present when the request's policy.explain is true."
+    )

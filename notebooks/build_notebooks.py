@@ -123,6 +123,24 @@ emptied = result.remaining[(result.remaining["available"] > 0) & (result.remaini
 emptied.groupby("location_kind").size().rename("positions emptied")"""),
     code("""result.kpis.T"""),
     md("""
+## 7. Why this location?
+
+The answer says where; `nb.explain` says why not elsewhere. For each shipment, the **next-best
+location**: the cheapest other eligible location that still held every unit of the shipment
+after the batch (and had capacity left), and what moving the shipment there would have cost
+more. Where there is none, the stock elsewhere went to other orders. For each unfilled line,
+the orders that took the units it could have had, highest priority first. (The same comes back
+from the API with `policy.explain: true`.)
+"""),
+    code("""
+why = nb.explain(result)
+why.shipments.sort_values("extra_cost", ascending=False).head(8)"""),
+    code("""
+has_alternative = why.shipments["alternative_location_id"].notna()
+print(f"{has_alternative.mean():.0%} of shipments had another location able to take them whole; "
+      f"the median one would have cost ${why.shipments['extra_cost'].median():.2f} more.")"""),
+    code("""why.unfilled.head(10)"""),
+    md("""
 Next: `what_if.ipynb` compares variants of a network (a store closed, demand doubled, ...), and
 `network.ipynb` maps locations, stock and flows.
 """),
@@ -169,17 +187,29 @@ source = nb.load_scenario_text(SCENARIO, base_dir=ROOT)
 result = nb.run_scenario(source, progress=False)
 result.kpis[["fill_rate", "units_unfilled", "total_cost", "cost_per_unit", "split_rate",
              "mean_distance_km", "store_unit_share", "store_positions_emptied", "solver_status"]]"""),
-    md("Each KPI against the baseline (rates in points, counts in units, money in dollars):"),
+    md("""
+Each KPI against the baseline: rates in percentage points, counts in units, money in dollars.
+The verdict ranks each variant in the contract's order: fill by priority first (highest
+priority down), then cost (per unit allocated when the variant changes demand, as "Demand x1.5"
+does: more orders cost more in total, which is no verdict on the network).
+"""),
     code("""
-from scenarios.kpi import deltas
+from scenarios.kpi import deltas, verdicts
 
-deltas(result.kpis, "baseline")[["fill_rate", "units_unfilled", "total_cost", "cost_per_unit",
-                                 "mean_distance_km", "store_unit_share"]].round(3)"""),
+change = deltas(result.kpis, "baseline")
+rates = ["fill_rate", "store_unit_share"]
+change[rates] = change[rates] * 100  # fractions to percentage points
+change = change[["fill_rate", "units_unfilled", "total_cost", "cost_per_unit", "mean_distance_km",
+                 "store_unit_share"]].round(2)
+change.insert(0, "verdict", verdicts(result.kpis, "baseline"))
+change.rename(columns={"fill_rate": "fill_rate (pt)", "store_unit_share": "store_unit_share (pt)"})"""),
     md("""
 ## 3. Plots
 
-Dots are each variant's value, the dashed line the baseline's; green is better, red worse, blue a
-change of mix (neither better nor worse in itself).
+Dots are each variant's value, the dashed line the baseline's. Fill and cost are coloured by the
+variant's verdict in the contract's order (green better, red worse: a cheaper variant that fills
+less is red on cost too); totals of a variant with other demand are grey; blue is a change of mix
+(neither better nor worse in itself). Axes start at zero, or their label says why not.
 """),
     code("""
 fig = plots.kpi_comparison(result.kpis, "baseline", source.scenario.name)
@@ -209,6 +239,13 @@ pd.DataFrame({
     "optimal": optimal.unallocated.groupby("reason")["quantity"].sum(),
     "greedy": greedy.unallocated.groupby("reason")["quantity"].sum(),
 }).fillna(0).astype(int)"""),
+    md("""
+Why did the greedy rules leave units unfilled that the optimiser filled? The explanations name
+the orders that took them:
+"""),
+    code("""
+why_greedy = nb.explain(greedy)
+why_greedy.unfilled.dropna(subset=["taker_order_id"]).head(8)"""),
     md("""
 ## 5. A mistake in a scenario file names its line
 
@@ -242,8 +279,9 @@ NETWORK = [
 # The network: where stock sits, where it flows
 
 Maps of a network and one solved batch: locations by kind, the stock each holds, the flows from
-locations to customers, and how close the stores come to their ship-from-store caps. Plain
-longitude/latitude plots (no basemap download), the aspect corrected for latitude.
+locations to customers, and how close the stores come to their ship-from-store caps. Country
+outlines come from Natural Earth's public-domain shapes shipped with the package (nothing is
+downloaded); the busiest locations are named on the map.
 """),
     code(SETUP),
     code("""
@@ -261,8 +299,9 @@ stock = tables["inventory"].merge(locations[["id", "kind"]], left_on="location_i
 stock.groupby("kind").agg(units=("quantity", "sum"), positions=("sku", "size"),
                           skus=("sku", "nunique"))"""),
     md("""
-How widely is each sku available? Best sellers sit in most locations; the long tail in one or
-two, which is where splits and long shipments come from.
+How widely is each sku available? The histogram counts, for each sku, the locations holding it;
+the figures under it say where the bulk sits and how thin the tail is. Skus held in few
+locations are where splits and long shipments come from.
 """),
     code("""
 carriers = stock[stock["quantity"] > 0].groupby("sku")["location_id"].nunique()
@@ -270,7 +309,10 @@ ax = carriers.plot.hist(bins=range(0, int(carriers.max()) + 2), color="#3b6ea5",
 ax.set_xlabel("Locations holding the sku")
 ax.set_ylabel("Skus")
 ax.set_title("Availability breadth per sku", loc="left", fontweight="bold")
-plt.show()"""),
+plt.show()
+low, high = carriers.quantile([0.1, 0.9]).astype(int)
+print(f"{len(carriers)} skus in stock; 80% of them are held in {low} to {high} of "
+      f"{len(locations)} locations; {(carriers <= 2).sum()} in two locations or fewer.")"""),
     md("## 2. Flows of one batch"),
     code("""
 result = nb.solve_request(request)

@@ -8,7 +8,8 @@ Kinds are applied in a fixed order, so that a variant reads the same whatever or
 are written in:
 
 1. ``locations``: overrides of the contract's location fields, ``closed``; pickup orders at a
-   location that stopped serving pickup are re-routed to home delivery or cancelled.
+   location that stopped serving pickup are re-routed to home delivery or cancelled (kept in the
+   request's ``cancelled_orders``, so that KPIs still count their demand).
 2. ``inventory``: ``factor`` / ``set`` / ``add`` on the selected (location, sku) rows.
 3. ``safety_stock``: units withheld per selected row (recorded on the row as ``safety_stock``,
    an extra field the engine ignores, so KPIs can tell an empty shelf from a protected one).
@@ -45,6 +46,11 @@ Path_ = tuple[str | int, ...]
 Request = dict[str, Any]
 
 SAFETY_STOCK_FIELD = "safety_stock"  # units of an inventory row withheld by safety stock
+# Orders a change-set cancelled (pickups at a closed store whose customers give up), kept beside
+# the request (an extra field the engine ignores) so that KPIs compare variants on the same
+# demand: a cancelled order's units count as unfilled, with their own reason.
+CANCELLED_ORDERS_FIELD = "cancelled_orders"
+CANCELLED_REASON = "cancelled"
 CLONE_JITTER_KM = 3.0  # standard deviation of a demand copy's address from its original's
 KM_PER_DEGREE = 111.2
 
@@ -204,6 +210,7 @@ def _override_locations(
     if not orphaned:
         return
     kept = []
+    cancelled = request.setdefault(CANCELLED_ORDERS_FIELD, [])
     for order in request["orders"]:
         store = (
             orphaned.get(order.get("pickup_location_id", ""))
@@ -218,7 +225,11 @@ def _override_locations(
             order["delivery"] = "ship"
             order["ship_to"] = {"lat": store["lat"], "lon": store["lon"]}
             kept.append(order)
+        else:
+            cancelled.append(order)
     request["orders"] = kept
+    if not cancelled:
+        del request[CANCELLED_ORDERS_FIELD]
 
 
 def _change_inventory(

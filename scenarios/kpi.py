@@ -6,9 +6,13 @@ each priority of the batch, highest first.
 
 Definitions (read them before quoting a number):
 
+- Demand is the batch's orders *plus the orders a variant cancelled* (pickups at a closed store
+  whose customers give up, the request's ``cancelled_orders``): variants are compared on the same
+  demand, so closing a store never shows as a better fill. ``orders``, ``units_requested`` and
+  every rate below count them; ``orders_cancelled`` and ``units_cancelled`` say how many.
 - ``fill_rate``: units allocated / units requested; ``fill_rate_p<N>`` the same for priority N.
 - ``order_fill_rate``: orders that got every unit / orders.
-- ``units_unfilled``: units requested minus units allocated.
+- ``units_unfilled``: units requested minus units allocated (cancelled units included).
 - ``total_cost``: the response's total (shipments plus unit handling); ``cost_per_unit``: total
   cost per unit allocated.
 - ``shipments``: (order, location) pairs used, pickup included; ``split_rate``: orders served by
@@ -34,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scenarios.changes import CANCELLED_ORDERS_FIELD, CANCELLED_REASON
+
 
 @dataclass(frozen=True)
 class KpiRecord:
@@ -46,6 +52,8 @@ class KpiRecord:
     units_requested: int
     units_allocated: int
     units_unfilled: int
+    orders_cancelled: int
+    units_cancelled: int
     fill_rate: float
     order_fill_rate: float
     total_cost: float
@@ -140,19 +148,24 @@ def compute_kpis(
          "after": after[store_row]}
     ).groupby("location_id")[["before", "after"]].sum()  # fmt: skip
 
-    requested = int(summary["units_requested"])
+    cancelled = request.get(CANCELLED_ORDERS_FIELD) or []
+    units_cancelled = sum(line["quantity"] for order in cancelled for line in order["lines"])
+    n_orders = int(summary["orders"]) + len(cancelled)
+    requested = int(summary["units_requested"]) + units_cancelled
     allocated = int(summary["units_allocated"])
     total_cost = float(summary["total_cost"])
     return KpiRecord(
         variant=variant,
         strategy=str(solver.get("strategy", "optimal")),
         solver_status=str(solver["status"]),
-        orders=int(summary["orders"]),
+        orders=n_orders,
         units_requested=requested,
         units_allocated=allocated,
         units_unfilled=requested - allocated,
+        orders_cancelled=len(cancelled),
+        units_cancelled=units_cancelled,
         fill_rate=_ratio(allocated, requested),
-        order_fill_rate=_ratio(summary["orders_fully_allocated"], summary["orders"]),
+        order_fill_rate=_ratio(summary["orders_fully_allocated"], n_orders),
         total_cost=total_cost,
         cost_per_unit=round(_ratio(total_cost, allocated), 4),
         shipments=int(summary["shipments"]),
@@ -175,15 +188,31 @@ def compute_kpis(
 def _fill_by_priority(request: Mapping[str, Any], allocations: pd.DataFrame) -> dict[int, float]:
     # From the request and the allocations, not the summary's `by_priority`: that is an extension
     # of the contract, and a KPI should mean the same whichever engine answered.
-    priority = {order["id"]: order.get("priority", 0) for order in request["orders"]}
+    demand = [*request["orders"], *(request.get(CANCELLED_ORDERS_FIELD) or [])]
+    priority = {order["id"]: order.get("priority", 0) for order in demand}
     requested: dict[int, int] = {}
-    for order in request["orders"]:
+    for order in demand:
         p = priority[order["id"]]
         requested[p] = requested.get(p, 0) + sum(line["quantity"] for line in order["lines"])
     allocated = allocations.groupby(allocations["order_id"].map(priority))["quantity"].sum()
     return {
         p: _ratio(int(allocated.get(p, 0)), requested[p]) for p in sorted(requested, reverse=True)
     }
+
+
+def unfilled_by_reason(request: Mapping[str, Any], response: Mapping[str, Any]) -> pd.Series:
+    """Units unfilled per reason: the response's ``unallocated`` rows by their reason, and the
+    units of the orders the variant cancelled as ``cancelled`` (they are demand too)."""
+    rows = [(row["reason"], row["quantity"]) for row in response["unallocated"]]
+    rows += [
+        (CANCELLED_REASON, line["quantity"])
+        for order in request.get(CANCELLED_ORDERS_FIELD) or []
+        for line in order["lines"]
+    ]
+    if not rows:
+        return pd.Series(dtype="int64", name="units")
+    reasons, units = zip(*rows, strict=True)
+    return pd.Series(units, index=reasons, dtype="int64", name="units").groupby(level=0).sum()
 
 
 def kpi_table(records: Sequence[KpiRecord]) -> pd.DataFrame:
@@ -199,6 +228,45 @@ def kpi_table(records: Sequence[KpiRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).set_index("variant")
 
 
+# Tolerance on a rate (a unit in a hundred million) and on money (half a cent).
+_RATE_TOLERANCE = 1e-9
+_COST_TOLERANCE = 0.005
+
+
+def same_demand(table: pd.DataFrame, baseline: str) -> pd.Series:
+    """Per variant: does it answer the baseline's demand (the same orders and units, cancelled
+    ones included)? Totals (cost, units unfilled) compare only between such variants."""
+    base = table.loc[baseline]
+    return (table["orders"] == base["orders"]) & (
+        table["units_requested"] == base["units_requested"]
+    )
+
+
+def verdicts(table: pd.DataFrame, baseline: str) -> pd.Series:
+    """Each variant against the baseline in the contract's order: ``better``, ``worse`` or
+    ``same``. Fill per priority decides first, highest priority down (as rates, so that a variant
+    with other demand compares too); then cost: the total on the same demand, the cost per unit
+    allocated on other demand (twice the orders cost more in total, not per unit)."""
+    priorities = [c for c in table.columns if c.startswith("fill_rate_p")]
+    equal_demand = same_demand(table, baseline)
+    base = table.loc[baseline]
+    result = {}
+    for variant, row in table.iterrows():
+        verdict = "same"
+        for column in priorities:
+            if pd.isna(row[column]) or pd.isna(base[column]):
+                continue
+            if abs(row[column] - base[column]) > _RATE_TOLERANCE:
+                verdict = "better" if row[column] > base[column] else "worse"
+                break
+        if verdict == "same":
+            cost = "total_cost" if equal_demand[variant] else "cost_per_unit"
+            if abs(row[cost] - base[cost]) > _COST_TOLERANCE:
+                verdict = "better" if row[cost] < base[cost] else "worse"
+        result[variant] = verdict
+    return pd.Series(result, name="verdict")
+
+
 def deltas(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Each numeric KPI minus the baseline's: percentage points for rates, units otherwise."""
     numeric = table.select_dtypes("number")
@@ -209,6 +277,7 @@ def deltas(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
 TERMINAL_COLUMNS: dict[str, str] = {
     "fill_rate": "{:.2%}",
     "units_unfilled": "{:,.0f}",
+    "units_cancelled": "{:,.0f}",
     "total_cost": "{:,.2f}",
     "cost_per_unit": "{:.3f}",
     "shipments": "{:,.0f}",

@@ -9,6 +9,9 @@ the answer back as tables an analyst can filter, join and plot::
     result = nb.solve_tables(**tables)
     result.unallocated.groupby("reason")["quantity"].sum()
 
+Why this location? ``nb.explain(result).shipments`` gives each shipment's next-best location and
+what it would have cost more; ``.unfilled`` the orders that took an unfilled line's units.
+
 Or run a scenario file and get its KPI table: ``nb.run_scenario("scenarios/peak_day.yaml")``.
 
 The tables use the contract's field names; a ship order's address is two columns, ``ship_lat``
@@ -296,6 +299,47 @@ def solve_tables(
     )
 
 
+# --- explanations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """Why this location, and who took the units (:mod:`engine.explain`), as tables.
+
+    ``shipments``: one row per shipment, with its next-best location and the extra cost of
+    moving it there (NaN where no other location could take it whole). ``unfilled``: one row
+    per (unfilled line, order that took units it could have had), highest priority first; a
+    line nobody took from has one row with empty taker columns.
+    """
+
+    shipments: pd.DataFrame
+    unfilled: pd.DataFrame
+
+
+def explain(result: SolveResult) -> Explanations:
+    """The explanations of a solved batch (``solve_tables``, ``solve_request``, a scenario
+    variant's ``result_tables``)."""
+    from engine.explain import explain_response
+
+    explained = explain_response(result.request, result.response)
+    shipments = pd.DataFrame(
+        explained["shipments"],
+        columns=["order_id", "location_id", "units", "alternative_location_id", "extra_cost"],
+    )
+    unfilled = pd.DataFrame(
+        [
+            {"order_id": row["order_id"], "line_id": row["line_id"], "missing": row["missing"],
+             "taker_order_id": taker["order_id"], "taker_priority": taker["priority"],
+             "taker_units": taker["units"]}
+            for row in explained["unallocated"]
+            for taker in (row["taken_by"] or [{"order_id": None, "priority": None, "units": None}])
+        ],
+        columns=["order_id", "line_id", "missing", "taker_order_id", "taker_priority",
+                 "taker_units"],
+    )  # fmt: skip
+    return Explanations(shipments=shipments, unfilled=unfilled)
+
+
 # --- scenarios -------------------------------------------------------------------------------
 
 
@@ -312,12 +356,14 @@ def run_scenario(
     workers: int = 1,
     out_dir: str | Path | None = None,
     progress: bool = True,
+    ray: str | None = None,
 ) -> ScenarioResult:
     """Run a scenario file (or a parsed scenario) and return its result; ``result.kpis`` is the
     KPI table, one row per variant, baseline first. ``workers`` defaults to 1 (in the kernel's
-    process); 2 solves two variants at a time."""
+    process); 2 solves two variants at a time (safe from a plain script, guard or not).
+    ``ray="auto"`` (or an address, or ``"local"``) solves the variants on Ray instead."""
     return run_scenario_source(
-        scenario, seed=seed, workers=workers, out_dir=out_dir, progress=progress
+        scenario, seed=seed, workers=workers, out_dir=out_dir, progress=progress, ray=ray
     )
 
 

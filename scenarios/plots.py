@@ -1,9 +1,10 @@
 """The pictures of a scenario run: KPIs against the baseline, unit mix, flow maps, distances.
 
 Every function draws on a fresh figure and returns it (notebooks show it; the runner saves it), so
-nothing here touches global pyplot state beyond creating figures. No basemap is downloaded: maps
-are plain longitude/latitude scatters with flows as lines, the aspect corrected for latitude so
-the country keeps its shape.
+nothing here touches global pyplot state beyond creating figures. Maps are longitude/latitude
+plots over country outlines shipped with the package (:mod:`scenarios.outlines`, Natural Earth,
+public domain; nothing is downloaded), the aspect corrected for latitude so the country keeps its
+shape, and the busiest locations named.
 """
 
 from __future__ import annotations
@@ -14,33 +15,36 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from scenarios.kpi import KPI_LABELS, PERCENT_KPIS
+from scenarios.kpi import KPI_LABELS, PERCENT_KPIS, same_demand, verdicts
+from scenarios.outlines import country_outlines
 
 BASELINE_COLOUR = "#6b6b6b"
 BETTER_COLOUR = "#2a7f62"
 WORSE_COLOUR = "#c0392b"
 NEUTRAL_COLOUR = "#3b6ea5"
+OTHER_DEMAND_COLOUR = "#9a9a9a"
 WAREHOUSE_COLOUR = "#1f4e79"
 STORE_COLOUR = "#e08a1e"
 PICKUP_COLOUR = "#f4c27a"
 UNFILLED_COLOUR = "#c0392b"
+CANCELLED_COLOUR = "#7b241c"
 
-# For each KPI of the comparison: is a higher value better (True), worse (False), or neither (None)?
-# Colours say which way a variant moved the network, so a reader sees trade-offs at a glance.
-COMPARED_KPIS: dict[str, bool | None] = {
-    "fill_rate": True,
-    "units_unfilled": False,
-    "total_cost": False,
-    "cost_per_unit": False,
-    "split_rate": False,
-    "mean_distance_km": False,
-    "store_unit_share": None,
-    "store_positions_emptied": False,
-}
+# The KPIs of the comparison, in the contract's order first: fill (per priority, then overall),
+# units unfilled and cost are coloured by the variant's verdict in that order (fill by priority
+# first, then cost: a cheaper variant that fills less is worse); the rest describe the mix of the
+# network, better or worse by nobody's rule, and are drawn neutral.
+VERDICT_KPIS = ("fill_rate", "units_unfilled", "total_cost", "cost_per_unit")
+MIX_KPIS = ("split_rate", "mean_distance_km", "store_unit_share", "store_positions_emptied")
+# Totals compare only on the same demand: on other demand they are drawn neutral.
+TOTAL_KPIS = frozenset({"units_unfilled", "total_cost"})
+VERDICT_COLOURS = {"better": BETTER_COLOUR, "worse": WORSE_COLOUR, "same": NEUTRAL_COLOUR}
+# An axis starts at zero unless the values differ by less than this share of the largest: then
+# it zooms in, and its label says so.
+ZOOM_BELOW_SPREAD = 0.25
 
 
 def _text(text: str) -> str:
@@ -49,12 +53,16 @@ def _text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+def _is_percent(kpi: str) -> bool:
+    return kpi in PERCENT_KPIS or kpi.startswith("fill_rate_p")
+
+
 def _display(kpi: str, values: pd.Series) -> pd.Series:
-    return values * 100.0 if kpi in PERCENT_KPIS else values
+    return values * 100.0 if _is_percent(kpi) else values
 
 
 def _fmt(kpi: str, value: float) -> str:
-    if kpi in PERCENT_KPIS:
+    if _is_percent(kpi):
         return f"{value:.1f}%"
     if kpi in ("total_cost",):
         return f"${value:,.0f}"
@@ -65,7 +73,7 @@ def _fmt(kpi: str, value: float) -> str:
 
 def _fmt_delta(kpi: str, delta: float) -> str:
     sign = "+" if delta >= 0 else "-"
-    if kpi in PERCENT_KPIS:
+    if _is_percent(kpi):
         return f"{sign}{abs(delta):.1f} pt"
     if kpi == "total_cost":
         return f"{sign}${abs(delta):,.0f}"
@@ -75,9 +83,17 @@ def _fmt_delta(kpi: str, delta: float) -> str:
 
 
 def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
-    """One panel per KPI: each variant's value as a dot, joined to the baseline's (dashed line)
-    by a segment whose colour says whether the variant is better (green) or worse (red)."""
-    kpis = [kpi for kpi in COMPARED_KPIS if kpi in table.columns]
+    """One panel per KPI: each variant's value as a dot, joined to the baseline's (dashed line).
+
+    Fill, units unfilled and cost are coloured by the variant's verdict in the contract's order
+    (:func:`scenarios.kpi.verdicts`: fill by priority first, then cost): green better, red worse.
+    Totals of a variant with other demand (more orders, a filtered batch) are drawn grey, as are
+    the KPIs of the network's mix. Axes start at zero, or say in their label why not.
+    """
+    priorities = [c for c in table.columns if c.startswith("fill_rate_p")]
+    kpis = [kpi for kpi in (*priorities, *VERDICT_KPIS, *MIX_KPIS) if kpi in table.columns]
+    verdict = verdicts(table, baseline)
+    equal_demand = same_demand(table, baseline)
     variants = list(table.index)
     n_cols = 2
     n_rows = int(np.ceil(len(kpis) / n_cols))
@@ -89,20 +105,25 @@ def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
     for ax, kpi in zip(axes.flat, kpis, strict=False):
         values = _display(kpi, table[kpi].astype(float))
         base = float(values.loc[baseline])
-        higher_is_better = COMPARED_KPIS[kpi]
         for position, variant in zip(y, variants, strict=True):
             value = float(values.loc[variant])
+            if np.isnan(value):
+                continue
             if variant == baseline:
                 colour = BASELINE_COLOUR
-            elif higher_is_better is None or np.isclose(value, base):
+            elif kpi in MIX_KPIS or np.isclose(value, base):
                 colour = NEUTRAL_COLOUR
+            elif kpi in TOTAL_KPIS and not equal_demand[variant]:
+                colour = OTHER_DEMAND_COLOUR
             else:
-                colour = BETTER_COLOUR if (value > base) == higher_is_better else WORSE_COLOUR
+                colour = VERDICT_COLOURS[verdict[variant]]
             ax.plot([base, value], [position, position], color=colour, linewidth=2.5)
             ax.plot(value, position, "o", color=colour, markersize=7)
             label = _fmt(kpi, value)
             if variant != baseline and not np.isclose(value, base):
                 label += f" ({_fmt_delta(kpi, value - base)})"
+            if kpi in TOTAL_KPIS and not equal_demand[variant]:
+                label += ", other demand"
             ax.annotate(
                 _text(label),
                 (value, position),
@@ -111,27 +132,49 @@ def kpi_comparison(table: pd.DataFrame, baseline: str, title: str) -> Figure:
                 fontsize=8,
             )
         ax.axvline(base, color=BASELINE_COLOUR, linestyle="--", linewidth=1)
-        name, unit = KPI_LABELS[kpi]
+        name, unit = _label(kpi)
         ax.set_title(name, fontsize=10, loc="left", fontweight="bold")
-        ax.set_xlabel(unit, fontsize=8)
         ax.set_yticks(y, [_text(v) for v in variants], fontsize=9)
         ax.set_ylim(-0.7, len(variants) - 0.3)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
-        # Room on the right for the labels of the largest value.
-        low, high = ax.get_xlim()
-        ax.set_xlim(low, high + 0.35 * (high - low))
-        if kpi in PERCENT_KPIS:
+        ax.set_xlabel(unit + _start_axis(ax, values.dropna().to_numpy()), fontsize=8)
+        if _is_percent(kpi):
             # The room made for labels should not read as rates above 100%.
+            low = ax.get_xlim()[0]
             ax.set_xticks([t for t in ax.get_xticks() if low <= t <= 100.0])
     for ax in list(axes.flat)[len(kpis) :]:
         ax.set_visible(False)
     fig.suptitle(
         f"{_text(title)}: KPIs per variant against the baseline (dashed)\n"
-        "green = better than baseline, red = worse, blue = a change of mix",
-        fontsize=12,
+        "fill and cost: green = better in the contract's order (fill by priority first, then "
+        "cost), red = worse; grey = totals on other demand; blue = the network's mix",
+        fontsize=11,
     )
     return fig
+
+
+def _label(kpi: str) -> tuple[str, str]:
+    if kpi.startswith("fill_rate_p"):
+        return f"Fill rate, priority {kpi.removeprefix('fill_rate_p')}", "% of units"
+    return KPI_LABELS[kpi]
+
+
+def _start_axis(ax: Any, values: np.ndarray) -> str:
+    """Start the x axis at zero, with room on the right for labels; or, when the values differ
+    too little to see from zero, zoom in and return the words that say so."""
+    high = float(values.max()) if values.size else 1.0
+    low = float(values.min()) if values.size else 0.0
+    spread = high - low
+    note = ""
+    if low > 0 and 0 < spread < ZOOM_BELOW_SPREAD * high:
+        start = max(0.0, low - spread)
+        note = f" (axis starts at {start:,.4g}, not 0: the differences are small beside the values)"
+    else:
+        start = min(0.0, low)
+    end = max(high, start + 1e-9)
+    ax.set_xlim(start, end + 0.35 * (end - start))
+    return note
 
 
 def unit_mix(table: pd.DataFrame, title: str) -> Figure:
@@ -143,12 +186,16 @@ def unit_mix(table: pd.DataFrame, title: str) -> Figure:
         ("units_store_ship", "Shipped from stores", STORE_COLOUR),
         ("units_store_pickup", "Picked up in stores", PICKUP_COLOUR),
         ("units_unfilled", "Unfilled", UNFILLED_COLOUR),
+        ("units_cancelled", "Cancelled by the variant", CANCELLED_COLOUR),
     ]
     fig, ax = plt.subplots(figsize=(11, 0.5 * len(variants) + 1.8), layout="constrained")
     y = np.arange(len(variants))[::-1]
     left = np.zeros(len(variants))
     for column, label, colour in parts:
         values = table[column].to_numpy(dtype=float)
+        if column == "units_unfilled":
+            # Cancelled units are unfilled too; drawn apart, so a closure shows what it lost.
+            values = values - table["units_cancelled"].to_numpy(dtype=float)
         bars = ax.barh(y, values, left=left, color=colour, label=label, height=0.6)
         share = values / np.maximum(table["units_requested"].to_numpy(dtype=float), 1.0)
         ax.bar_label(
@@ -162,7 +209,7 @@ def unit_mix(table: pd.DataFrame, title: str) -> Figure:
     ax.set_yticks(y, [_text(v) for v in variants])
     ax.set_xlabel("Units requested, by where they were served from")
     ax.set_title(f"{_text(title)}: where the units come from", loc="left", fontweight="bold")
-    fig.legend(ncols=4, loc="outside lower center", frameon=False)
+    fig.legend(ncols=5, loc="outside lower center", frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -287,20 +334,26 @@ def flow_map(
     wh_units = units.reindex(warehouses.index).fillna(0).to_numpy()
     ax.scatter(warehouses["lon"], warehouses["lat"], s=90 + 3 * np.sqrt(wh_units), marker="s",
                color=WAREHOUSE_COLOUR, edgecolors="black", linewidths=0.8, zorder=4)  # fmt: skip
-    for location_id, row in warehouses.iterrows():
-        ax.annotate(str(location_id), (row["lon"], row["lat"]), xytext=(6, -10),
-                    textcoords="offset points", fontsize=7, color=WAREHOUSE_COLOUR)  # fmt: skip
+    for (location_id, row), given in zip(warehouses.iterrows(), wh_units, strict=True):
+        ax.annotate(f"{location_id}: {int(given):,} units", (row["lon"], row["lat"]),
+                    xytext=(6, -10), textcoords="offset points", fontsize=7,
+                    color=WAREHOUSE_COLOUR)  # fmt: skip
     closed_ids = set(stores.index[closed])
     for location_id in sorted(closed_ids | set(changed)):
         row = locations.loc[location_id]
-        note = "closed" if location_id in closed_ids else "changed"
+        # Neither ships nor serves pickup: closed by a what-if, or set so; it serves nothing.
+        note = "serves nothing" if location_id in closed_ids else "changed"
         ax.annotate(f"{location_id} ({note})", (row["lon"], row["lat"]), xytext=(6, 6),
                     textcoords="offset points", fontsize=8, color=WORSE_COLOUR,
                     fontweight="bold")  # fmt: skip
 
-    lat_mid = float(np.nanmean(locations["lat"]))
-    ax.set_aspect(1.0 / np.cos(np.radians(lat_mid)))
-    ax.autoscale_view()
+    _frame_map(
+        ax,
+        [*locations["lon"].tolist(), *(c[0] for c in customers)],
+        [*locations["lat"].tolist(), *(c[1] for c in customers)],
+    )
+    # Warehouses carry their names already: the busiest stores are named too.
+    _name_busiest(ax, stores, units.reindex(stores.index).fillna(0), closed_ids | set(changed))
     ax.set_xlabel("Longitude (°)")
     ax.set_ylabel("Latitude (°)")
     ax.grid(alpha=0.25)
@@ -321,7 +374,7 @@ def flow_map(
         Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
                markeredgecolor=STORE_COLOUR, markersize=7, label="Store, pickup only"),
         Line2D([], [], marker="X", linestyle="", color=WORSE_COLOUR, markersize=8,
-               label="Closed"),
+               label="Serves nothing (no ship, no pickup)"),
         Line2D([], [], color=WAREHOUSE_COLOUR, alpha=0.6, label="Flow from a warehouse"),
         Line2D([], [], color=STORE_COLOUR, alpha=0.8, label="Flow from a store"),
         Line2D([], [], marker=".", linestyle="", color="#555555", label="Customer"),
@@ -351,7 +404,7 @@ def stock_map(request: Mapping[str, Any], title: str) -> Figure:
         row = locations.loc[location_id]
         ax.annotate(f"{location_id}: {int(quantity):,}", (row["lon"], row["lat"]), xytext=(8, 8),
                     textcoords="offset points", fontsize=8)  # fmt: skip
-    ax.set_aspect(1.0 / np.cos(np.radians(float(locations["lat"].mean()))))
+    _frame_map(ax, locations["lon"].tolist(), locations["lat"].tolist())
     ax.set_xlabel("Longitude (°)")
     ax.set_ylabel("Latitude (°)")
     ax.set_title(f"{_text(title)}: available units by location (marker area ~ units; "
@@ -359,6 +412,52 @@ def stock_map(request: Mapping[str, Any], title: str) -> Figure:
     ax.legend(loc="lower left", fontsize=9, markerscale=0.5)
     ax.grid(alpha=0.25)
     return fig
+
+
+LAND_COLOUR = "#eef0ea"
+BORDER_COLOUR = "#b9bdb4"
+BUSIEST_LABELLED = 5  # locations named on a flow map, by units given
+MAP_MARGIN = 0.08  # share of the data's extent added around a map
+
+
+def _frame_map(ax: Any, lons: Sequence[float], lats: Sequence[float]) -> None:
+    """Fit the map to the points with a margin, correct the aspect for latitude, and draw the
+    country outlines under everything (clipped to the frame, so they never widen it)."""
+    lons_a = np.asarray([v for v in lons if np.isfinite(v)], dtype=float)
+    lats_a = np.asarray([v for v in lats if np.isfinite(v)], dtype=float)
+    if lons_a.size == 0:
+        return
+    west, east = float(lons_a.min()), float(lons_a.max())
+    south, north = float(lats_a.min()), float(lats_a.max())
+    pad_x = max((east - west) * MAP_MARGIN, 0.5)
+    pad_y = max((north - south) * MAP_MARGIN, 0.5)
+    ax.add_collection(
+        PolyCollection(
+            country_outlines(), facecolors=LAND_COLOUR, edgecolors=BORDER_COLOUR,
+            linewidths=0.6, zorder=0,
+        ),
+        autolim=False,
+    )  # fmt: skip
+    ax.set_facecolor("#f7fbff")  # the sea
+    ax.set_xlim(west - pad_x, east + pad_x)
+    ax.set_ylim(south - pad_y, north + pad_y)
+    ax.set_aspect(1.0 / np.cos(np.radians((south + north) / 2.0)))
+
+
+def _name_busiest(
+    ax: Any, locations: pd.DataFrame, units: pd.Series, skip: set[str], colour: str = "#222222"
+) -> None:
+    """Name the locations that gave the most units, with their units."""
+    busiest = units[units > 0].drop(labels=list(skip), errors="ignore").nlargest(BUSIEST_LABELLED)
+    for location_id, given in busiest.items():
+        row = locations.loc[location_id]
+        ax.annotate(
+            f"{location_id}: {int(given):,} units", (row["lon"], row["lat"]), xytext=(7, 7),
+            textcoords="offset points", fontsize=8, color=colour, fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.75,
+                  "linewidth": 0},
+            zorder=6,
+        )  # fmt: skip
 
 
 def save(fig: Figure, path: Any) -> None:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from models.problems import InvalidInput
 from models.validation import parse_solve_request
 from scenarios import plots
 from scenarios.changes import ChangeSetError, apply_changes, apply_policy, describe_changes
+from scenarios.executors import map_tasks
 from scenarios.kpi import (
     PERCENT_KPIS,
     KpiRecord,
@@ -43,6 +42,8 @@ from scenarios.kpi import (
     format_table,
     kpi_table,
     markdown_table,
+    unfilled_by_reason,
+    verdicts,
 )
 from scenarios.schema import (
     BASELINE_NAME,
@@ -222,10 +223,13 @@ def run(
     out_dir: str | Path | None = None,
     progress: bool = True,
     check: bool = True,
+    ray: str | None = None,
 ) -> ScenarioResult:
     """Run a scenario (a parsed source or a file path): baseline and variants, KPIs, outputs.
 
     ``workers``: solver processes, at most :data:`MAX_WORKERS`; 1 solves in this process.
+    ``ray``: solve the variants as Ray tasks instead (``"auto"``, an address, or ``"local"``;
+    see :mod:`scenarios.executors`), for sweeps larger than one machine.
     ``out_dir``: when given, :func:`write_outputs` writes there. Raises :class:`ScenarioInvalid`
     for a bad scenario.
     """
@@ -233,7 +237,9 @@ def run(
     if not isinstance(source, ScenarioSource):
         source = load_scenario(source)
     variants = prepare(source, seed=seed)
-    results = _solve_all(variants, workers=workers, backend=backend, progress=progress, check=check)
+    results = _solve_all(
+        variants, workers=workers, backend=backend, progress=progress, check=check, ray=ray
+    )
     result = ScenarioResult(
         source=source,
         seed=source.scenario.seed if seed is None else seed,
@@ -248,35 +254,34 @@ def run(
 
 
 def _solve_all(
-    variants: Sequence[VariantRequest], *, workers: int, backend: str, progress: bool, check: bool
+    variants: Sequence[VariantRequest],
+    *,
+    workers: int,
+    backend: str,
+    progress: bool,
+    check: bool,
+    ray: str | None = None,
 ) -> list[VariantResult]:
     workers = max(1, min(workers, MAX_WORKERS, len(variants), os.cpu_count() or 1))
     bar = tqdm(
         total=len(variants), desc="variants solved", unit="variant", disable=not progress,
         leave=False,
     )  # fmt: skip
-    results: list[VariantResult | None] = [None] * len(variants)
+
+    def solved(index: int, result: VariantResult) -> None:
+        bar.set_postfix_str(variants[index].name)
+        bar.update()
+
     try:
-        if workers == 1:
-            for index, variant in enumerate(variants):
-                bar.set_postfix_str(variant.name)
-                results[index] = solve_variant(variant.name, variant.request, backend, check)
-                bar.update()
-        else:
-            # Spawned, not forked: a forked OR-Tools or Jupyter kernel (threads) can deadlock.
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = {
-                    pool.submit(solve_variant, v.name, v.request, backend, check): index
-                    for index, v in enumerate(variants)
-                }
-                for future in as_completed(futures):
-                    index = futures[future]
-                    results[index] = future.result()
-                    bar.set_postfix_str(variants[index].name)
-                    bar.update()
+        return map_tasks(
+            solve_variant,
+            [(v.name, v.request, backend, check) for v in variants],
+            workers=workers,
+            ray=ray,
+            on_done=solved,
+        )
     finally:
         bar.close()
-    return [r for r in results if r is not None]
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -360,6 +365,11 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         "",
         "## Against the baseline",
         "",
+        "Verdict in the contract's order: fill by priority first (highest down, as rates), then "
+        "cost (the total on the same demand, per unit allocated on other demand). Every variant "
+        "answers the same demand unless it changes demand itself: orders it cancels count as "
+        "unfilled.",
+        "",
         _delta_table(result.kpis),
         "",
         "## KPIs",
@@ -392,7 +402,8 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         "## Why units went unfilled",
         "",
         "Units unfilled by the reason the engine gives for each line (see "
-        "`models/solve.py`, `UnallocatedReason`):",
+        "`models/solve.py`, `UnallocatedReason`); `cancelled`: orders the variant cancelled "
+        "(pickups at a closed store), counted as unfilled demand:",
         "",
         _reason_table(result),
         "",
@@ -427,12 +438,13 @@ _HEADLINE_DELTAS: tuple[tuple[str, str, str], ...] = (
 
 def _delta_table(table: pd.DataFrame) -> str:
     change = deltas(table, BASELINE_NAME)
+    verdict = verdicts(table, BASELINE_NAME)
     lines = [
-        "| variant | " + " | ".join(label for _, label, _ in _HEADLINE_DELTAS) + " |",
-        "|---|" + "---:|" * len(_HEADLINE_DELTAS),
+        "| variant | verdict | " + " | ".join(label for _, label, _ in _HEADLINE_DELTAS) + " |",
+        "|---|---|" + "---:|" * len(_HEADLINE_DELTAS),
     ]
     for variant in change.index.drop(BASELINE_NAME):
-        cells = []
+        cells = [verdict[variant]]
         for kpi, _, fmt in _HEADLINE_DELTAS:
             value = float(change.loc[variant, kpi]) * (100.0 if kpi in PERCENT_KPIS else 1.0)
             cells.append("0" if abs(value) < 1e-9 else fmt.format(value))
@@ -443,13 +455,7 @@ def _delta_table(table: pd.DataFrame) -> str:
 def _reason_table(result: ScenarioResult) -> str:
     counts = pd.DataFrame(
         {
-            variant.name: pd.Series(
-                [row["quantity"] for row in variant.response["unallocated"]],
-                index=[row["reason"] for row in variant.response["unallocated"]],
-                dtype="int64",
-            )
-            .groupby(level=0)
-            .sum()
+            variant.name: unfilled_by_reason(variant.request, variant.response)
             for variant in result.results
         }
     )

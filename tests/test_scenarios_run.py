@@ -89,7 +89,7 @@ def test_write_outputs_and_report(tiny_run, tmp_path: Path) -> None:  # type: ig
             assert f"({path.name})" in report, path.name
     assert "| fill_rate |" in report
     # Headline changes against the baseline, and why units went unfilled, per variant.
-    assert "| variant | fill | units unfilled | total cost |" in report
+    assert "| variant | verdict | fill | units unfilled | total cost |" in report
     assert "| No ship-from-store | " in report
     assert "## Why units went unfilled" in report
 

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api import metrics
 from api.deps import PROBLEMS_RESPONSE, EngineDep, json_response, not_found, refused
 from api.security import ReadAccess, WriteAccess
 from models.inventory import (
@@ -78,6 +79,7 @@ async def post_feed(
             )
         except InvalidInput as error:
             return refused(error)
+    metrics.observe_feed(str(result.source), result.seconds)
     return json_response(result.model_dump(mode="json"))
 
 

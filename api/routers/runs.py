@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api import metrics
 from api.deps import PROBLEMS_RESPONSE, EngineDep, json_response, not_found, refused
 from api.security import ReadAccess, SettingsDep, WriteAccess
 from core.settings import Settings
@@ -56,6 +57,7 @@ async def post_run(request: Request, engine: EngineDep, settings: SettingsDep) -
         run = await run_in_threadpool(run_brokering, engine, policy)
     except InvalidInput as error:
         return refused(error)
+    metrics.observe_run(run)
     return json_response(run.model_dump(mode="json"), status_code=201)
 
 
@@ -90,6 +92,7 @@ async def post_morning_run(request: Request, engine: EngineDep, settings: Settin
         report = await run_in_threadpool(morning_run, engine, feeds, _policy(body, settings))
     except InvalidInput as error:
         return refused(error)
+    metrics.observe_morning(report)
     return json_response(report.model_dump(mode="json"))
 
 

@@ -16,6 +16,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api import metrics
 from engine.problem import build_problem
 from engine.solve import solve_problem
 from models.problems import InvalidInput
@@ -97,7 +98,9 @@ async def solve_endpoint(request: Request) -> Response:
         pending = [parse_solve_request_json(body)]
     except InvalidInput as error:
         return json_response(error.as_body(), status_code=422)
-    return json_response(await run_in_threadpool(_solve_taking, pending))
+    document = await run_in_threadpool(_solve_taking, pending)
+    metrics.observe_solve(document)
+    return json_response(document)
 
 
 def _solve_taking(pending: list[SolveRequest]) -> dict[str, Any]:
