@@ -112,9 +112,10 @@ def _explanations(data: ProblemData, x: IntArray) -> dict[str, Any] | None:
 
 def deadline_of(data: ProblemData, params: SolveParams, started: float) -> float:
     """When the last solve must end: the time limit less what writing the response takes."""
-    reserve_s = params.response_reserve_s + params.response_reserve_s_per_candidate * (
-        data.n_candidates
+    per_candidate = params.response_reserve_s_per_candidate + (
+        params.explain_reserve_s_per_candidate if data.explain else 0.0
     )
+    reserve_s = params.response_reserve_s + per_candidate * data.n_candidates
     return started + max(0.01, data.time_limit_s - reserve_s)
 
 

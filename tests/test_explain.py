@@ -264,3 +264,18 @@ def test_every_explanation_holds_against_the_checker(raw):
         for taker in row["taken_by"]:
             assert taker["order_id"] != row["order_id"]
             assert (taker["order_id"], sku) in took
+
+
+def test_solve_writes_explanations_only_when_the_policy_asks():
+    from engine.checker import assert_valid
+    from engine.generate import Size, generate
+    from engine.solve import solve
+
+    raw = generate(Size(orders=60, locations=8, skus=30), 3)
+    plain = solve(parse_solve_request(raw))
+    assert "explanations" not in plain or plain["explanations"] is None
+    raw["policy"]["explain"] = True
+    request = parse_solve_request(raw)
+    explained = solve(request)
+    assert_valid(request, explained)
+    assert explained["explanations"]["shipments"]
