@@ -154,12 +154,12 @@ def solve_exactly(
                 "stage": f"fill:{priority}",
                 "status": status,
                 "value": fill,
-                "bound": float(info.mip_dual_bound),
+                "bound": units_bound,
                 "seconds": round(time.perf_counter() - started, 2),
             }
         )
         log(
-            f"  fill:{priority} {status} {fill} (bound {info.mip_dual_bound:.1f}) "
+            f"  fill:{priority} {status} {fill} (bound {units_bound:.2f}) "
             f"in {stages[-1]['seconds']} s"
         )
         h.changeRowBounds(model.fill_rows[priority], float(fill), np.inf)
