@@ -53,7 +53,8 @@ def _highs(threads: int, presolve: str = "choose") -> Any:
     # At M, HiGHS' MIP presolve spends hours in probing's clique cover (its time limit is not
     # checked there); "off" skips it.
     h.setOptionValue("presolve", presolve)
-    h.setOptionValue("threads", threads)
+    if threads:  # see engine.bound.quiet_highs: one scheduler size per process
+        h.setOptionValue("threads", threads)
     h.setOptionValue("random_seed", 1)
     return h
 
@@ -104,7 +105,7 @@ def solve_exactly(
     *,
     fill_limit_s: float,
     cost_limit_s: float,
-    threads: int = 1,
+    threads: int = 0,
     presolve: str = "choose",
     log: Any = print,
 ) -> dict[str, Any]:
@@ -259,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--cost-limit", type=float, default=3600.0, help="seconds for the cost stage"
     )
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="0: HiGHS chooses")
     parser.add_argument("--presolve", choices=("choose", "on", "off"), default="choose")
     parser.add_argument(
         "--instances-dir",

@@ -45,7 +45,10 @@ _INF = highspy.kHighsInf
 def quiet_highs() -> Any:
     """A HiGHS instance that writes nothing: highspy's ``Highs()`` prints a banner to stdout
     when it sets up its callbacks (stdout is the command line's JSON), so the core class that
-    it wraps is used; its ``run`` releases the GIL all the same."""
+    it wraps is used; its ``run`` releases the GIL all the same.
+
+    Its ``threads`` option is left alone: HiGHS sizes one scheduler per process on first use,
+    and an instance asking for another size later fails to run at all."""
     h = _Highs()
     h.setOptionValue("output_flag", False)
     return h
@@ -84,11 +87,10 @@ class RestrictedMaster:
     rows, and HiGHS goes on from its last basis instead of starting over.
     """
 
-    def __init__(self, data: ProblemData, fill: dict[int, int], *, threads: int = 1):
+    def __init__(self, data: ProblemData, fill: dict[int, int]):
         self.data = data
         self.fill = dict(fill)
         h = quiet_highs()
-        h.setOptionValue("threads", threads)
         h.setOptionValue("random_seed", 0)
         # dual simplex: the master grows by columns and is re-solved from its basis
         h.setOptionValue("simplex_strategy", 1)
