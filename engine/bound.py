@@ -37,7 +37,7 @@ from highspy._core import _Highs
 
 from engine.candidates import cheapness_rank
 from engine.measures import fill_by_priority
-from engine.problem import UNLIMITED, FloatArray, IntArray, ProblemData
+from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
 
 _INF = highspy.kHighsInf
 
@@ -82,9 +82,12 @@ class CostBound:
 class RestrictedMaster:
     """The LP relaxation of the batch at a fill, over the candidates added so far, in HiGHS.
 
-    Every row but the shipment links is declared up front (one per line, stock row, order,
-    location and priority), so that adding candidates only adds their columns and their link
-    rows, and HiGHS goes on from its last basis instead of starting over.
+    Rows exist only for what the master touches: every line, the no-split orders, the
+    capacitated locations and the priorities up front; a stock row when its first candidate
+    joins; a shipment link per candidate. (Declaring all of the batch's stock rows up front
+    made each simplex iteration at 50,000 orders carry a million empty rows.) Adding candidates
+    adds their columns and rows, and HiGHS goes on from its last basis instead of starting over.
+    A row the master lacks has dual 0 in the bound, which any dual may be.
     """
 
     def __init__(self, data: ProblemData, fill: dict[int, int]):
@@ -95,58 +98,33 @@ class RestrictedMaster:
         # dual simplex: the master grows by columns and is re-solved from its basis
         h.setOptionValue("simplex_strategy", 1)
         self.h = h
-        n_lines, n_rows_inv = data.n_lines, data.inventory_quantity.size
-        n_orders, n_loc = data.n_orders, data.n_locations
+        self.row_lower = np.empty(0)
+        self.row_upper = np.empty(0)
+        self.n_columns = 0
         priorities = data.priorities
-        self.priority_row = {p: i for i, p in enumerate(priorities)}
 
-        # row offsets, in this order: lines, stock rows, orders (no-split), location shipments,
-        # location units, priorities (fill); then the links, one per candidate added
-        self.r_line = 0
-        self.r_stock = self.r_line + n_lines
-        self.r_order = self.r_stock + n_rows_inv
-        self.r_ships = self.r_order + n_orders
-        self.r_units = self.r_ships + n_loc
-        self.r_fill = self.r_units + n_loc
-        self.n_fixed_rows = self.r_fill + len(priorities)
-
-        aon_line = ~data.order_allow_partial[data.line_order]
-        self.aon_line = aon_line
-        line_upper = np.where(aon_line, 0.0, data.line_quantity.astype(np.float64))
-        line_lower = np.where(aon_line, 0.0, -_INF)
-        no_split = ~data.order_allow_split
-        ships_cap = data.location_max_shipments != UNLIMITED
-        units_cap = data.location_max_units != UNLIMITED
-        self.no_split, self.ships_cap, self.units_cap = no_split, ships_cap, units_cap
-        lower = np.concatenate(
-            [
-                line_lower,
-                np.full(n_rows_inv, -_INF),
-                np.full(n_orders, -_INF),
-                np.full(n_loc, -_INF),
-                np.full(n_loc, -_INF),
-                np.array([float(self.fill.get(p, 0)) for p in priorities]),
-            ]
+        self.aon_line = ~data.order_allow_partial[data.line_order]
+        # a line's row: sum x <= quantity; an all-or-nothing line's: sum x - quantity z = 0
+        self.line_row = self._add_rows(
+            np.where(self.aon_line, 0.0, -_INF),
+            np.where(self.aon_line, 0.0, data.line_quantity.astype(np.float64)),
         )
-        upper = np.concatenate(
-            [
-                line_upper,
-                data.inventory_quantity.astype(np.float64),
-                np.where(no_split, 1.0, _INF),
-                np.where(ships_cap, data.location_max_shipments, _INF).astype(np.float64),
-                np.where(units_cap, data.location_max_units, _INF).astype(np.float64),
-                np.full(len(priorities), _INF),
-            ]
+        self.order_row = self._rows_for(~data.order_allow_split, np.ones(data.n_orders))
+        self.ships_row = self._rows_for(
+            data.location_max_shipments != UNLIMITED, data.location_max_shipments
         )
-        self.row_lower, self.row_upper = lower, upper
-        h.addRows(lower.size, lower, upper, 0, np.zeros(1, np.int32), np.zeros(0, np.int32), [])
+        self.units_row = self._rows_for(
+            data.location_max_units != UNLIMITED, data.location_max_units
+        )
+        fill_lower = np.array([float(self.fill.get(p, 0)) for p in priorities])
+        self.fill_row = self._add_rows(fill_lower, np.full(len(priorities), _INF))
+        self.stock_row = np.full(data.inventory_quantity.size, -1, dtype=np.int64)
 
         # z per all-or-nothing order: -quantity in each of its lines' rows (sum x = q z)
         self.aon_orders = np.flatnonzero(~data.order_allow_partial)
-        self.n_columns = 0
         if self.aon_orders.size:
-            lines = np.flatnonzero(aon_line)
-            z_of_order = np.full(n_orders, -1, dtype=np.int64)
+            lines = np.flatnonzero(self.aon_line)
+            z_of_order = np.full(data.n_orders, -1, dtype=np.int64)
             z_of_order[self.aon_orders] = np.arange(self.aon_orders.size)
             by_z = lines[np.argsort(z_of_order[data.line_order[lines]], kind="stable")]
             starts = np.searchsorted(
@@ -156,16 +134,53 @@ class RestrictedMaster:
                 np.zeros(self.aon_orders.size),
                 np.ones(self.aon_orders.size),
                 starts,
-                self.r_line + by_z,
+                self.line_row[by_z],
                 -data.line_quantity[by_z].astype(np.float64),
             )
         self.candidate_column = np.full(data.n_candidates, -1, dtype=np.int64)
         self.pair_column = np.full(data.n_pairs, -1, dtype=np.int64)
-        self.n_rows = int(lower.size)
         self.unit_cost = data.location_unit_cost[data.candidate_location]
-        self.objective_kind = "cost"
 
     # --- building ------------------------------------------------------------------------------
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_lower.size)
+
+    def _add_rows(
+        self,
+        lower: FloatArray,
+        upper: FloatArray,
+        starts: IntArray | None = None,
+        index: IntArray | None = None,
+        value: FloatArray | None = None,
+    ) -> IntArray:
+        """Rows ``lower <= a x <= upper`` (empty ones unless entries are given); their indices."""
+        n = int(lower.size)
+        first = self.n_rows
+        if starts is None or index is None or value is None:
+            starts, index, value = np.zeros(n, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        self.h.addRows(
+            n,
+            np.ascontiguousarray(lower, dtype=np.float64),
+            np.ascontiguousarray(upper, dtype=np.float64),
+            int(index.size),
+            np.ascontiguousarray(starts, dtype=np.int32),
+            np.ascontiguousarray(index, dtype=np.int32),
+            np.ascontiguousarray(value, dtype=np.float64),
+        )
+        self.row_lower = np.concatenate([self.row_lower, lower])
+        self.row_upper = np.concatenate([self.row_upper, upper])
+        return np.arange(first, first + n, dtype=np.int64)
+
+    def _rows_for(self, present: BoolArray, upper: IntArray | FloatArray) -> IntArray:
+        """A ``<= upper`` row for each element where ``present``; -1 elsewhere."""
+        row = np.full(present.size, -1, dtype=np.int64)
+        chosen = np.flatnonzero(present)
+        row[chosen] = self._add_rows(
+            np.full(chosen.size, -_INF), np.asarray(upper, dtype=np.float64)[chosen]
+        )
+        return row
 
     def _add_columns(
         self,
@@ -198,22 +213,23 @@ class RestrictedMaster:
         candidates = candidates[data.candidate_upper[candidates] > 0]
         if candidates.size == 0:
             return 0
-        # x columns: line (or all-or-nothing) row, stock row, location units row, fill row
+        inventory = data.candidate_inventory[candidates].astype(np.int64)
+        missing = np.unique(inventory[self.stock_row[inventory] < 0])
+        if missing.size:
+            self.stock_row[missing] = self._add_rows(
+                np.full(missing.size, -_INF), data.inventory_quantity[missing].astype(np.float64)
+            )
+        # x columns: line (or all-or-nothing) row, stock row, fill row, location units row
         line = data.candidate_line[candidates].astype(np.int64)
-        location = data.candidate_location[candidates].astype(np.int64)
-        capped = self.units_cap[location]
-        rows = [
-            self.r_line + line,
-            self.r_stock + data.candidate_inventory[candidates].astype(np.int64),
-            self.r_fill + self._priority_rank(data.line_priority[line]),
-        ]
-        per_column = np.stack(rows, axis=1)  # n x 3
+        units_row = self.units_row[data.candidate_location[candidates]]
+        capped = units_row >= 0
         counts = np.full(candidates.size, 3, dtype=np.int64) + capped
-        index = np.empty(int(counts.sum()), dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        for j in range(3):
-            index[starts + j] = per_column[:, j]
-        index[starts[capped] + 3] = self.r_units + location[capped]
+        index = np.empty(int(counts.sum()), dtype=np.int64)
+        index[starts] = self.line_row[line]
+        index[starts + 1] = self.stock_row[inventory]
+        index[starts + 2] = self.fill_row[self._priority_rank(data.line_priority[line])]
+        index[starts[capped] + 3] = units_row[capped]
         x_columns = self._add_columns(
             self._x_cost(candidates),
             data.candidate_upper[candidates].astype(np.float64),
@@ -227,17 +243,14 @@ class RestrictedMaster:
         pairs = np.unique(data.candidate_pair[candidates])
         pairs = pairs[self.pair_column[pairs] < 0]
         if pairs.size:
-            order = data.pair_order[pairs].astype(np.int64)
-            location = data.pair_location[pairs].astype(np.int64)
-            has_order_row = self.no_split[order]
-            has_ships_row = self.ships_cap[location]
+            order_row = self.order_row[data.pair_order[pairs]]
+            ships_row = self.ships_row[data.pair_location[pairs]]
+            has_order_row, has_ships_row = order_row >= 0, ships_row >= 0
             counts = has_order_row.astype(np.int64) + has_ships_row
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
             index = np.empty(int(counts.sum()), dtype=np.int64)
-            index[starts[has_order_row]] = self.r_order + order[has_order_row]
-            index[starts[has_ships_row] + has_order_row[has_ships_row]] = (
-                self.r_ships + location[has_ships_row]
-            )
+            index[starts[has_order_row]] = order_row[has_order_row]
+            index[starts[has_ships_row] + has_order_row[has_ships_row]] = ships_row[has_ships_row]
             self.pair_column[pairs] = self._add_columns(
                 self._y_cost(pairs), np.ones(pairs.size), starts, index, np.ones(index.size)
             )
@@ -250,16 +263,13 @@ class RestrictedMaster:
         link_value = np.empty(2 * n)
         link_value[0::2] = 1.0
         link_value[1::2] = -data.candidate_upper[candidates].astype(np.float64)
-        self.h.addRows(
-            n,
+        self._add_rows(
             np.full(n, -_INF),
             np.zeros(n),
-            2 * n,
-            np.arange(0, 2 * n, 2, dtype=np.int32),
-            link_index.astype(np.int32),
+            np.arange(0, 2 * n, 2, dtype=np.int64),
+            link_index,
             link_value,
         )
-        self.n_rows += n
         return int(n)
 
     def _priority_rank(self, priority: IntArray) -> IntArray:
@@ -275,10 +285,11 @@ class RestrictedMaster:
     def hold_fill(self, fill: dict[int, int]) -> None:
         """Change the fill the master holds (the bound is then at that fill)."""
         self.fill = dict(fill)
-        for p, row in self.priority_row.items():
+        for rank, p in enumerate(self.data.priorities):
+            row = int(self.fill_row[rank])
             units = float(self.fill.get(p, 0))
-            self.row_lower[self.r_fill + row] = units  # the bound's constant reads it
-            self.h.changeRowBounds(self.r_fill + row, units, _INF)
+            self.row_lower[row] = units  # the bound's constant reads it
+            self.h.changeRowBounds(row, units, _INF)
 
     # --- solving and pricing -------------------------------------------------------------------
 
@@ -293,24 +304,28 @@ class RestrictedMaster:
         return float(self.h.getInfo().objective_function_value)
 
     def row_duals(self) -> FloatArray:
-        duals = np.asarray(self.h.getSolution().row_dual, dtype=np.float64)[: self.n_fixed_rows]
+        duals = np.asarray(self.h.getSolution().row_dual, dtype=np.float64)
         # Signs the rows allow (HiGHS: reduced cost = c - A^T y): a row with no finite upper
         # bound has no negative dual, one with no finite lower bound no positive one. Solver
         # noise past those is cut, which keeps the bound valid.
         duals = np.where(np.isfinite(self.row_upper), duals, np.maximum(duals, 0.0))
         return np.where(np.isfinite(self.row_lower), duals, np.minimum(duals, 0.0))
 
+    def _per(self, duals: FloatArray, rows: IntArray) -> FloatArray:
+        """Each element's row dual, 0 where it has no row in the master."""
+        return np.where(rows >= 0, duals[np.maximum(rows, 0)], 0.0)
+
     def price(self, duals: FloatArray) -> tuple[float, Prices, FloatArray]:
         """The Lagrangian bound at ``duals`` over every candidate, the prices, and per pair what
         its candidates outside the master would add to the bound (negative: they would lower
         the master's cost; the master's own columns price out at its optimum)."""
         data = self.data
-        y_line = duals[self.r_line : self.r_stock]
-        y_stock = duals[self.r_stock : self.r_order]
-        y_order = duals[self.r_order : self.r_ships]
-        y_ships = duals[self.r_ships : self.r_units]
-        y_units = duals[self.r_units : self.r_fill]
-        y_fill = duals[self.r_fill : self.n_fixed_rows]
+        y_line = duals[self.line_row]
+        y_stock = self._per(duals, self.stock_row)
+        y_order = self._per(duals, self.order_row)
+        y_ships = self._per(duals, self.ships_row)
+        y_units = self._per(duals, self.units_row)
+        y_fill = duals[self.fill_row]
         line = data.candidate_line
         location = data.candidate_location
         reduced = (

@@ -60,6 +60,10 @@ class SolveParams:
     stage_candidates_per_line: int = 2
     # Each line's cheapest candidates the bound's first master holds (with the allocation's).
     bound_candidates_per_line: int = 2
+    # No bound is computed beside the search when the first master would hold more candidates
+    # than this: HiGHS' simplex needs about 6 s for 48k at M but a minute for 180k at L, which
+    # would take a core from the search for nothing.
+    bound_max_candidates: int = 100_000
 
     # --- tolerances -----------------------------------------------------------------------
     # A saving smaller than this is no saving (money is summed in float64).

@@ -25,7 +25,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from engine.bound import BackgroundBound, CostBound
+from engine.candidates import cheapness_rank
 from engine.explain import explain
 from engine.greedy import greedy_allocate
 from engine.lns import SearchReport, improve_by_neighbourhoods
@@ -138,13 +141,18 @@ def optimise(
     if data.n_candidates == 0:
         return PipelineResult(x, 0.0, 0.0, True, True, None, None, None)
 
-    span = deadline - time.perf_counter()
-    search_deadline = deadline - min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * max(span, 0.0))
+    whole = data.n_candidates <= params.search_above_candidates and not params.deterministic
+    # The bound needs a master small enough for HiGHS to solve in a batch's seconds; the time
+    # for moving it to the answer's fill at the end is kept back from the search only then.
+    bounded = whole or _first_master_size(data, x, params) <= params.bound_max_candidates
+    span = max(deadline - time.perf_counter(), 0.0)
+    final_bound_s = min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * span) if bounded else 0.0
+    search_deadline = deadline - final_bound_s
 
     # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
     # bound at their fill, so the column-generated one is not needed beside them.
     stages: StagesResult | None = None
-    if data.n_candidates <= params.search_above_candidates and not params.deterministic:
+    if whole:
         stages = solve_stages(data, x, deadline=search_deadline, params=params)
         x = stages.x
 
@@ -159,7 +167,8 @@ def optimise(
     )
     search: SearchReport | None = None
     if stages is None or not stages.optimal:
-        bound.start(in_background=not params.deterministic)
+        if bounded:
+            bound.start(in_background=not params.deterministic)
         x, search = improve_by_neighbourhoods(
             data,
             x,
@@ -183,6 +192,13 @@ def optimise(
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)
+
+
+def _first_master_size(data: ProblemData, x: IntArray, params: SolveParams) -> int:
+    """Candidates the bound's first master would hold: the allocation's and each line's
+    cheapest few."""
+    cheap = cheapness_rank(data) < params.bound_candidates_per_line
+    return int(np.count_nonzero((x > 0) | cheap))
 
 
 def greedy_response(data: ProblemData, x: IntArray, name: str, started: float) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def test_the_bound_holds_at_any_prices() -> None:
     exact, master = cost_bound(data, x, deadline=time.perf_counter() + 120)
     rng = np.random.default_rng(0)
     for _ in range(20):
-        duals = rng.normal(0.0, 5.0, master.n_fixed_rows)
+        duals = rng.normal(0.0, 5.0, master.n_rows)
         value, _, _ = master.price(_signed(master, duals))
         assert value <= exact.value + 1e-6
 
