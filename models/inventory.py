@@ -30,14 +30,21 @@ from pydantic import (
     StrictBool,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from models.problems import InvalidInput, Problem, problems_from_validation_error
-from models.solve import Id, Latitude, Longitude, Money, Order, Sku
+from models.solve import MAX_ID_LENGTH, MAX_QUANTITY, Id, Latitude, Longitude, Money, Order, Sku
 
-EventQuantity = Annotated[int, Strict(), Field(ge=1)]
-FeedQuantity = Annotated[int, Strict(), Field(ge=0)]
-Setting = Annotated[int, Strict(), Field(ge=0)]
+# The contract's limits (shared/contract/inventory.md "Events"): an event moves 1 to 1e9 units (a
+# cycle count may say 0), a feed row holds 0 to 1e9, so no position's sum can overflow int64.
+# The fast readers below check the same bounds; tests/test_limits.py holds the two to agreement.
+EventQuantity = Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
+CountQuantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
+FeedQuantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
+Setting = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
 
 FeedSource = Literal["erp", "sim", "wms"]
 FeedBasis = Literal["physical", "available"]
@@ -80,11 +87,25 @@ class SaleEvent(_StockEvent):
     kind: Literal["sale"]
 
 
-class VarianceEvent(_StockEvent):
-    """POS, SIM: stock found wrong. ``count`` is a cycle count: ``on_hand`` becomes ``quantity``."""
+class VarianceEvent(_Event):
+    """POS, SIM: stock found wrong. ``count`` is a cycle count: ``on_hand`` becomes ``quantity``
+    (0 is a valid count; every other reason moves at least one unit)."""
 
     kind: Literal["variance"]
+    sku: Sku
     reason: VarianceReason
+    quantity: CountQuantity  # after reason: its check reads the reason
+
+    @field_validator("quantity")
+    @classmethod
+    def _only_a_count_may_be_zero(cls, quantity: int, info: ValidationInfo) -> int:
+        if quantity == 0 and info.data.get("reason") != "count":
+            raise PydanticCustomError(
+                "greater_than_equal",
+                "Input should be greater than or equal to 1 (only a count may be 0)",
+                {"ge": 1},
+            )
+        return quantity
 
 
 class ReceiptEvent(_StockEvent):
@@ -148,7 +169,10 @@ class NumberedEvent:
 
 STOCK_KINDS = frozenset({"sale", "variance", "receipt", "return"})
 VARIANCE_REASONS = frozenset({"lost", "damaged", "defective", "found", "count"})
-_ISO_WITH_ZONE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
+# ASCII digits only: str patterns' \d would also take "٣" and "²".
+_ISO_WITH_ZONE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)", re.ASCII
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,27 +220,33 @@ class EventBatch:
 
 def _is_fast_stock_row(row: Any, known_locations: Mapping[str, Any]) -> bool:
     """True when the row is certainly a valid stock event (a subset of what the schema accepts:
-    plain types, an ISO time with its zone); anything else goes through pydantic, row by row."""
+    plain types, an ISO time with its zone, the contract's limits); anything else goes through
+    pydantic, row by row, which alone says what is wrong."""
     if type(row) is not dict:
         return False
     kind = row.get("kind")
-    if kind not in STOCK_KINDS:
+    if type(kind) is not str or kind not in STOCK_KINDS:
         return False
-    event_id, location, sku, quantity, occurred = (
-        row.get("id"), row.get("location_id"), row.get("sku"), row.get("quantity"), row.get("occurred_at"),
+    event_id, location, sku, quantity, occurred, reason = (
+        row.get("id"), row.get("location_id"), row.get("sku"), row.get("quantity"),
+        row.get("occurred_at"), row.get("reason"),
     )  # fmt: skip
+    if kind == "variance" and (type(reason) is not str or reason not in VARIANCE_REASONS):
+        return False
     return (
         type(event_id) is str
-        and 0 < len(event_id) <= 200
+        and 0 < len(event_id) <= MAX_ID_LENGTH
         and type(location) is str
         and location in known_locations
         and type(sku) is str
-        and 0 < len(sku) <= 200
+        and 0 < len(sku) <= MAX_ID_LENGTH
         and type(quantity) is int
-        and quantity >= 1
+        and (
+            1 <= quantity <= MAX_QUANTITY
+            or (quantity == 0 and kind == "variance" and reason == "count")
+        )
         and type(occurred) is str
         and _ISO_WITH_ZONE.fullmatch(occurred) is not None
-        and (kind != "variance" or row.get("reason") in VARIANCE_REASONS)
     )
 
 
@@ -428,7 +458,7 @@ class FeedChunk:
     quantity: np.ndarray
 
 
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def read_csv_feed(
@@ -445,15 +475,26 @@ def read_csv_feed(
             chunksize=chunk_rows,
             engine="c",
         )
-    except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError as exc:
         raise InvalidInput(
             [Problem(("line", 1), f"line 1: not a CSV feed ({exc})", "csv_invalid")], what="feed"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(
+            [Problem((), f"not a well-formed CSV feed: {exc}", "csv_invalid")], what="feed"
         ) from None
     location_map = (
         pd.Series(location_ids, dtype="int64") if location_ids else pd.Series([], dtype="int64")
     )
     try:
         for frame in reader:
+            if not isinstance(frame.index, pd.RangeIndex):
+                # pandas takes a first data row with one field too many as naming an index
+                # column (and then shifts every column): refuse the feed instead.
+                raise InvalidInput(
+                    [Problem(("line", 2), "line 2: more fields than the header", "csv_invalid")],
+                    what="feed",
+                )
             missing = [column for column in FEED_COLUMNS if column not in frame.columns]
             if missing:
                 raise InvalidInput(
@@ -465,7 +506,9 @@ def read_csv_feed(
                     what="feed",
                 )
             yield _validate_feed_frame(frame, location_map)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except InvalidInput:
+        raise
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput(
             [Problem((), f"not a well-formed CSV feed: {exc}", "csv_invalid")], what="feed"
         ) from None
@@ -480,40 +523,55 @@ def _validate_feed_frame(
     quantity_text = frame["quantity"]
     quantity = pd.to_numeric(quantity_text, errors="coerce")
     if quantity.dtype.kind == "i":
-        bad_quantity = (quantity < 0).to_numpy()
+        bad_quantity = ((quantity < 0) | (quantity > MAX_QUANTITY)).to_numpy()
     else:
-        # Some value is not a plain integer ("2.0", "x", ""): find which, the slow way, but only
-        # in the chunks that need it.
-        bad_quantity = ~quantity_text.str.fullmatch(_DIGITS.pattern).to_numpy(dtype=bool)
-        quantity = quantity.where(~bad_quantity, 0)
+        # Some value is not a plain integer ("2.0", "x", "") or is past int64 (2^64, 1e20): find
+        # which, the slow way, but only in the chunks that need it. Never cast before the range
+        # check: 2^63 would wrap.
+        plain = quantity_text.str.fullmatch(_DIGITS.pattern).fillna(False).to_numpy(dtype=bool)
+        numbers = pd.to_numeric(quantity_text.where(plain, "0"), errors="coerce")
+        bad_quantity = ~plain | (numbers > MAX_QUANTITY).to_numpy()
+        quantity = numbers.where(~bad_quantity, 0)
     location_id = location.map(location_map)
     unknown_location = location_id.isna().to_numpy()
-    empty_sku = (frame["sku"].str.len() == 0).to_numpy()
-    bad = unknown_location | empty_sku | bad_quantity
+    sku_length = frame["sku"].str.len().fillna(0).to_numpy()
+    empty_sku = sku_length == 0
+    long_sku = sku_length > MAX_ID_LENGTH
+    bad = unknown_location | empty_sku | long_sku | bad_quantity
     problems: list[Problem] = []
     if bad.any():
         for index in np.flatnonzero(bad):
             line = int(lines[index])
             if unknown_location[index]:
                 value = location.iat[index]
-                reason = f"unknown location {value!r}" if value else "location_id is missing"
+                given = isinstance(value, str) and value != ""
+                reason = f"unknown location {value!r}" if given else "location_id is missing"
                 problems.append(
                     Problem(
                         ("line", line, "location_id"),
                         f"line {line}: {reason}",
-                        "unknown_location" if value else "missing",
+                        "unknown_location" if given else "missing",
                     )
                 )
             if empty_sku[index]:
                 problems.append(
                     Problem(("line", line, "sku"), f"line {line}: sku is missing", "missing")
                 )
+            if long_sku[index]:
+                problems.append(
+                    Problem(
+                        ("line", line, "sku"),
+                        f"line {line}: sku is longer than {MAX_ID_LENGTH} characters",
+                        "string_too_long",
+                    )
+                )
             if bad_quantity[index]:
                 value = quantity_text.iat[index]
                 problems.append(
                     Problem(
                         ("line", line, "quantity"),
-                        f"line {line}: quantity {value!r} is not an integer >= 0",
+                        f"line {line}: quantity {value!r} is not an integer in "
+                        f"[0, {MAX_QUANTITY:,}]",
                         "quantity_invalid",
                     )
                 )
