@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Annotated, Any, Literal
 
+import ijson
 import numpy as np
 import orjson
 import pandas as pd
@@ -259,9 +260,7 @@ def parse_event_rows(
     The rows that are plainly well-formed stock moves are checked with a few type tests each and
     their times parsed in one vectorised call; every other row is validated by the pydantic
     schema, which alone decides what is refused and why."""
-    if not isinstance(data, bytes | str):
-        data = data.read()
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    text = _event_text(data)
     items: list[tuple[tuple[str | int, ...], Any]] = []
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
@@ -358,14 +357,12 @@ def parse_events(
 def read_event_batch(data: bytes | str | IO[bytes]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     """Items of an event batch: a JSON array, ``{"events": [...]}``, or JSON lines (one event per
     line). JSON lines are yielded as raw text (validated straight from JSON, the fast path)."""
-    if not isinstance(data, bytes | str):
-        data = data.read()
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    text = _event_text(data)
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
             raise InvalidInput(
                 [Problem((), f"body is not valid JSON: {exc}", "json_invalid")], what="event batch"
             ) from None
@@ -388,11 +385,26 @@ def read_event_batch(data: bytes | str | IO[bytes]) -> Iterator[tuple[tuple[str 
             yield ("line", number), line
 
 
+def _event_text(data: bytes | str | IO[bytes]) -> str:
+    if not isinstance(data, bytes | str):
+        data = data.read()
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            [Problem(("line", line), f"line {line}: not UTF-8 ({exc.reason})", "utf8_invalid")],
+            what="event batch",
+        ) from None
+
+
 def _is_single_document(text: str) -> bool:
     # A JSON-lines batch also starts with "{"; it is one document only if it parses as one.
     try:
-        json.loads(text)
-    except json.JSONDecodeError:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
         return False
     return True
 
@@ -586,7 +598,7 @@ def _validate_feed_frame(
 
 
 def read_json_feed(
-    source: IO[bytes] | IO[str], location_ids: Mapping[str, int], chunk_rows: int = 200_000
+    source: IO[bytes], location_ids: Mapping[str, int], chunk_rows: int = 200_000
 ) -> tuple[FeedHeader | None, Iterator[tuple[FeedChunk, list[Problem]]]]:
     """Stream a JSON feed document ``{"source", "basis", "as_of", "rows": [...]}``.
 
@@ -597,160 +609,160 @@ def read_json_feed(
     return stream.leading_header(), stream.chunks()
 
 
+_SCALAR_EVENTS = frozenset({"string", "number", "boolean", "null"})
+
+
 class JsonFeedStream:
-    """An incremental reader of one JSON feed document: rows are decoded one by one from a buffer,
-    so a feed of millions of rows never sits whole in memory."""
+    """An incremental reader of one JSON feed document (a seekable byte stream), on ijson's C
+    parser (yajl2_c): rows are decoded one by one from the bytes, so a feed of millions of rows
+    never sits whole in memory, and no read boundary can split a character or a number.
 
-    _WHITESPACE = re.compile(r"[ \t\n\r]*")
+    Two passes over the bytes: the header is read from the parser's events, which stop where
+    ``rows`` starts when the header came first; the rows are then built as objects in C."""
 
-    def __init__(
-        self, source: IO[bytes] | IO[str], location_ids: Mapping[str, int], chunk_rows: int
-    ) -> None:
+    _READ_BYTES = 1 << 20
+
+    def __init__(self, source: IO[bytes], location_ids: Mapping[str, int], chunk_rows: int) -> None:
         self._source = source
+        self._start = source.tell()
         self._locations = location_ids
         self._chunk_rows = chunk_rows
-        self._decoder = json.JSONDecoder()
-        self._buffer = ""
-        self._position = 0
-        self._eof = False
-        self._fields: dict[str, Any] = {}
-        self._in_rows = False
+        self._rows_seen = False
 
-    # -- low level ----------------------------------------------------------------------------
+    def _rewind(self) -> IO[bytes]:
+        self._source.seek(self._start)
+        return self._source
 
-    def _fill(self) -> None:
-        block = self._source.read(1 << 20)
-        if isinstance(block, bytes):
-            block = block.decode("utf-8")
-        if not block:
-            self._eof = True
-        self._buffer = self._buffer[self._position :] + block
-        self._position = 0
-
-    def _peek(self) -> str:
-        while True:
-            match = self._WHITESPACE.match(self._buffer, self._position)
-            self._position = match.end() if match else self._position
-            if self._position < len(self._buffer):
-                return self._buffer[self._position]
-            if self._eof:
-                return ""
-            self._fill()
-
-    def _expect(self, char: str) -> None:
-        if self._peek() != char:
-            found = self._peek() or "end of input"
-            raise InvalidInput(
-                [Problem((), f"feed JSON: expected {char!r}, found {found!r}", "json_invalid")],
-                what="feed",
-            )
-        self._position += 1
-
-    def _value(self) -> Any:
-        self._peek()
-        while True:
-            try:
-                value, end = self._decoder.raw_decode(self._buffer, self._position)
-            except json.JSONDecodeError as exc:
-                if self._eof:
-                    raise InvalidInput(
-                        [Problem((), f"feed JSON is malformed: {exc}", "json_invalid")], what="feed"
-                    ) from None
-                self._fill()
-                continue
-            if end == len(self._buffer) and not self._eof:
-                self._fill()  # a number may go on in the next block
-                continue
-            self._position = end
-            return value
-
-    # -- document structure -----------------------------------------------------------------
+    def _top_level_fields(self, stop_at_rows: bool) -> dict[str, Any]:
+        """The document's fields other than ``rows`` (a nested value stands as ``{}`` or ``[]``,
+        for the header's check to name); stops where ``rows`` starts if asked to."""
+        fields: dict[str, Any] = {}
+        with _json_errors():
+            events = ijson.parse(self._rewind(), buf_size=self._READ_BYTES)
+            first = next(events, None)
+            if first is None or first[1] != "start_map":
+                raise InvalidInput(
+                    [Problem((), "a JSON feed is an object with rows", "model_type")], what="feed"
+                )
+            for prefix, event, value in events:
+                if prefix == "rows":
+                    if event != "start_array":
+                        raise InvalidInput(
+                            [Problem(("rows",), "rows must be an array", "list_type")],
+                            what="feed",
+                        )
+                    self._rows_seen = True
+                    if stop_at_rows:
+                        return fields
+                    for inner_prefix, _, _ in events:  # skip the rows, in C
+                        if inner_prefix == "rows":  # its end_array
+                            break
+                elif "." not in prefix and prefix:
+                    if event in _SCALAR_EVENTS:
+                        fields[prefix] = value
+                    elif event == "start_map":
+                        fields[prefix] = {}
+                    elif event == "start_array":
+                        fields[prefix] = []
+        return fields
 
     def leading_header(self) -> FeedHeader | None:
-        self._expect("{")
-        while True:
-            if self._peek() == "}":
-                self._position += 1
-                return self._header_if_complete()
-            key = self._value()
-            self._expect(":")
-            if key == "rows":
-                self._expect("[")
-                self._in_rows = True
-                return self._header_if_complete()
-            self._fields[key] = self._value()
-            if self._peek() == ",":
-                self._position += 1
-
-    def _header_if_complete(self) -> FeedHeader | None:
-        if all(name in self._fields for name in ("source", "basis", "as_of")):
-            return parse_feed_header(self._fields)
+        """The header if its fields stand before ``rows``, else None."""
+        fields = self._top_level_fields(stop_at_rows=True)
+        if all(name in fields for name in ("source", "basis", "as_of")) or not self._rows_seen:
+            return parse_feed_header(fields)
         return None
 
     def header(self) -> FeedHeader:
-        """The header, once every row has been read (fields after ``rows`` included)."""
-        return parse_feed_header(self._fields)
+        """The header, wherever its fields stand (reads the document to its end)."""
+        return parse_feed_header(self._top_level_fields(stop_at_rows=False))
 
     def chunks(self) -> Iterator[tuple[FeedChunk, list[Problem]]]:
-        if not self._in_rows:
+        """Validated rows in chunks, each with the problems of its rows (``("rows", index)``)."""
+        if not self._rows_seen:
             raise InvalidInput([Problem(("rows",), "field required", "missing")], what="feed")
-        index = 0
         rows: list[tuple[int, int, str, int]] = []
         problems: list[Problem] = []
-        if self._peek() == "]":
-            self._position += 1
-        else:
-            while True:
-                raw = self._value()
-                self._check_row(index, raw, rows, problems)
-                index += 1
+        locations = self._locations
+        with _json_errors():
+            items = ijson.items(
+                self._rewind(), "rows.item", use_float=True, buf_size=self._READ_BYTES
+            )
+            for index, raw in enumerate(items):
+                fast = _fast_feed_row(raw, locations)
+                if fast is not None:
+                    rows.append((index, *fast))
+                else:
+                    _check_feed_row(index, raw, locations, rows, problems)
                 if len(rows) >= self._chunk_rows:
                     yield _chunk_of(rows), problems
                     rows, problems = [], []
-                separator = self._peek()
-                self._position += 1
-                if separator == "]":
-                    break
-                if separator != ",":
-                    raise InvalidInput(
-                        [
-                            Problem(
-                                ("rows", index),
-                                f"feed JSON: expected ',' or ']' after row {index - 1}",
-                                "json_invalid",
-                            )
-                        ],
-                        what="feed",
-                    )
-        # The fields after "rows".
-        while self._peek() == ",":
-            self._position += 1
-            key = self._value()
-            self._expect(":")
-            self._fields[key] = self._value()
-        self._expect("}")
         yield _chunk_of(rows), problems
 
-    def _check_row(
-        self, index: int, raw: Any, rows: list[tuple[int, int, str, int]], problems: list[Problem]
-    ) -> None:
-        where = ("rows", index)
-        try:
-            row = FEED_ROW_ADAPTER.validate_python(raw)
-        except ValidationError as exc:
-            problems.extend(_row_problems(exc, where))
-            return
-        location_id = self._locations.get(row.location_id)
-        if location_id is None:
-            problems.append(
-                Problem(
-                    (*where, "location_id"),
-                    f"rows[{index}]: unknown location {row.location_id!r}",
-                    "unknown_location",
-                )
-            )
-            return
-        rows.append((index, location_id, row.sku, row.quantity))
+
+@contextmanager
+def _json_errors() -> Iterator[None]:
+    """The parser's errors as a refusal naming what it found, and where (yajl's excerpt)."""
+    try:
+        yield
+    except ijson.JSONError as exc:
+        text = exc.args[0] if exc.args else str(exc)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        where = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+        raise InvalidInput(
+            [Problem((), f"feed JSON is malformed: {where}", "json_invalid")], what="feed"
+        ) from None
+
+
+def _fast_feed_row(raw: Any, locations: Mapping[str, int]) -> tuple[int, str, int] | None:
+    """(location, sku, quantity) when the row is certainly valid (plain types within the
+    contract's limits), else None: the schema then says what is wrong."""
+    if type(raw) is not dict:
+        return None
+    location, sku, quantity = raw.get("location_id"), raw.get("sku"), raw.get("quantity")
+    if (
+        type(location) is str
+        and type(sku) is str
+        and 0 < len(sku) <= MAX_ID_LENGTH
+        and type(quantity) is int
+        and 0 <= quantity <= MAX_QUANTITY
+    ):
+        location_id = locations.get(location)
+        if location_id is not None:
+            return location_id, sku, quantity
+    return None
+
+
+def _check_feed_row(
+    index: int,
+    raw: Any,
+    locations: Mapping[str, int],
+    rows: list[tuple[int, int, str, int]],
+    problems: list[Problem],
+) -> None:
+    where = ("rows", index)
+    try:
+        row = FEED_ROW_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        problems.extend(_row_problems(exc, where))
+        location = raw.get("location_id") if isinstance(raw, dict) else None
+        if isinstance(location, str) and location not in locations:
+            problems.append(_unknown_feed_location(index, location))
+        return
+    location_id = locations.get(row.location_id)
+    if location_id is None:
+        problems.append(_unknown_feed_location(index, row.location_id))
+        return
+    rows.append((index, location_id, row.sku, row.quantity))
+
+
+def _unknown_feed_location(index: int, location: str) -> Problem:
+    return Problem(
+        ("rows", index, "location_id"),
+        f"rows[{index}]: unknown location {location!r}",
+        "unknown_location",
+    )
 
 
 def _chunk_of(rows: list[tuple[int, int, str, int]]) -> FeedChunk:

@@ -138,8 +138,11 @@ def csv_verdict(text: str) -> set[str] | None:
 def json_feed_verdict(quantity: Any) -> set[str] | None:
     document = {"source": "erp", "basis": "physical", "as_of": "2026-11-27T05:00:00Z",
                 "rows": [{"location_id": "S-017", "sku": "X", "quantity": quantity}]}  # fmt: skip
-    _, chunks = read_json_feed(io.BytesIO(json.dumps(document).encode()), KNOWN)
-    problems = [p for _, chunk_problems in chunks for p in chunk_problems]
+    try:
+        _, chunks = read_json_feed(io.BytesIO(json.dumps(document).encode()), KNOWN)
+        problems = [p for _, chunk_problems in chunks for p in chunk_problems]
+    except InvalidInput as error:  # the document as a whole: its problem has no field
+        return {"(document) " + p.msg for p in error.problems}
     return {str(p.loc[-1]) for p in problems} or None
 
 
@@ -148,7 +151,11 @@ def test_feed_readers_and_feed_schema_agree_on_integer_quantities(quantity: int)
     expected = feed_row_verdict(quantity)
     assert (expected is None) == (0 <= quantity <= MAX_QUANTITY)
     assert csv_verdict(str(quantity)) == expected
-    assert json_feed_verdict(quantity) == expected
+    if quantity < 2**63:
+        assert json_feed_verdict(quantity) == expected
+    else:  # past int64 the streaming parser refuses the document, naming the overflow
+        (problem,) = json_feed_verdict(quantity) or {""}
+        assert "integer overflow" in problem
 
 
 @pytest.mark.parametrize("quantity", NOT_INTEGERS)
