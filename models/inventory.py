@@ -36,8 +36,25 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from models.problems import InvalidInput, Problem, problems_from_validation_error
-from models.solve import MAX_ID_LENGTH, MAX_QUANTITY, Id, Latitude, Longitude, Money, Order, Sku
+from models.problems import (
+    InvalidInput,
+    Problem,
+    problems_from_validation_error,
+    sort_problems,
+    unique_problems,
+)
+from models.solve import (
+    MAX_ID_LENGTH,
+    MAX_QUANTITY,
+    Id,
+    Latitude,
+    Longitude,
+    Money,
+    Order,
+    Policy,
+    Sku,
+)
+from models.validation import order_problems
 
 # The contract's limits (shared/contract/inventory.md "Events"): an event moves 1 to 1e9 units (a
 # cycle count may say 0), a feed row holds 0 to 1e9, so no position's sum can overflow int64.
@@ -939,66 +956,28 @@ ORDER_ADAPTER: TypeAdapter[Order] = TypeAdapter(Order)
 
 def parse_orders(raw: Any, known_locations: Mapping[str, bool]) -> list[Order]:
     """One order or ``{"orders": [...]}``, validated against the solve contract's order schema.
-    ``known_locations`` maps location ids to whether they serve pickup."""
-    items = raw.get("orders") if isinstance(raw, dict) and "orders" in raw else [raw]
-    prefix: tuple[str | int, ...] = ("orders",) if isinstance(raw, dict) and "orders" in raw else ()
+    ``known_locations`` maps location ids to whether they serve pickup. Raises
+    :class:`InvalidInput` with every problem of every order: the schema's and the cross-reference
+    rules' (duplicate ids, what a delivery needs, unknown locations) together."""
+    batch = isinstance(raw, dict) and "orders" in raw
+    items = raw["orders"] if batch else [raw]
     if not isinstance(items, list):
         raise InvalidInput(
             [Problem(("orders",), "expected a list of orders", "list_type")], what="orders"
         )
     problems: list[Problem] = []
     orders: list[Order] = []
-    seen: set[str] = set()
     for index, item in enumerate(items):
-        where = (*prefix, index) if prefix else ()
         try:
-            order = ORDER_ADAPTER.validate_python(item)
+            orders.append(ORDER_ADAPTER.validate_python(item))
         except ValidationError as exc:
-            problems.extend(problems_from_validation_error(exc, prefix=where))
-            continue
-        if order.id in seen:
-            problems.append(
-                Problem((*where, "id"), f"duplicate order id {order.id!r}", "duplicate_id")
-            )
-        seen.add(order.id)
-        line_ids = [line.id for line in order.lines]
-        if len(set(line_ids)) != len(line_ids):
-            problems.append(
-                Problem(
-                    (*where, "lines"), "line ids must be unique within the order", "duplicate_id"
-                )
-            )
-        if order.delivery == "ship" and order.ship_to is None:
-            problems.append(Problem((*where, "ship_to"), "a ship order needs ship_to", "missing"))
-        if order.delivery == "pickup":
-            store = order.pickup_location_id
-            if store is None:
-                problems.append(
-                    Problem(
-                        (*where, "pickup_location_id"),
-                        "a pickup order needs pickup_location_id",
-                        "missing",
-                    )
-                )
-            elif store not in known_locations:
-                problems.append(
-                    Problem(
-                        (*where, "pickup_location_id"),
-                        f"unknown location {store!r}",
-                        "unknown_location",
-                    )
-                )
-            elif not known_locations[store]:
-                problems.append(
-                    Problem(
-                        (*where, "pickup_location_id"),
-                        f"location {store!r} does not serve pickup",
-                        "pickup_not_served",
-                    )
-                )
-        orders.append(order)
+            problems.extend(problems_from_validation_error(exc, prefix=("orders", index)))
+    problems.extend(order_problems({"orders": items}, dict(known_locations)))
     if problems:
-        raise InvalidInput(problems, what="orders")
+        # A single order is reported at its own fields, not under orders.0.
+        if not batch:
+            problems = [Problem(p.loc[2:], p.msg, p.type) for p in problems]
+        raise InvalidInput(sort_problems(unique_problems(problems)), what="orders")
     return orders
 
 
@@ -1034,7 +1013,68 @@ class BrokeringRunOut(BaseModel):
     result: dict[str, Any]
 
 
+# --- bodies of the writes (their schemas are what the API documents) --------------------------
+
+
+class FeedDocument(FeedHeader):
+    """A full feed as one JSON document (read as a stream, never whole)."""
+
+    rows: list[FeedRow]
+
+
+class EventBatchDocument(_Wire):
+    """A batch of events; a bare JSON array of events and JSON lines are accepted too."""
+
+    events: list[Event]
+
+
+class OrderBatch(_Wire):
+    """Orders to queue; a single order object is accepted too."""
+
+    orders: list[Order]
+
+
+NoNul = Field(pattern=r"^[^\x00]*$")
+
+
+class InboxFeed(_Wire):
+    """A feed file in the feed inbox; a CSV file needs ``source``, ``basis`` and ``as_of``."""
+
+    file: Annotated[str, Strict(), Field(min_length=1, max_length=255), NoNul]
+    source: FeedSource | None = None
+    basis: FeedBasis | None = None
+    as_of: AwareDatetime | None = None
+
+
+class BrokeringRunRequest(_Wire):
+    """A brokering run's options: the solve contract's policy (its time limit defaults to the
+    service's ``OMNIBROKER_RUN_TIME_LIMIT_S``)."""
+
+    policy: Policy | None = None
+
+    def policy_overrides(self) -> dict[str, Any]:
+        """Only the policy fields the caller set (the rest keep the run's defaults)."""
+        return self.policy.model_dump(exclude_unset=True) if self.policy is not None else {}
+
+
+class MorningRunRequest(BrokeringRunRequest):
+    feeds: list[InboxFeed] = Field(default_factory=list)
+
+
 # --- results of writes ------------------------------------------------------------------------
+
+
+class CatalogResult(BaseModel):
+    version: int
+    locations: int
+    skus: int
+
+
+class PublicationResult(BaseModel):
+    cursor: int
+    version: int
+    rows_changed: int
+    seconds: float
 
 
 class FeedResult(BaseModel):

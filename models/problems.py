@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 Path = tuple[str | int, ...]
 
@@ -59,6 +59,18 @@ def problems_from_validation_error(error: ValidationError, prefix: Path = ()) ->
     return problems
 
 
+def unique_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Each (place, kind) once: a rule both passes check (a missing ship_to) is said once."""
+    seen: set[tuple[Path, str]] = set()
+    unique = []
+    for problem in problems:
+        key = (problem.loc, problem.type)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique
+
+
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Problems in the order their fields appear, so a long list reads top to bottom."""
 
@@ -66,3 +78,17 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
         return tuple((0, f"{part:012d}") if isinstance(part, int) else (1, part) for part in p.loc)
 
     return sorted(problems, key=key)
+
+
+class ProblemOut(BaseModel):
+    """A problem on the wire."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problems(BaseModel):
+    """The body of every refusal (401, 403, 404, 408, 413, 422): every problem found, at once."""
+
+    detail: list[ProblemOut]
