@@ -8,9 +8,9 @@ from pathlib import Path
 
 import orjson
 
-from core.settings import get_settings
 from cli.io import read_bytes, write_json
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
+from core.settings import get_settings
 from models.inventory import parse_feed_header
 from models.problems import InvalidInput, Problem
 from storage.availability import export_csv, publish
