@@ -118,7 +118,7 @@ def test_json_feed_listing_a_position_twice_is_refused(client):
 
 def test_json_feed_with_a_character_across_the_read_boundary_loads(client):
     """A valid feed over 1 MiB whose two-byte character straddles the 1 MiB read boundary."""
-    head = '{"source": "erp", "basis": "physical", "as_of": "%s", "rows": [' % AS_OF
+    head = f'{{"source": "erp", "basis": "physical", "as_of": "{AS_OF}", "rows": ['
     row = '{"location_id": "S-017", "sku": "%s", "quantity": 1}'
     rows, size, n = [], len(head), 0
     while size < (1 << 20) - 200:
