@@ -77,3 +77,28 @@ def test_unsupported_database_url_is_one_line(capsys, monkeypatch):
     assert status == 2
     assert len(err.strip().splitlines()) == 1
     assert "unsupported database 'mysql'" in err and "secret" not in err
+
+
+SCENARIO = """\
+name: Two faults
+seed: 8
+baseline:
+  generate: {orders: 20, locations: 5, skus: 20, seed: 5}
+variants:
+  - name: Unknown store
+    locations:
+      - {ids: [S-0404], ships: false}
+  - name: Dear stores
+    policy: {shipment_cost: {store: 5000000.0}}
+"""
+
+
+def test_scenario_check_names_every_variant_at_its_own_place(tmp_path, capsys):
+    """A variant refused by its change-set does not shift the place of those after it."""
+    file = tmp_path / "two.yaml"
+    file.write_text(SCENARIO)
+    status, _, err = run(capsys, "scenario", "check", str(file))
+    assert status == 2
+    assert "unknown location id 'S-0404'" in err
+    assert "variants.1" in err and "Dear stores" in err
+    assert f"{file}:8:" in err and f"{file}:9: variants.1 (variant 'Dear stores')" in err
