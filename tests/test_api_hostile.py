@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from core.settings import get_settings
 from storage import session
-from tests.ledger_fixtures import CATALOG
+from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, fresh_postgres
 
 KEY = "hostile-key-0123456789abcdef"
 AUTH = {"X-API-Key": KEY}
@@ -30,10 +30,14 @@ SOLVE_EXAMPLE = json.loads(
 DEEP = b"[" * 5000 + b"]" * 5000
 
 
-@pytest.fixture
-def client(tmp_path, monkeypatch) -> TestClient:
-    monkeypatch.delenv("OMNIBROKER_DATABASE_URL", raising=False)
-    monkeypatch.setenv("OMNIBROKER_DATABASE_PATH", str(tmp_path / "hostile.db"))
+@pytest.fixture(params=BACKENDS)
+def client(request, tmp_path, monkeypatch) -> TestClient:
+    if request.param == "postgres":
+        fresh_postgres(POSTGRES_URL).dispose()
+        monkeypatch.setenv("OMNIBROKER_DATABASE_URL", POSTGRES_URL)
+    else:
+        monkeypatch.delenv("OMNIBROKER_DATABASE_URL", raising=False)
+        monkeypatch.setenv("OMNIBROKER_DATABASE_PATH", str(tmp_path / "hostile.db"))
     monkeypatch.setenv("OMNIBROKER_API_KEYS", KEY)
     monkeypatch.setenv("OMNIBROKER_FEED_INBOX", str(tmp_path))
     get_settings.cache_clear()
