@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from core.settings import DatabaseUnavailable
-from models.problems import InvalidInput, Problem
+from models.problems import InvalidInput, Problem, problems_from_errors
 
 T = TypeVar("T")
 
@@ -47,10 +47,7 @@ async def _invalid_input(_request: Request, error: Exception) -> Response:
 
 async def _request_validation(_request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    problems = [
-        Problem(tuple(item["loc"]), str(item["msg"]), str(item["type"])) for item in error.errors()
-    ]
-    return problem_response(422, problems)
+    return problem_response(422, problems_from_errors(error.errors()))
 
 
 async def _database_unavailable(_request: Request, error: Exception) -> Response:

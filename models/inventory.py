@@ -37,6 +37,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from models.problems import (
+    NO_NUL_PATTERN,
     InvalidInput,
     Problem,
     problems_from_validation_error,
@@ -254,10 +255,12 @@ def _is_fast_stock_row(row: Any, known_locations: Mapping[str, Any]) -> bool:
     return (
         type(event_id) is str
         and 0 < len(event_id) <= MAX_ID_LENGTH
+        and "\x00" not in event_id
         and type(location) is str
         and location in known_locations
         and type(sku) is str
         and 0 < len(sku) <= MAX_ID_LENGTH
+        and "\x00" not in sku
         and type(quantity) is int
         and (
             1 <= quantity <= MAX_QUANTITY
@@ -565,7 +568,10 @@ def _validate_feed_frame(
     unknown_location = location_id.isna().to_numpy()
     sku_length = frame["sku"].str.len().fillna(0).to_numpy()
     empty_sku = sku_length == 0
-    long_sku = sku_length > MAX_ID_LENGTH
+    # too long, or holding a NUL (PostgreSQL cannot store it): both refused as the schema does
+    long_sku = (sku_length > MAX_ID_LENGTH) | frame["sku"].str.contains("\x00", regex=False).fillna(
+        False
+    ).to_numpy(dtype=bool)
     bad = unknown_location | empty_sku | long_sku | bad_quantity
     problems: list[Problem] = []
     if bad.any():
@@ -590,8 +596,9 @@ def _validate_feed_frame(
                 problems.append(
                     Problem(
                         ("line", line, "sku"),
-                        f"line {line}: sku is longer than {MAX_ID_LENGTH} characters",
-                        "string_too_long",
+                        f"line {line}: sku is longer than {MAX_ID_LENGTH} characters or "
+                        "holds a NUL character",
+                        "string_invalid",
                     )
                 )
             if bad_quantity[index]:
@@ -742,6 +749,7 @@ def _fast_feed_row(raw: Any, locations: Mapping[str, int]) -> tuple[int, str, in
         type(location) is str
         and type(sku) is str
         and 0 < len(sku) <= MAX_ID_LENGTH
+        and "\x00" not in sku
         and type(quantity) is int
         and 0 <= quantity <= MAX_QUANTITY
     ):
@@ -1034,7 +1042,7 @@ class OrderBatch(_Wire):
     orders: list[Order]
 
 
-NoNul = Field(pattern=r"^[^\x00]*$")
+NoNul = Field(pattern=NO_NUL_PATTERN)
 
 
 class InboxFeed(_Wire):

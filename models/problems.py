@@ -6,13 +6,16 @@ so an OMS integrator parses one format whether pydantic or a cross-reference che
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 Path = tuple[str | int, ...]
+
+# Ids and skus may hold any character but NUL (PostgreSQL cannot store it in text).
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,19 @@ class InvalidInput(ValueError):
 
 def problems_from_validation_error(error: ValidationError, prefix: Path = ()) -> list[Problem]:
     """Pydantic's errors as problems, with the input's paths (``orders.3.lines.0.quantity``)."""
+    return problems_from_errors(error.errors(include_url=False), prefix)
+
+
+def problems_from_errors(items: Iterable[Mapping[str, Any]], prefix: Path = ()) -> list[Problem]:
+    """Pydantic's (or FastAPI's) error dicts as problems, each message said plainly."""
     problems = []
-    for item in error.errors(include_url=False):
-        msg = item["msg"]
+    for item in items:
+        msg = str(item["msg"])
         if item["type"] == "missing":
             msg = "field required"
-        problems.append(Problem(prefix + tuple(item["loc"]), msg, item["type"]))
+        elif (item.get("ctx") or {}).get("pattern") == NO_NUL_PATTERN:
+            msg = "must not contain a NUL character"
+        problems.append(Problem(prefix + tuple(item["loc"]), msg, str(item["type"])))
     return problems
 
 

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool
 
+from models.problems import NO_NUL_PATTERN
+
 # --- field types ------------------------------------------------------------------------------
 
 # The contract's limits ("Limits" in shared/contract/solve.md): no figure the engine adds up may
@@ -28,8 +30,10 @@ MAX_COST_PER_KM = 1_000.0
 MAX_DISTANCE_KM = 20_040.0  # half the Earth's circumference: no two points are farther apart
 MAX_TIME_LIMIT_S = 3_600.0
 
-Id = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH)]
-Sku = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+
+# An id is stored in the ledger, and PostgreSQL cannot store a NUL in text: refused at the edge.
+Id = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)]
+Sku = Id
 Latitude = Annotated[float, Strict(), Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
 Longitude = Annotated[float, Strict(), Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
 Money = Annotated[float, Strict(), Field(ge=0.0, le=MAX_MONEY, allow_inf_nan=False)]

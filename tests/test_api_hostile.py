@@ -381,6 +381,24 @@ def test_unknown_ids_are_404_with_a_problem_list(client):
         refused(client.get(path), 404)
 
 
+def test_nul_characters_in_ids_are_refused_everywhere(client):
+    """PostgreSQL cannot store a NUL in text: refused at the edge, on SQLite alike."""
+    event = [variance("V\u0000", 1)]
+    order = ship_order(1) | {"id": "SO\u0000"}
+    catalog = {"skus": [{"sku": "Z\u0000"}]}
+    sends = [
+        lambda: events(client, event),
+        lambda: client.post("/v1/orders", content=json.dumps(order).encode(), headers=AUTH),
+        lambda: client.put("/v1/catalog", content=json.dumps(catalog).encode(), headers=AUTH),
+        lambda: csv_feed(client, b"location_id,sku,quantity\nS-017,A\x00B,1\n"),
+        lambda: client.get("/v1/positions/S-017/A%00B"),
+        lambda: client.get("/v1/orders/SO%00"),
+    ]
+    for send in sends:
+        (place,) = assert_refused_and_unchanged(client, send)
+        assert place.endswith(("id", "sku", "order_id", "events.0.id"))
+
+
 # --- the documentation ------------------------------------------------------------------------
 
 

@@ -107,7 +107,15 @@ def test_both_event_paths_read_the_same_event_at_the_limits(quantity: int) -> No
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("id", "x" * 201), ("id", ""), ("sku", "x" * 201), ("kind", ["sale"]), ("reason", ["count"])],
+    [
+        ("id", "x" * 201),
+        ("id", ""),
+        ("id", "E\x00"),
+        ("sku", "x" * 201),
+        ("sku", "T\x00"),
+        ("kind", ["sale"]),
+        ("reason", ["count"]),
+    ],
 )
 def test_event_reader_and_event_schema_agree_on_ids_and_tags(field: str, value: Any) -> None:
     row = event("variance", 3, "count")
@@ -256,3 +264,17 @@ def test_time_limit_is_above_zero(value: float) -> None:
     assert solve_paths(setter("policy.time_limit_s", value)) == (
         ["policy.time_limit_s"] if value == 0.0 else []
     )
+
+
+@pytest.mark.parametrize("sku", ["x" * 201, "T\x00", ""])
+def test_feed_readers_and_feed_schema_agree_on_skus(sku: str) -> None:
+    row = {"location_id": "S-017", "sku": sku, "quantity": 1}
+    with pytest.raises(ValidationError):
+        FEED_ROW_ADAPTER.validate_python(row)
+    data = f"location_id,sku,quantity\nS-017,{sku},1\n".encode()
+    csv_problems = [p for _, ps in read_csv_feed(io.BytesIO(data), KNOWN) for p in ps]
+    assert [p.loc for p in csv_problems] == [("line", 2, "sku")]
+    document = {"source": "erp", "basis": "physical", "as_of": "2026-11-27T05:00:00Z",
+                "rows": [row]}  # fmt: skip
+    _, chunks = read_json_feed(io.BytesIO(json.dumps(document).encode()), KNOWN)
+    assert [p.loc for _, ps in chunks for p in ps] == [("rows", 0, "sku")]

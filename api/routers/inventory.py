@@ -39,7 +39,7 @@ from models.inventory import (
     parse_catalog,
     parse_feed_header,
 )
-from models.problems import Problem
+from models.problems import NO_NUL_PATTERN, Problem
 from models.solve import MAX_ID_LENGTH
 from storage.catalog import apply_catalog
 from storage.events import apply_event_batch
@@ -49,8 +49,8 @@ from storage.snapshots import snapshot
 
 router = APIRouter(tags=["inventory"])
 
-LocationPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
-SkuPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+LocationPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)]
+SkuPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)]
 # A version is an ASCII number ("²" and "٣" pass str.isdigit()) that fits int64, or "current".
 VersionPath = Annotated[
     str, Path(pattern=r"^(current|[0-9]{1,18})$", description="A ledger version, or 'current'.")
@@ -167,8 +167,10 @@ def read_history(
 def read_snapshot(
     version: VersionPath,
     engine: EngineDep,
-    location_id: Annotated[str | None, Query(max_length=MAX_ID_LENGTH)] = None,
-    sku: Annotated[str | None, Query(max_length=MAX_ID_LENGTH)] = None,
+    location_id: Annotated[
+        str | None, Query(max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)
+    ] = None,
+    sku: Annotated[str | None, Query(max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     wanted = None if version == "current" else int(version)

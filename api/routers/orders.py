@@ -12,6 +12,7 @@ from api.errors import found
 from api.openapi import READ, WRITE, one_of, problem_responses
 from api.security import ReadAccess, WriteAccess
 from models.inventory import OrderBatch, OrderStatus, OrderSubmission
+from models.problems import NO_NUL_PATTERN
 from models.solve import MAX_ID_LENGTH, Order
 from storage.orders import get_order, submit_orders
 
@@ -44,6 +45,7 @@ async def post_orders(request: Request, engine: EngineDep) -> Response:
     summary="An order's lines, what is allocated, and the locations it may no longer use",
 )
 def read_order(
-    order_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)], engine: EngineDep
+    order_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)],
+    engine: EngineDep,
 ) -> Response:
     return json_response(found(get_order, engine, order_id).model_dump(mode="json"))
