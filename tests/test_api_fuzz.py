@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from core.settings import get_settings
 from storage import session
-from tests.ledger_fixtures import CATALOG
+from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, fresh_postgres
 
 KEY = "fuzz-key-0123456789abcdef"
 AUTH = {"X-API-Key": KEY}
@@ -46,12 +46,20 @@ SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
 
 
-@pytest.fixture(scope="module")
-def live_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The app's settings and a fresh ledger holding a small catalog."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def live_ledger(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """The app's settings and a fresh ledger (SQLite, or PostgreSQL in CI) with a small catalog."""
     with pytest.MonkeyPatch.context() as env:
-        env.delenv("OMNIBROKER_DATABASE_URL", raising=False)
-        env.setenv("OMNIBROKER_DATABASE_PATH", str(tmp_path_factory.mktemp("fuzz") / "fuzz.db"))
+        if request.param == "postgres":
+            assert POSTGRES_URL is not None
+            fresh_postgres(POSTGRES_URL).dispose()
+            env.setenv("OMNIBROKER_DATABASE_URL", POSTGRES_URL)
+        else:
+            env.delenv("OMNIBROKER_DATABASE_URL", raising=False)
+            db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+            env.setenv("OMNIBROKER_DATABASE_PATH", str(db))
         env.setenv("OMNIBROKER_API_KEYS", KEY)
         env.setenv("OMNIBROKER_RUN_TIME_LIMIT_S", "2")
         get_settings.cache_clear()
