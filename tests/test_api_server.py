@@ -166,3 +166,19 @@ def test_serve_without_api_keys_warns_loudly_at_start(tmp_path):
     status, err = serve({}, tmp_path, wait_for="Uvicorn running")
     assert "WARNING: OMNIBROKER_API_KEYS is not set: every write" in err
     assert status != 2
+
+
+def test_app_under_any_server_refuses_to_start_on_bad_settings(tmp_path, monkeypatch):
+    """The app's start-up checks the settings itself (for servers other than `serve`): no
+    request is ever answered, /healthz included, with settings it cannot use."""
+    from fastapi.testclient import TestClient
+
+    from core.settings import SettingsInvalid
+
+    monkeypatch.setenv("OMNIBROKER_API_KEYS", "short")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsInvalid, match="OMNIBROKER_API_KEYS"), TestClient(create_app()):
+            pass
+    finally:
+        get_settings.cache_clear()
