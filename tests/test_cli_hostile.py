@@ -102,3 +102,18 @@ def test_scenario_check_names_every_variant_at_its_own_place(tmp_path, capsys):
     assert "unknown location id 'S-0404'" in err
     assert "variants.1" in err and "Dear stores" in err
     assert f"{file}:8:" in err and f"{file}:9: variants.1 (variant 'Dear stores')" in err
+
+
+def test_scenario_check_reports_schema_and_change_set_problems_at_once(tmp_path, capsys):
+    """A variant the schema refuses does not hide what the change-sets of the others break."""
+    file = tmp_path / "three.yaml"
+    file.write_text(
+        SCENARIO.replace("{ids: [S-0404], ships: false}", "{kind: store, ships: nope}")
+        + "  - name: Gone store\n    locations:\n      - {ids: [S-0404], ships: false}\n"
+    )
+    status, _, err = run(capsys, "scenario", "check", str(file))
+    assert status == 2
+    assert f"{file}:8: variants.0.locations.0.ships (variant 'Unknown store')" in err
+    assert f"{file}:9: variants.1 (variant 'Dear stores')" in err
+    assert f"{file}:13: variants.2.locations.0.ids.0 (variant 'Gone store')" in err
+    assert "refused: 3 problem(s)" in err
