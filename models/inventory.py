@@ -705,23 +705,63 @@ class JsonFeedStream:
         """Validated rows in chunks, each with the problems of its rows (``("rows", index)``)."""
         if not self._rows_seen:
             raise InvalidInput([Problem(("rows",), "field required", "missing")], what="feed")
-        rows: list[tuple[int, int, str, int]] = []
-        problems: list[Problem] = []
-        locations = self._locations
+        rows, problems = _FeedColumns(), list[Problem]()
+        location_of = self._locations.get
         with _json_errors():
             items = ijson.items(
                 self._rewind(), "rows.item", use_float=True, buf_size=self._READ_BYTES
             )
             for index, raw in enumerate(items):
-                fast = _fast_feed_row(raw, locations)
-                if fast is not None:
-                    rows.append((index, *fast))
-                else:
-                    _check_feed_row(index, raw, locations, rows, problems)
-                if len(rows) >= self._chunk_rows:
-                    yield _chunk_of(rows), problems
-                    rows, problems = [], []
-        yield _chunk_of(rows), problems
+                # Inline, as this runs per row: a row of plain types within the contract's
+                # limits is taken as it is; any other is checked by the schema, which says why.
+                if type(raw) is dict:
+                    location, sku, quantity = (
+                        raw.get("location_id"),
+                        raw.get("sku"),
+                        raw.get("quantity"),
+                    )
+                    if (
+                        type(location) is str
+                        and type(sku) is str
+                        and 0 < len(sku) <= MAX_ID_LENGTH
+                        and "\x00" not in sku
+                        and type(quantity) is int
+                        and 0 <= quantity <= MAX_QUANTITY
+                        and (location_id := location_of(location)) is not None
+                    ):
+                        rows.add(index, location_id, sku, quantity)
+                        if len(rows.line) >= self._chunk_rows:
+                            yield rows.chunk(), problems
+                            rows, problems = _FeedColumns(), list[Problem]()
+                        continue
+                _check_feed_row(index, raw, self._locations, rows, problems)
+        yield rows.chunk(), problems
+
+
+class _FeedColumns:
+    """Valid rows gathered column by column (no tuple per row), then handed over as arrays."""
+
+    __slots__ = ("line", "location_id", "quantity", "sku")
+
+    def __init__(self) -> None:
+        self.line: list[int] = []
+        self.location_id: list[int] = []
+        self.sku: list[str] = []
+        self.quantity: list[int] = []
+
+    def add(self, line: int, location_id: int, sku: str, quantity: int) -> None:
+        self.line.append(line)
+        self.location_id.append(location_id)
+        self.sku.append(sku)
+        self.quantity.append(quantity)
+
+    def chunk(self) -> FeedChunk:
+        return FeedChunk(
+            np.asarray(self.line, dtype=np.int64),
+            np.asarray(self.location_id, dtype=np.int64),
+            np.asarray(self.sku, dtype=object),
+            np.asarray(self.quantity, dtype=np.int64),
+        )
 
 
 @contextmanager
@@ -739,31 +779,11 @@ def _json_errors() -> Iterator[None]:
         ) from None
 
 
-def _fast_feed_row(raw: Any, locations: Mapping[str, int]) -> tuple[int, str, int] | None:
-    """(location, sku, quantity) when the row is certainly valid (plain types within the
-    contract's limits), else None: the schema then says what is wrong."""
-    if type(raw) is not dict:
-        return None
-    location, sku, quantity = raw.get("location_id"), raw.get("sku"), raw.get("quantity")
-    if (
-        type(location) is str
-        and type(sku) is str
-        and 0 < len(sku) <= MAX_ID_LENGTH
-        and "\x00" not in sku
-        and type(quantity) is int
-        and 0 <= quantity <= MAX_QUANTITY
-    ):
-        location_id = locations.get(location)
-        if location_id is not None:
-            return location_id, sku, quantity
-    return None
-
-
 def _check_feed_row(
     index: int,
     raw: Any,
     locations: Mapping[str, int],
-    rows: list[tuple[int, int, str, int]],
+    rows: _FeedColumns,
     problems: list[Problem],
 ) -> None:
     where = ("rows", index)
@@ -779,7 +799,7 @@ def _check_feed_row(
     if location_id is None:
         problems.append(_unknown_feed_location(index, row.location_id))
         return
-    rows.append((index, location_id, row.sku, row.quantity))
+    rows.add(index, location_id, row.sku, row.quantity)
 
 
 def _unknown_feed_location(index: int, location: str) -> Problem:
@@ -787,19 +807,6 @@ def _unknown_feed_location(index: int, location: str) -> Problem:
         ("rows", index, "location_id"),
         f"rows[{index}]: unknown location {location!r}",
         "unknown_location",
-    )
-
-
-def _chunk_of(rows: list[tuple[int, int, str, int]]) -> FeedChunk:
-    if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return FeedChunk(empty, empty, np.zeros(0, dtype=object), empty)
-    lines, location_id, sku, quantity = zip(*rows, strict=True)
-    return FeedChunk(
-        np.asarray(lines, dtype=np.int64),
-        np.asarray(location_id, dtype=np.int64),
-        np.asarray(sku, dtype=object),
-        np.asarray(quantity, dtype=np.int64),
     )
 
 
