@@ -51,13 +51,12 @@ def _ref(name: str) -> dict[str, str]:
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The refusals a route can give, each with the problem list's schema."""
-    return {
-        code: {"description": _WHY[code], "model": Problems} for code in sorted({*codes, 422, 503})
-    }
+    return {code: {"description": _WHY[code], "model": Problems} for code in sorted({*codes, 422})}
 
 
-WRITE = (401, 403, 408, 413)
-READ = (401, 403)
+# The refusals of the ledger's routes beyond 422: access, the body's guard, the database.
+WRITE = (401, 403, 408, 413, 503)
+READ = (401, 403, 503)
 
 
 def request_body(
@@ -83,10 +82,6 @@ def model_body(model: type[BaseModel], **options: Any) -> dict[str, Any]:
 def one_of(*models: type[BaseModel] | dict[str, Any], **options: Any) -> dict[str, Any]:
     schemas = [m if isinstance(m, dict) else _ref(m.__name__) for m in models]
     return request_body({"anyOf": schemas}, **options)
-
-
-def array_of(model: type[BaseModel]) -> dict[str, Any]:
-    return {"type": "array", "items": _ref(model.__name__)}
 
 
 def field_schema(model: type[BaseModel], field: str) -> dict[str, Any]:
