@@ -83,6 +83,21 @@ def _refused(error: ScenarioInvalid) -> int:
     return EXIT_BAD_INPUT
 
 
+def _with_the_rest_checked(error: ScenarioInvalid, seed: int | None) -> ScenarioInvalid:
+    """Every problem at once: the variants the schema refused, and what the change-sets and the
+    contract refuse in the others."""
+    if error.rest is None:
+        return error
+    try:
+        prepare(error.rest, seed=seed)
+    except ScenarioInvalid as more:
+        problems = sorted(
+            [*error.problems, *more.problems], key=lambda p: (p.line or 0, str(p.loc))
+        )
+        return ScenarioInvalid(problems, error.file)
+    return error
+
+
 def run_command(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= MAX_WORKERS:
         print(f"omnibroker scenario run: --workers must be 1 to {MAX_WORKERS}", file=sys.stderr)
@@ -115,7 +130,7 @@ def check_command(args: argparse.Namespace) -> int:
         source = load_scenario(args.file)
         variants = prepare(source, seed=args.seed)
     except ScenarioInvalid as error:
-        return _refused(error)
+        return _refused(_with_the_rest_checked(error, args.seed))
     for variant in variants:
         request = variant.request
         changes = "; ".join(variant.changes) or "no change"

@@ -328,11 +328,19 @@ class ScenarioProblem:
 
 
 class ScenarioInvalid(ValueError):
-    """A scenario file refused: every problem, each with its line and field."""
+    """A scenario file refused: every problem, each with its line and field. ``rest``: when only
+    some variants broke the schema, the scenario without them, so that the checks that need a
+    parsed scenario (change-sets, the contract) can still report on the others at once."""
 
-    def __init__(self, problems: list[ScenarioProblem], file: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[ScenarioProblem],
+        file: str | None = None,
+        rest: ScenarioSource | None = None,
+    ) -> None:
         self.problems = problems
         self.file = file
+        self.rest = rest
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -349,15 +357,20 @@ class ScenarioSource:
     file: str | None
     base_dir: Path
     root: yaml.Node | None = field(repr=False, default=None)
+    # Where each of ``scenario.variants`` stands in the file, when some were left out.
+    variant_places: tuple[int, ...] | None = None
 
     def line_of(self, loc: Path_) -> int | None:
         return line_of(self.root, loc)[0] if self.root is not None else None
 
     def problem(self, loc: Path_, msg: str, type: str = "value_error") -> ScenarioProblem:
-        """A problem found after parsing (an unknown id in the baseline, ...), with its line."""
+        """A problem found after parsing (an unknown id in the baseline, ...), with its line;
+        ``loc`` counts the scenario's variants, the problem names the file's place."""
         variant = None
         if len(loc) >= 2 and loc[0] == "variants" and isinstance(loc[1], int):
             variant = self.scenario.variants[loc[1]].name
+            if self.variant_places is not None:
+                loc = ("variants", self.variant_places[loc[1]], *loc[2:])
         return ScenarioProblem(loc, msg, self.line_of(loc), type, variant)
 
     def invalid(self, problems: list[tuple[Path_, str]]) -> ScenarioInvalid:
@@ -484,9 +497,40 @@ def parse_scenario(
         problems.extend(_problems_from_validation(exc, root, raw))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, str(p.loc)))
-        raise ScenarioInvalid(problems, file)
+        rest = _without_broken_variants(raw, problems, file, base_dir, root)
+        raise ScenarioInvalid(problems, file, rest)
     assert scenario is not None
     return ScenarioSource(scenario=scenario, file=file, base_dir=base_dir or Path.cwd(), root=root)
+
+
+def _without_broken_variants(
+    raw: dict[str, Any],
+    problems: list[ScenarioProblem],
+    file: str | None,
+    base_dir: Path | None,
+    root: yaml.Node,
+) -> ScenarioSource | None:
+    """The scenario without the variants the schema refused, when they alone are at fault."""
+    broken: set[int] = set()
+    for problem in problems:
+        if len(problem.loc) < 2 or problem.loc[0] != "variants" or problem.type == "duplicate_key":
+            return None  # the baseline, the file or a duplicate key: nothing to build on
+        if isinstance(problem.loc[1], int):
+            broken.add(problem.loc[1])
+        else:
+            return None
+    variants = raw.get("variants")
+    places = (
+        [i for i in range(len(variants)) if i not in broken] if isinstance(variants, list) else []
+    )
+    if not places:
+        return None
+    assert isinstance(variants, list)
+    try:
+        scenario = Scenario.model_validate({**raw, "variants": [variants[i] for i in places]})
+    except ValidationError:
+        return None
+    return ScenarioSource(scenario, file, base_dir or Path.cwd(), root, tuple(places))
 
 
 def load_scenario(path: str | Path) -> ScenarioSource:

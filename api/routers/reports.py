@@ -2,38 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
-from api.deps import PROBLEMS_RESPONSE, EngineDep, not_found
+from api.deps import EngineDep
+from api.errors import found
+from api.openapi import READ, problem_responses
+from api.routers.runs import INT64_MAX
 from api.security import ReadAccess
-from models.problems import InvalidInput
 
-router = APIRouter(tags=["brokering"], responses=PROBLEMS_RESPONSE)
+router = APIRouter(tags=["brokering"])
 
 
 @router.get(
     "/v1/brokering-runs/{run_id}/report",
     dependencies=[ReadAccess],
-    response_class=HTMLResponse,
     summary="A run as a self-contained HTML page",
     description="KPIs, fill by priority, unfilled units by reason, the flow map and the "
     "explanations (next-best locations, who took the units of unfilled lines). CSS and images "
     "are inline: the page opens offline, as a file or an attachment.",
-    responses={404: {"description": "No such run"}},
+    responses={
+        200: {
+            "description": "The report page",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        # declared one by one: a route whose class is HTML would document its refusals as HTML
+        **problem_responses(*READ, 404),
+    },
 )
-async def read_run_report(run_id: int, engine: EngineDep) -> Response:
-    try:
-        page = await run_in_threadpool(run_report_page, engine, run_id)
-    except InvalidInput as error:
-        return not_found(error)
+async def read_run_report(
+    run_id: Annotated[int, PathParam(ge=1, le=INT64_MAX)], engine: EngineDep
+) -> Response:
+    page = await run_in_threadpool(found, run_report_page, engine, run_id)
     return HTMLResponse(page)
 
 
 def run_report_page(engine: Engine, run_id: int) -> str:
-    """The page of run ``run_id``. Raises :class:`InvalidInput` for an unknown run."""
+    """The page of run ``run_id``. Raises ``InvalidInput`` for an unknown run."""
     # Imported here: matplotlib loads only when a report is asked for.
     from scenarios.run_report import render_run_report, run_request
     from storage.runs import get_run
