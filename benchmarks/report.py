@@ -473,8 +473,8 @@ def _best_known_section(results: dict[str, Any], best: BestKnown) -> list[str]:
     notes = []
     if missing:
         notes.append(
-            f"No best known for {', '.join(missing)}: their fill and cost targets against a best known "
-            'say "not measured". At L the cost target uses the engine\'s reported bound instead; at '
+            f"No best known for {', '.join(missing)}: the targets against a best known say "
+            '"not measured" there. At L the cost target uses the engine\'s reported bound instead; at '
             f"XL the cost compares with the engine before the rewrite ({PREVIOUS_XL_COST:,.2f} at "
             f"commit {PREVIOUS_XL_COMMIT})."
         )
