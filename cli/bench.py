@@ -14,6 +14,17 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
     def names(text: str) -> list[str]:
         return [name.strip() for name in text.split(",") if name.strip()]
 
+    def seeds(text: str) -> list[int]:
+        try:
+            values = [int(seed) for seed in names(text)]
+        except ValueError:
+            values = []
+        if not values or any(seed < 0 for seed in values):
+            raise argparse.ArgumentTypeError(
+                f"seeds are comma-separated integers >= 0 (such as 1,2,3), got {text!r}"
+            )
+        return values
+
     parser.add_argument(
         "--sizes",
         type=lambda t: [s.upper() for s in names(t)],
@@ -28,7 +39,7 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seeds",
-        type=lambda t: [int(s) for s in names(t)],
+        type=seeds,
         default=None,
         help="comma-separated seeds for every size run (default: the protocol's, "
         "S and M 1,2,3, L and XL 1)",

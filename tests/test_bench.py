@@ -403,3 +403,19 @@ def test_warm_started_bounds_equal_cold_ones() -> None:
     for w, c in zip(warm, cold, strict=True):
         assert w.bound is not None and c.bound is not None
         assert w.bound == pytest.approx(c.bound, rel=1e-7)
+
+
+def test_bench_seeds_option_refuses_what_is_not_a_list_of_integers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from cli.bench import build_arguments
+
+    parser = argparse.ArgumentParser(prog="omnibroker bench")
+    build_arguments(parser)
+    assert parser.parse_args(["--seeds", "1, 2"]).seeds == [1, 2]
+    assert parser.parse_args([]).seeds is None  # the protocol's seeds
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--seeds", "one"])
+    assert "--seeds: seeds are comma-separated integers" in capsys.readouterr().err
