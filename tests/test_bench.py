@@ -103,6 +103,7 @@ def _case(
         "wall_s": wall,
         "peak_mib": 500.0,
         "status": status,
+        "relative_gap": 1e-4,
         "n_violations": 0,
     }
 
@@ -171,6 +172,12 @@ def test_s_case_at_the_best_known_fill_optimal_with_gap_0_is_met() -> None:
     assert verdicts[S_FILL_TARGET] == MET
     assert verdicts[S_STATUS_TARGET] == MET
     assert verdicts[S_GAP_TARGET] == MET
+
+
+def test_s_optimal_at_a_looser_relative_gap_than_the_target_is_not_met() -> None:
+    loose = {**_case(S_FILL, 10_000.0, status="optimal", gap=0.0), "relative_gap": 1e-3}
+    verdicts = _verdicts(_results(**{"S-seed1": {"optimal": loose}}), {})
+    assert verdicts[S_STATUS_TARGET] == NOT_MET
 
 
 def test_s_case_below_the_best_known_fill_is_not_met() -> None:
