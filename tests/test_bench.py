@@ -41,6 +41,11 @@ from models.validation import parse_solve_request
 from tests.reference import reference_optimum
 from tests.strategies import solve_requests
 
+# HiGHS sizes its thread pool once per process, at the first solve: one run with another count
+# makes every later solve that asks for a different one fail. The engine's solves ask for 1, so
+# these do too, or the tests after them in the same process would see the engine's bound fail.
+HIGHS_THREADS = 1
+
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(solve_requests())
@@ -48,7 +53,7 @@ def test_lp_bound_never_exceeds_the_optimum_at_its_fill(raw: dict[str, Any]) -> 
     request = parse_solve_request(raw)
     data = build_problem(request)
     optimum = reference_optimum(request)
-    lp = lp_cost_bound(data, optimum.fill_by_priority)
+    lp = lp_cost_bound(data, optimum.fill_by_priority, threads=HIGHS_THREADS)
     assert lp.bound is not None, lp.status
     assert lp.bound <= optimum.cost + 1e-6 * max(1.0, optimum.cost)
 
@@ -76,10 +81,10 @@ def test_lp_bound_is_below_greedy_cost_and_infeasible_beyond_reachable_fill() ->
     x = greedy_allocate(data)
     metrics = _metrics(data, x)
     fill = {int(p): v for p, v in metrics["fill"].items()}
-    lp = lp_cost_bound(data, fill)
+    lp = lp_cost_bound(data, fill, threads=HIGHS_THREADS)
     assert lp.bound is not None and 0.0 < lp.bound <= metrics["cost"] + 1e-6
     too_much = {p: int(data.line_quantity[data.line_priority == p].sum()) + 1 for p in fill}
-    assert lp_cost_bound(data, too_much).bound is None
+    assert lp_cost_bound(data, too_much, threads=HIGHS_THREADS).bound is None
 
 
 def _case(
@@ -356,11 +361,11 @@ def test_lp_bound_handles_a_location_that_may_ship_nothing() -> None:
     }
     request = parse_solve_request(raw)
     data = build_problem(request)
-    lp = lp_cost_bound(data, {0: 1})
+    lp = lp_cost_bound(data, {0: 1}, threads=HIGHS_THREADS)
     optimum = reference_optimum(request)
     assert optimum.fill_by_priority == {0: 1}
     assert lp.bound is not None and lp.bound == pytest.approx(optimum.cost, rel=1e-9)
-    assert lp_cost_bound(data, {0: 2}).bound is None
+    assert lp_cost_bound(data, {0: 2}, threads=HIGHS_THREADS).bound is None
 
 
 def test_merging_parallel_runs_keeps_the_newer_instance_and_writes_no_best_known(
@@ -405,8 +410,8 @@ def test_warm_started_bounds_equal_cold_ones() -> None:
     nearest = _metrics(data, greedy_allocate(data))["fill"]
     cheapest = _metrics(data, greedy_allocate(data, "cheapest"))["fill"]
     fills = [{int(p): v for p, v in fill.items()} for fill in (nearest, cheapest)]
-    warm = lp_cost_bounds(data, fills)
-    cold = [lp_cost_bound(data, fill) for fill in fills]
+    warm = lp_cost_bounds(data, fills, threads=HIGHS_THREADS)
+    cold = [lp_cost_bound(data, fill, threads=HIGHS_THREADS) for fill in fills]
     for w, c in zip(warm, cold, strict=True):
         assert w.bound is not None and c.bound is not None
         assert w.bound == pytest.approx(c.bound, rel=1e-7)
