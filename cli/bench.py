@@ -9,10 +9,21 @@ from pathlib import Path
 
 
 def build_arguments(parser: argparse.ArgumentParser) -> None:
-    from benchmarks.run import BENCH_DIR, LP_SIZES, NAIVE_SIZES, STRATEGIES
+    from benchmarks.run import BENCH_DIR, BEST_KNOWN, LP_SIZES, NAIVE_SIZES, STRATEGIES
 
     def names(text: str) -> list[str]:
         return [name.strip() for name in text.split(",") if name.strip()]
+
+    def seeds(text: str) -> list[int]:
+        try:
+            values = [int(seed) for seed in names(text)]
+        except ValueError:
+            values = []
+        if not values or any(seed < 0 for seed in values):
+            raise argparse.ArgumentTypeError(
+                f"seeds are comma-separated integers >= 0 (such as 1,2,3), got {text!r}"
+            )
+        return values
 
     parser.add_argument(
         "--sizes",
@@ -25,6 +36,13 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
         type=names,
         default=list(STRATEGIES),
         help=f"comma-separated, from {','.join(STRATEGIES)} (default all)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=seeds,
+        default=None,
+        help="comma-separated seeds for every size run (default: the protocol's, "
+        "S and M 1,2,3, L and XL 1)",
     )
     parser.add_argument(
         "--time-limit",
@@ -69,7 +87,14 @@ def build_arguments(parser: argparse.ArgumentParser) -> None:
         "--out-dir",
         type=Path,
         default=BENCH_DIR,
-        help="where results.md/json/png and best_known.json go",
+        help="where results.md/json/png go",
+    )
+    parser.add_argument(
+        "--best-known",
+        type=Path,
+        default=BEST_KNOWN,
+        help="the best known solutions to report against (read only; written by "
+        "python -m benchmarks.exact)",
     )
 
 
@@ -79,7 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="run the benchmark suite and rewrite benchmarks/results.md",
         description="Generate the protocol's instances, run greedy, the optimiser, the naive MIP and "
         "the LP relaxation on each (one subprocess per case), measure single-order latency, and "
-        "write benchmarks/results.{md,json,png} and best_known.json.",
+        "write benchmarks/results.{md,json,png}, with the targets against "
+        "benchmarks/best_known.json (read only: python -m benchmarks.exact writes it).",
     )
     build_arguments(parser)
     parser.set_defaults(handler=run)
@@ -92,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     if args.merge or args.report_only:
-        merge_runs(args.out_dir, args.merge or [], log=log)
+        merge_runs(args.out_dir, args.merge or [], args.best_known, log=log)
         return 0
 
     unknown = [s for s in args.sizes if s not in SEEDS] + [
@@ -110,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         lp_sizes=args.lp_sizes,
         naive_sizes=args.naive_sizes,
         latency=not args.no_latency,
+        seeds=args.seeds,
+        best_known=args.best_known,
         log=log,
     )
     return 0
