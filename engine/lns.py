@@ -145,9 +145,8 @@ def improve_by_neighbourhoods(
             priced = prices()
             if priced is not None:
                 worth_trying |= _favoured(data, priced)
-            kind = ROUNDS[rounds % len(ROUNDS)]
-            if kind == "priced" and priced is None:
-                kind = "regret"
+            kinds = ROUNDS if priced is not None else tuple(k for k in ROUNDS if k != "priced")
+            kind = kinds[rounds % len(kinds)]
             if kind == "short":
                 seeds, related = _seeds_short_of_stock(data, index, x, rng)
             elif kind == "full":
