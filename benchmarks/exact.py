@@ -220,7 +220,7 @@ def solve_exactly_with_scip(
         started = time.perf_counter()
         upper = model.upper.copy()
         upper[: model.n_x][line_priority < priority] = 0.0
-        x_p, value, bound, proven = stages_solver.solve(
+        x_p, _value, bound, proven = stages_solver.solve(
             f"fill:{priority}",
             fill_objective(data, model, priority, tie_break=False),
             maximize=True,
