@@ -108,7 +108,13 @@ def _ray_map(
     if started_here:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address == LOCAL_RAY:
-            ray.init(num_cpus=max(1, min(len(tasks), os.cpu_count() or 1)), **options)
+            # A private instance on a shared machine: Ray's memory monitor would kill its
+            # workers whenever the machine as a whole (not this sweep) nears its memory limit.
+            ray.init(
+                num_cpus=max(1, min(len(tasks), os.cpu_count() or 1)),
+                _system_config={"memory_monitor_refresh_ms": 0},
+                **options,
+            )
         else:
             ray.init(address=address, **options)
     try:
