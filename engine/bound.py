@@ -25,6 +25,7 @@ the candidates worth offering.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -586,3 +587,55 @@ class BackgroundBound:
             )
             found.append(moved)
         return max(found, key=lambda b: b.value) if found else None
+
+
+def line_bound(data: ProblemData, x: IntArray, *, chunk_lines: int = 200_000) -> float:
+    """A proven lower bound on the cost at ``x``'s fill, in one pass over the candidates: for
+    batches too large for the relaxation's master.
+
+    Stock, capacities, no-split and all-or-nothing are relaxed (dropping rows only lowers the
+    least cost), and a shipment's cost is shared among the lines that could use it: a candidate
+    costs ``unit_cost + pair_cost / (lines at the pair * most units)`` per unit, never more than
+    its share of what the allocation pays. What is left is a knapsack per priority whose optimum
+    is the sum of the ``F_p`` cheapest units the lines offer, each line at most its quantity.
+    Weaker than the LP's (about 6% below it at M) but linear in the candidates.
+    """
+    fill = fill_by_priority(data, x)
+    if data.n_candidates == 0:
+        return 0.0
+    lines_at_pair = np.bincount(data.candidate_pair, minlength=data.n_pairs)
+    costs: dict[int, list[FloatArray]] = {p: [] for p in data.priorities}
+    units: dict[int, list[FloatArray]] = {p: [] for p in data.priorities}
+    # candidates come grouped by line (built line by line), so lines are cut in chunks
+    line_start = np.searchsorted(data.candidate_line, np.arange(0, data.n_lines + 1, chunk_lines))
+    line_start = np.append(line_start, data.n_candidates)
+    for begin, end in itertools.pairwise(line_start.tolist()):
+        if begin == end:
+            continue
+        chunk = np.arange(begin, end)
+        upper = data.candidate_upper[chunk].astype(np.float64)
+        per_unit = data.location_unit_cost[data.candidate_location[chunk]] + data.pair_cost[
+            data.candidate_pair[chunk]
+        ] / (lines_at_pair[data.candidate_pair[chunk]] * np.maximum(upper, 1.0))
+        line = data.candidate_line[chunk].astype(np.int64)
+        order = np.lexsort((per_unit, line))
+        line, upper, per_unit = line[order], upper[order], per_unit[order]
+        taken = np.cumsum(upper)
+        first = np.searchsorted(line, line)  # each line's first position in the chunk
+        before = taken - upper - np.where(first > 0, taken[np.maximum(first - 1, 0)], 0.0)
+        slot = np.clip(np.minimum(upper, data.line_quantity[line] - before), 0.0, None)
+        priority = data.line_priority[line]
+        for p in data.priorities:
+            keep = (priority == p) & (slot > 0)
+            costs[p].append(per_unit[keep])
+            units[p].append(slot[keep])
+    bound = 0.0
+    for p, needed in fill.items():
+        if not costs[p] or needed <= 0:
+            continue
+        cost, offered = np.concatenate(costs[p]), np.concatenate(units[p])
+        order = np.argsort(cost, kind="stable")
+        cost, offered = cost[order], offered[order]
+        before = np.cumsum(offered) - offered
+        bound += float(cost @ np.clip(np.minimum(offered, needed - before), 0.0, None))
+    return bound

@@ -64,6 +64,9 @@ class SolveParams:
     # than this: HiGHS' simplex needs about 6 s for 48k at M but a minute for 180k at L, which
     # would take a core from the search for nothing.
     bound_max_candidates: int = 100_000
+    # Beyond it, the one-pass bound of engine.bound.line_bound takes about this much per
+    # candidate, kept back from the search.
+    line_bound_s_per_candidate: float = 2e-7
 
     # --- tolerances -----------------------------------------------------------------------
     # A saving smaller than this is no saving (money is summed in float64).

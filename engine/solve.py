@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.bound import BackgroundBound, CostBound
+from engine.bound import BackgroundBound, CostBound, line_bound
 from engine.candidates import cheapness_rank
 from engine.explain import explain
 from engine.greedy import greedy_allocate
@@ -146,7 +146,10 @@ def optimise(
     # for moving it to the answer's fill at the end is kept back from the search only then.
     bounded = whole or _first_master_size(data, x, params) <= params.bound_max_candidates
     span = max(deadline - time.perf_counter(), 0.0)
-    final_bound_s = min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * span) if bounded else 0.0
+    if bounded:
+        final_bound_s = min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * span)
+    else:
+        final_bound_s = min(params.line_bound_s_per_candidate * data.n_candidates, 0.5 * span)
     search_deadline = deadline - final_bound_s
 
     # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
@@ -182,7 +185,8 @@ def optimise(
 
     cost = allocation_cost(data, x)
     moved = bound.at_fill_of(x, deadline=deadline)
-    proven_bound = moved.value if moved is not None else 0.0
+    # Without the relaxation's (a batch too large for its master), the one-pass bound.
+    proven_bound = moved.value if moved is not None else line_bound(data, x)
     fill = fill_by_priority(data, x)
     fill_proven = False
     if stages is not None and fill_by_priority(data, stages.x) == fill:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from benchmarks.lp_bound import lp_cost_bound
-from engine.bound import RestrictedMaster, cost_bound, covers
+from engine.bound import RestrictedMaster, cost_bound, covers, line_bound
 from engine.checker import assert_valid, fill_by_priority, total_cost
 from engine.generate import Size, generate
 from engine.greedy import greedy_allocate
@@ -150,3 +150,33 @@ def test_deterministic_solve_gives_the_same_response_twice() -> None:
     for response in (first, second):
         response["solver"].pop("seconds")
     assert first == second
+
+
+@pytest.mark.slow
+@SETTINGS
+@given(raw=solve_requests(max_locations=5, max_orders=5, max_lines=2, max_quantity=3))
+def test_the_one_pass_bound_never_exceeds_the_exact_optimum(raw: dict[str, Any]) -> None:
+    request = parse_solve_request(raw)
+    reference = reference_optimum(request)
+    data = build_problem(request)
+    x = np.zeros(data.n_candidates, dtype=np.int64)
+    for row in reference.allocations:
+        for c in range(data.n_candidates):
+            line = int(data.candidate_line[c])
+            if (
+                data.order_ids[int(data.line_order[line])] == row["order_id"]
+                and data.line_ids[line] == row["line_id"]
+                and data.location_ids[int(data.candidate_location[c])] == row["location_id"]
+            ):
+                x[c] = int(row["quantity"])  # type: ignore[call-overload]
+    assert fill_of(data, x) == reference.fill_by_priority
+    assert line_bound(data, x) <= reference.cost + 1e-6 * max(1.0, reference.cost)
+
+
+def test_the_one_pass_bound_is_below_the_relaxation_and_the_same_by_chunks() -> None:
+    data = build_problem(parse_solve_request(_generated(300, 30, 200, 7)))
+    x = greedy_allocate(data, preference="cheapest")
+    relaxed, _ = cost_bound(data, x, deadline=time.perf_counter() + 120)
+    one_pass = line_bound(data, x)
+    assert 0.0 < one_pass <= relaxed.value + 1e-6
+    assert line_bound(data, x, chunk_lines=17) == pytest.approx(one_pass, rel=1e-12)
