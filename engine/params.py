@@ -66,7 +66,7 @@ class SolveParams:
     bound_max_candidates: int = 100_000
     # Beyond it, the one-pass bound of engine.bound.line_bound takes about this much per
     # candidate, kept back from the search.
-    line_bound_s_per_candidate: float = 2e-7
+    line_bound_s_per_candidate: float = 5e-7
 
     # --- tolerances -----------------------------------------------------------------------
     # A saving smaller than this is no saving (money is summed in float64).
