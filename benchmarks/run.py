@@ -139,7 +139,10 @@ def run_solve_case(
         raw["policy"]["relative_gap"] = relative_gap
     request = parse_solve_request(raw)
     parsed = time.perf_counter()
-    response = solve(request) if strategy != CHEAPEST_FIRST else _cheapest_first(request)
+    # the time limit counts from the request's bytes, as the API and the command line count it
+    response = (
+        solve(request, started=started) if strategy != CHEAPEST_FIRST else _cheapest_first(request)
+    )
     solved = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         out.write(orjson.dumps(response))
