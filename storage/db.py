@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert
 
@@ -94,7 +94,7 @@ def write_transaction(engine: Engine, kind: str, ref: str | None = None) -> Iter
         connection = connection.execution_options(ledger_write=True)
         sqlite = is_sqlite(connection)
         try:
-            with connection.begin():
+            with connection.begin() as transaction:
                 if sqlite:
                     # A feed or a batch dirties most pages of ``positions`` and its history:
                     # with the readers' cache those pages spill to the WAL mid-transaction and
@@ -109,7 +109,15 @@ def write_transaction(engine: Engine, kind: str, ref: str | None = None) -> Iter
                     .values(kind=kind, ref=ref, recorded_us=recorded_us)
                     .returning(tables.ledger_changes.c.version)
                 ).scalar_one()
-                yield WriteContext(connection, int(version), recorded_us)
+                write = WriteContext(connection, int(version), recorded_us)
+                try:
+                    yield write
+                except _Discarded:
+                    # Nothing to record: the transaction (and its version number) rolls back,
+                    # and the caller reads the version the ledger stays at.
+                    write.version = current_version_below(connection, write.version)
+                    write.discarded = True
+                    transaction.rollback()
         finally:
             if sqlite:
                 # Outside any transaction, on the driver's connection: the pages over the
@@ -130,6 +138,10 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
+class _Discarded(Exception):
+    """Raised by :meth:`WriteContext.discard` to end a write transaction that changed nothing."""
+
+
 class WriteContext:
     """The connection of a write transaction, its ledger version and its time."""
 
@@ -137,6 +149,21 @@ class WriteContext:
         self.connection = connection
         self.version = version
         self.recorded_us = recorded_us
+        self.discarded = False
+
+    def discard(self) -> NoReturn:
+        """End the transaction without a trace: no new ledger version (an empty batch, a batch
+        of duplicates). Afterwards ``version`` is the ledger's version as it stays."""
+        raise _Discarded
+
+
+def current_version_below(connection: Connection, below: int) -> int:
+    """The newest ledger version under ``below`` (the one a discarded write leaves current)."""
+    return int(
+        connection.exec_driver_sql(
+            f"SELECT COALESCE(MAX(version), 0) FROM ledger_changes WHERE version < {int(below)}"
+        ).scalar_one()
+    )
 
 
 def bulk_insert(

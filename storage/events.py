@@ -41,6 +41,7 @@ from storage.db import (
     executemany,
     gc_paused,
     is_sqlite,
+    now_us,
     write_transaction,
 )
 
@@ -73,10 +74,14 @@ def apply_events(engine: Engine, batch: EventBatch | list[NumberedEvent]) -> Eve
             others=[NumberedEvent(n.where, n.event, i) for i, n in enumerate(batch)],
         )
     started = time.perf_counter()
+    refuse_future_events(batch, now_us())
+    duplicates: list[str] = []
     with gc_paused(), write_transaction(engine, "events") as write:
         connection = write.connection
         applier = _BatchApplier(connection, write.version)
         duplicates = applier.run(batch)
+        if not applier.outcomes:
+            write.discard()  # empty, or duplicates only: the ledger's version stays
     return EventBatchResult(
         version=write.version,
         applied=sum(applier.outcomes.values()),
@@ -84,6 +89,65 @@ def apply_events(engine: Engine, batch: EventBatch | list[NumberedEvent]) -> Eve
         outcomes=dict(applier.outcomes),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def refuse_future_events(batch: EventBatch, clock_us: int) -> None:
+    """Raise :class:`InvalidInput` naming every event dated more than a day ahead of the
+    ledger's clock (nothing of the batch is applied then)."""
+    problems: list[Problem] = []
+    stock = batch.stock
+    if stock.index.size:
+        for row in np.flatnonzero(ledger.too_far_ahead(stock.occurred_us, clock_us)).tolist():
+            problems.append(_future_problem(batch.where[int(stock.index[row])]))
+    problems.extend(
+        _future_problem(n.where)
+        for n in batch.others
+        if ledger.too_far_ahead(to_us(n.event.occurred_at), clock_us)
+    )
+    if problems:
+        problems.sort(key=lambda p: tuple(str(part).zfill(12) for part in p.loc))
+        raise InvalidInput(problems, what="event batch")
+
+
+def _future_problem(where: tuple[str | int, ...]) -> Problem:
+    return Problem(
+        (*where, "occurred_at"),
+        f"{_label(where)}: occurred_at is more than 24 hours ahead of the ledger's clock",
+        "future_time",
+    )
+
+
+def _label(where: tuple[str | int, ...]) -> str:
+    return f"line {where[1]}" if where[0] == "line" else f"{where[0]}[{where[1]}]"
+
+
+def later_on_hand(
+    connection: Connection, location: np.ndarray, sku: np.ndarray, occurred_us: np.ndarray
+) -> np.ndarray:
+    """Per (location, sku, moment): the sum of what the events recorded so far that occurred
+    after the moment did to ``on_hand`` (a cycle count goes under them). One indexed join."""
+    n = int(location.size)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS count_moments"
+        " (k INTEGER, location_id INTEGER, sku_id INTEGER, occurred_us BIGINT)"
+    )
+    connection.exec_driver_sql("DELETE FROM count_moments")
+    bulk_insert(
+        connection,
+        "count_moments",
+        ("k", "location_id", "sku_id", "occurred_us"),
+        zip(range(n), location.tolist(), sku.tolist(), occurred_us.tolist(), strict=True),
+    )
+    later = np.zeros(n, dtype=np.int64)
+    for k, total in connection.exec_driver_sql(
+        "SELECT c.k, SUM(e.on_hand_delta) FROM count_moments c JOIN events e"
+        " ON e.location_id = c.location_id AND e.sku_id = c.sku_id AND e.occurred_us > c.occurred_us"
+        " GROUP BY c.k"
+    ):
+        later[int(k)] = int(total)
+    return later
 
 
 def _mark(connection: Connection) -> str:
@@ -271,11 +335,14 @@ class _BatchApplier:
         timed = sorted(
             ((to_us(n.event.occurred_at), n.index, n) for n in others), key=lambda t: (t[0], t[1])
         )
+
+        self.count_later = self._later_of_counts(timed, locations)
         for occurred_us, _, numbered in timed:
             self._apply_one(numbered, locations[numbered.event.location_id], occurred_us)
+        self._apply_stock(stock, stock_rows[fast], stock_key[fast], batch.where)
         if self.problems:
+            self.problems.sort(key=lambda p: tuple(str(part).zfill(12) for part in p.loc))
             raise InvalidInput(self.problems, what="event batch")
-        self._apply_stock(stock, stock_rows[fast], stock_key[fast])
         self._write()
         return duplicates
 
@@ -307,7 +374,29 @@ class _BatchApplier:
                 pairs.add((locations[event.location_id], self.skus[event.sku]))
         return pairs
 
-    def _apply_stock(self, stock: StockEventColumns, rows: np.ndarray, key: np.ndarray) -> None:
+    def _later_of_counts(
+        self, timed: list[tuple[int, int, NumberedEvent]], locations: dict[str, int]
+    ) -> dict[int, int]:
+        """Per cycle count of the event-by-event path (by batch index): the deltas recorded
+        before this batch that occurred after it."""
+        counts = [
+            (index, locations[n.event.location_id], self.skus[n.event.sku], occurred_us)
+            for occurred_us, index, n in timed
+            if isinstance(n.event, VarianceEvent) and n.event.reason == "count"
+        ]
+        if not counts:
+            return {}
+        matrix = np.array(counts, dtype=np.int64)
+        later = later_on_hand(self.connection, matrix[:, 1], matrix[:, 2], matrix[:, 3])
+        return dict(zip(matrix[:, 0].tolist(), later.tolist(), strict=True))
+
+    def _apply_stock(
+        self,
+        stock: StockEventColumns,
+        rows: np.ndarray,
+        key: np.ndarray,
+        where: list[tuple[str | int, ...]],
+    ) -> None:
         """Sales, variances, receipts and returns of positions no other event touches: all at
         once, by :func:`engine.ledger.apply_stock_events`."""
         if rows.size == 0:
@@ -343,13 +432,29 @@ class _BatchApplier:
             dtype=np.int64,
         )
         quantity = stock.quantity[rows]
+        later = np.zeros(rows.size, dtype=np.int64)
+        counts = np.flatnonzero(code == ledger.COUNT)
+        if counts.size:
+            later[counts] = later_on_hand(
+                self.connection, location[position[counts]], sku[position[counts]],
+                occurred[counts],
+            )  # fmt: skip
         result = ledger.apply_stock_events(
             position, occurred, code, quantity, on_hand0, held0, counted0,
             per_location([-1 if r.feed_as_of_us is None else r.feed_as_of_us for r in rules], np.int64),
             per_location([r.kind == "store" for r in rules], bool),
             per_location([r.receipts_count_at_once for r in rules], bool),
             per_location([r.returns_auto_approved for r in rules], bool),
+            later,
         )  # fmt: skip
+        for k in np.flatnonzero(
+            ledger.beyond_limits(result.on_hand_after, 0, result.held_after)
+        ).tolist():
+            self._limit_problem(
+                where[int(stock.index[rows[k]])],
+                int(result.on_hand_after[k]),
+                int(result.held_after[k]),
+            )
         self.fast_after = (
             location,
             sku,
@@ -441,8 +546,17 @@ class _BatchApplier:
 
     def _problem(self, numbered: NumberedEvent, field: str, msg: str, kind: str) -> None:
         where = numbered.where
-        label = f"line {where[1]}" if where[0] == "line" else f"{where[0]}[{where[1]}]"
-        self.problems.append(Problem((*where, field), f"{label}: {msg}", kind))
+        self.problems.append(Problem((*where, field), f"{_label(where)}: {msg}", kind))
+
+    def _limit_problem(self, where: tuple[str | int, ...], on_hand: int, held: int) -> None:
+        self.problems.append(
+            Problem(
+                (*where, "quantity"),
+                f"{_label(where)}: would take the position to on_hand {on_hand}, held {held},"
+                f" beyond the ledger's limit of {ledger.QUANTITY_LIMIT:,}",
+                "beyond_limit",
+            )
+        )
 
     def _apply_one(self, numbered: NumberedEvent, loc: int, occurred_us: int) -> None:
         event = numbered.event
@@ -490,6 +604,9 @@ class _BatchApplier:
             if effect is None:
                 return
         after = ledger.apply_effect(position, effect)
+        if ledger.beyond_limits(after.on_hand, after.reserved, after.held):
+            self._limit_problem(numbered.where, after.on_hand, after.held)
+            return
         self.positions[pair] = after
         self.outcomes[effect.outcome.value] += 1
         self.event_rows.append(
@@ -515,7 +632,10 @@ class _BatchApplier:
             return ledger.sale(event.quantity, occurred_us, rules, position)
         if isinstance(event, VarianceEvent):
             detail["reason"] = event.reason
-            return ledger.variance(event.quantity, event.reason, occurred_us, rules, position)
+            return ledger.variance(
+                event.quantity, event.reason, occurred_us, rules, position,
+                self.count_later.get(numbered.index, 0),
+            )  # fmt: skip
         if kind in ("receipt", "return"):
             effect = ledger.receipt(
                 event.quantity, occurred_us, rules, position, is_return=kind == "return"

@@ -22,7 +22,13 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
-from engine.ledger import feed_is_stale, feed_reserved_factor
+from engine.ledger import (
+    QUANTITY_LIMIT,
+    beyond_limits,
+    feed_is_stale,
+    feed_reserved_factor,
+    too_far_ahead,
+)
 from models.inventory import (
     FeedChunk,
     FeedHeader,
@@ -81,6 +87,12 @@ def load_feed(
         else:
             raise InvalidInput([Problem((), f"unknown feed format {fmt!r}", "format")], what="feed")
         as_of_us = to_us(header.as_of)
+        if too_far_ahead(as_of_us, write.recorded_us):
+            raise InvalidInput(
+                [Problem(("as_of",), f"as_of {header.as_of.isoformat()} is more than 24 hours"
+                         " ahead of the ledger's clock", "future_time")],
+                what="feed",
+            )  # fmt: skip
         feed_id = connection.exec_driver_sql(
             "INSERT INTO feeds (source, basis, as_of_us, version, rows, locations, recorded_us)"
             f" VALUES ({_marks(connection, 7)}) RETURNING id",
@@ -99,10 +111,14 @@ def load_feed(
             problems.extend(chunk_problems)
             # After a problem the feed will be refused: rows are only checked from then on.
             applier.add(chunk, apply=not problems)
+            problems.extend(applier.take_problems())
         problems.extend(applier.duplicate_rows())
         if problems:
             raise InvalidInput(problems, what="feed")
         applier.drop_unlisted()
+        problems.extend(applier.take_problems())
+        if problems:
+            raise InvalidInput(problems, what="feed")
         code_of = {v: k for k, v in locations.items()}
         refused = sorted(code_of[loc] for loc in applier.refused)
         connection.exec_driver_sql(
@@ -235,25 +251,29 @@ class _FeedApplier:
         self.keys: list[np.ndarray] = []
         self.lines: list[np.ndarray] = []
         self.rows = 0
-        self.replay_key, self.replay_on_hand, self.replay_reserved = self._replay()
+        self.problems: list[Problem] = []
+        self.replay_key, self.replay_on_hand, self.replay_reserved, self.replay_runs = (
+            self._replay()
+        )
 
-    def _replay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _replay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per position, what the ledger applied that occurred after ``as_of`` (events that
         arrived before this feed, reservations of later brokering runs): it goes on top of the
-        feed's values, which count only what happened up to ``as_of``."""
+        feed's values, which count only what happened up to ``as_of``. Per position: key,
+        on_hand moved, reserved moved (events and runs), reserved by runs."""
         rows = self.connection.exec_driver_sql(
-            "SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta) FROM ("
-            " SELECT location_id, sku_id, on_hand_delta, reserved_delta FROM events"
-            f" WHERE occurred_us > {self.as_of_us} AND sku_id IS NOT NULL"
-            " UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity FROM reservations r"
+            "SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta), SUM(run_reserved)"
+            " FROM (SELECT location_id, sku_id, on_hand_delta, reserved_delta, 0 AS run_reserved"
+            f" FROM events WHERE occurred_us > {self.as_of_us} AND sku_id IS NOT NULL"
+            " UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity, r.quantity FROM reservations r"
             f" JOIN brokering_runs b ON b.id = r.run_id WHERE b.finished_us > {self.as_of_us}"
             ") later GROUP BY location_id, sku_id ORDER BY location_id, sku_id"
         ).all()
         if not rows:
             empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
+            return empty, empty, empty, empty
         matrix = np.array(rows, dtype=np.int64)
-        return (matrix[:, 0] << 32) | matrix[:, 1], matrix[:, 2], matrix[:, 3]
+        return (matrix[:, 0] << 32) | matrix[:, 1], matrix[:, 2], matrix[:, 3], matrix[:, 4]
 
     # -- listed rows --------------------------------------------------------------------------
 
@@ -276,7 +296,12 @@ class _FeedApplier:
         self.covered.update(pd.unique(location).tolist())
         self.rows += int(key.size)
         if apply and key.size:
-            self._write(key, chunk.quantity[keep])
+            self._write(key, chunk.quantity[keep], chunk.line[keep])
+
+    def take_problems(self) -> list[Problem]:
+        """Problems found while writing (positions the feed would take past the limits)."""
+        found, self.problems = self.problems, []
+        return found
 
     def _sku_ids(self, codes: np.ndarray) -> np.ndarray:
         """Codes to ids through a hash index; new skus are registered on the way."""
@@ -311,8 +336,10 @@ class _FeedApplier:
         order = np.argsort(key, kind="stable")
         return key[order], on_hand[order], reserved[order], held[order], counted[order]
 
-    def _write(self, key: np.ndarray, quantity: np.ndarray) -> None:
-        """Set the positions of ``key`` from the feed (``quantity``; 0 for unlisted ones)."""
+    def _write(self, key: np.ndarray, quantity: np.ndarray, line: np.ndarray | None = None) -> None:
+        """Set the positions of ``key`` from the feed (``quantity``; 0 for unlisted ones, which
+        have no ``line``). A position the feed would take past the limits is a problem (the
+        feed is refused then) and is not written."""
         current_key, on_hand, reserved, held, counted = self._current(np.sort(pd.unique(key >> 32)))
         at = np.minimum(np.searchsorted(current_key, key), max(current_key.size - 1, 0))
         exists = (current_key[at] == key) if current_key.size else np.zeros(key.size, dtype=bool)
@@ -324,12 +351,27 @@ class _FeedApplier:
 
         old_on_hand, old_reserved, old_held = pick(on_hand), pick(reserved), pick(held)
         old_counted = pick(counted, missing=-1)
-        later_on_hand, later_reserved = self._replayed(key)
+        later_on_hand, later_reserved, later_runs = self._replayed(key)
+        if line is None:
+            # An unlisted row of an ``available`` feed is 0 available: on_hand = reserved, the
+            # reservations of runs after as_of included (the sender lists nothing to back them).
+            later_reserved = later_reserved - later_runs
         # on_hand as of now = the feed's value as of as_of + what happened since; an available
         # basis adds back the reservations open at as_of (the sender already deducted them).
         new = quantity + later_on_hand + self.factor * (old_reserved - later_reserved)
         newer_count = old_counted > self.as_of_us
-        changed = ~newer_count & (~exists | (old_on_hand != new))
+        past_limits = ~newer_count & beyond_limits(new)
+        for k in np.flatnonzero(past_limits).tolist():
+            where = f"line {int(line[k])}" if line is not None else f"unlisted position {int(key[k] >> 32)}/{int(key[k] & 0xFFFFFFFF)}"
+            self.problems.append(
+                Problem(
+                    ("line", int(line[k])) if line is not None else (),
+                    f"{where}: would set on_hand to {int(new[k])}, beyond the ledger's limit"
+                    f" of {QUANTITY_LIMIT:,}",
+                    "beyond_limit",
+                )
+            )
+        changed = ~newer_count & ~past_limits & (~exists | (old_on_hand != new))
         if not changed.any():
             return
         location, sku = key[changed] >> 32, key[changed] & 0xFFFFFFFF
@@ -383,14 +425,16 @@ class _FeedApplier:
             ),
         )
 
-    def _replayed(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _replayed(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.replay_key.size == 0:
             zero = np.zeros(key.size, dtype=np.int64)
-            return zero, zero
+            return zero, zero, zero
         at = np.minimum(np.searchsorted(self.replay_key, key), self.replay_key.size - 1)
         found = self.replay_key[at] == key
-        return np.where(found, self.replay_on_hand[at], 0), np.where(
-            found, self.replay_reserved[at], 0
+        return (
+            np.where(found, self.replay_on_hand[at], 0),
+            np.where(found, self.replay_reserved[at], 0),
+            np.where(found, self.replay_runs[at], 0),
         )
 
     # -- the whole feed -----------------------------------------------------------------------

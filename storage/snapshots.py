@@ -27,6 +27,12 @@ def current_version(connection: Connection, below: int | None = None) -> int:
     return int(connection.exec_driver_sql(sql).scalar_one())
 
 
+def current_version_of(engine: Engine) -> int:
+    """The ledger's version now."""
+    with read_transaction(engine) as connection:
+        return current_version(connection)
+
+
 def snapshot(
     engine: Engine, version: int | None = None, location: str | None = None, sku: str | None = None
 ) -> Snapshot:
