@@ -362,7 +362,11 @@ class _FeedApplier:
         newer_count = old_counted > self.as_of_us
         past_limits = ~newer_count & beyond_limits(new)
         for k in np.flatnonzero(past_limits).tolist():
-            where = f"line {int(line[k])}" if line is not None else f"unlisted position {int(key[k] >> 32)}/{int(key[k] & 0xFFFFFFFF)}"
+            where = (
+                f"line {int(line[k])}"
+                if line is not None
+                else f"unlisted position {int(key[k] >> 32)}/{int(key[k] & 0xFFFFFFFF)}"
+            )
             self.problems.append(
                 Problem(
                     ("line", int(line[k])) if line is not None else (),

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from engine.ledger import UNSET
 from engine.snapshot import Snapshot, build_snapshot
-from storage.catalog import load_catalog_arrays
+from storage.catalog import load_catalog_arrays, settings_as_of
 from storage.db import is_sqlite, now_us, read_transaction
 
 
@@ -81,8 +81,12 @@ def take_snapshot(
         arrays = _read_positions(connection, where)
         taken_version = latest
     else:
-        arrays = _read_history(connection, int(version), where)
+        # An earlier version: its positions and the settings as they were then.
         taken_version = int(version)
+        settings = settings_as_of(connection, taken_version, catalog)
+        catalog = settings.catalog
+        arrays = _read_history(connection, taken_version, where)
+        _lay_position_settings(arrays, settings.position_safety_stock)
     if wanted_skus is not None:
         keep = np.isin(arrays[1], wanted_skus)
         arrays = tuple(a[keep] for a in arrays)
@@ -155,19 +159,31 @@ def _copy_positions(connection: Connection, condition: str) -> tuple[np.ndarray,
     return (location, *(np.ascontiguousarray(matrix[:, i]) for i in range(4)))
 
 
+def _lay_position_settings(
+    arrays: tuple[np.ndarray, ...], position_safety_stock: dict[tuple[int, int], int]
+) -> None:
+    """Write the per-position safety stock of an earlier version into the snapshot's arrays."""
+    if not position_safety_stock or arrays[0].size == 0:
+        return
+    keys = (arrays[0] << 32) | arrays[1]  # rows come sorted by (location, sku)
+    setting_keys = np.array([(loc << 32) | sku for loc, sku in position_safety_stock], np.int64)
+    values = np.fromiter(position_safety_stock.values(), dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, setting_keys), keys.size - 1)
+    found = keys[at] == setting_keys
+    arrays[4][at[found]] = values[found]
+
+
 def _read_history(connection: Connection, version: int, where: list[str]) -> tuple[np.ndarray, ...]:
     """The last recorded state of each position at or before ``version``: the newest of its
     history rows (feeds, runs) and its events' rows, by (version, place in the batch)."""
     condition = "".join(f" AND {clause}" for clause in where)
     rows = connection.exec_driver_sql(
-        "SELECT c.location_id, c.sku_id, c.on_hand, c.reserved, COALESCE(p.safety_stock, "
-        f"{UNSET}) FROM (SELECT location_id, sku_id, on_hand, reserved, ROW_NUMBER() OVER ("
+        f"SELECT c.location_id, c.sku_id, c.on_hand, c.reserved, {UNSET} FROM (SELECT location_id, sku_id, on_hand, reserved, ROW_NUMBER() OVER ("
         " PARTITION BY location_id, sku_id ORDER BY version DESC, seq DESC) AS newest FROM ("
         "  SELECT location_id, sku_id, version, 0 AS seq, on_hand, reserved FROM position_history"
         f"  WHERE version <= {version}{condition}"
         "  UNION ALL SELECT location_id, sku_id, version, seq, on_hand, reserved FROM events"
         f"  WHERE version <= {version} AND sku_id IS NOT NULL{condition}) changes) c"
-        " LEFT JOIN positions p ON p.location_id = c.location_id AND p.sku_id = c.sku_id"
         " WHERE c.newest = 1 ORDER BY c.location_id, c.sku_id"
     ).all()
     if not rows:

@@ -85,6 +85,24 @@ safety_stock_by_kind = Table(
     Column("quantity", Integer, nullable=False),
 )
 
+# Settings with the ledger version they are valid from (migration 0003): a snapshot of an earlier
+# version reads, per setting, the newest row at or before it. ``scope`` is kind (``code``),
+# location, sku, category (``code``) or position (location and sku); ``name`` is safety_stock,
+# online_threshold or category (a sku's, in ``text_value``); a null value clears the setting.
+setting_history = Table(
+    "setting_history",
+    metadata,
+    Column("version", BigInteger, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("location_id", Integer, nullable=True),
+    Column("sku_id", Integer, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("name", Text, nullable=False),
+    Column("value", BigInteger, nullable=True),
+    Column("text_value", Text, nullable=True),
+    Index("ix_setting_history_scope", "scope", "version"),
+)
+
 positions = Table(
     "positions",
     metadata,

@@ -7,14 +7,17 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
+from models.inventory import parse_catalog
 from models.problems import InvalidInput
+from storage.catalog import apply_catalog
 from storage.events import apply_event_batch
 from storage.orders import submit_orders
 from storage.positions import get_position
 from storage.runs import run_brokering
-from storage.snapshots import current_version_of
+from storage.snapshots import current_version_of, snapshot
 from tests.ledger_fixtures import batch, event, feed, ledger, ship_order
 
 __all__ = ["ledger"]
@@ -38,9 +41,7 @@ def sale(event_id: str, at: str, quantity: int = 1, location: str = "S-017") -> 
 
 
 @pytest.mark.parametrize("arrival", list(itertools.permutations(range(3))))
-def test_count_is_a_one_position_feed_as_of_its_occurred_at_in_any_arrival_order(
-    ledger, arrival
-):
+def test_count_is_a_one_position_feed_as_of_its_occurred_at_in_any_arrival_order(ledger, arrival):
     feed(ledger, [("S-017", "TEE", 10)], T0)
     events = [
         sale("early", "2026-11-27T01:30:00Z", 2),  # before the count: superseded by it
@@ -172,7 +173,14 @@ def test_found_variances_that_would_take_on_hand_past_the_limit_are_refused(ledg
         "f", "variance", "S-017", "2026-11-27T03:00:00Z", sku="TEE", quantity=1, reason="found"
     )
     with pytest.raises(InvalidInput) as refused:
-        apply_event_batch(ledger, batch(sale("s", "2026-11-27T02:00:00Z"), found, {**found, "id": "f2", "occurred_at": "2026-11-27T04:00:00Z"}))
+        apply_event_batch(
+            ledger,
+            batch(
+                sale("s", "2026-11-27T02:00:00Z"),
+                found,
+                {**found, "id": "f2", "occurred_at": "2026-11-27T04:00:00Z"},
+            ),
+        )
     assert [p.type for p in refused.value.problems] == ["beyond_limit"]
     assert refused.value.problems[0].loc[:2] == ("events", 2)
     assert on_hand(ledger, "S-017", "TEE") == 1_000_000_000
@@ -185,3 +193,40 @@ def test_sales_that_would_take_on_hand_below_minus_the_limit_are_refused(ledger)
         apply_event_batch(ledger, batch(sale("s2", "2026-11-27T03:00:00Z", 1)))
     assert refused.value.problems[0].type == "beyond_limit"
     assert on_hand(ledger, "S-017", "TEE") == -1_000_000_000
+
+
+# --- snapshots of earlier versions read the settings as they were ----------------------------
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"skus": [{"sku": "TEE", "safety_stock": 2}]},
+        {
+            "locations": [
+                {"id": "S-017", "kind": "store", "lat": 40.75, "lon": -73.99, "safety_stock": 2}
+            ]
+        },
+        {"safety_stock_by_kind": {"store": 2}},
+        {"position_safety_stock": [{"location_id": "S-017", "sku": "TEE", "safety_stock": 2}]},
+    ],
+    ids=["sku", "location", "kind", "position"],
+)
+def test_snapshot_of_an_earlier_version_reads_the_settings_as_they_were(ledger, setting):
+    version = feed(ledger, [("S-017", "TEE", 12)], T0).version
+    apply_catalog(ledger, parse_catalog(setting))
+    then = snapshot(ledger, version=version).to_frame().set_index("sku").loc["TEE"]
+    now = snapshot(ledger).to_frame().set_index("sku").loc["TEE"]
+    assert (int(then["safety_stock"]), int(then["atp"])) == (0, 12)
+    assert (int(now["safety_stock"]), int(now["atp"])) == (2, 10)
+
+
+def test_snapshot_of_an_earlier_version_reads_the_online_thresholds_as_they_were(ledger):
+    apply_catalog(ledger, parse_catalog({"skus": [{"sku": "TEE", "online_threshold": 1}]}))
+    version = feed(ledger, [("S-017", "TEE", 12)], T0).version
+    apply_catalog(ledger, parse_catalog({"skus": [{"sku": "TEE", "online_threshold": 5}]}))
+    then = snapshot(ledger, version=version)
+    now = snapshot(ledger)
+    sku = int(np.flatnonzero(then.catalog.sku_code == "TEE")[0])
+    assert then.catalog.sku_online_threshold[sku] == 1
+    assert now.catalog.sku_online_threshold[sku] == 5
