@@ -27,13 +27,13 @@ import numpy as np
 import orjson
 
 from models.inventory import parse_catalog, parse_feed_header
+from services.morning import MorningFeed, morning_run
 from storage.availability import publish
 from storage.catalog import apply_catalog
 from storage.db import make_engine
 from storage.events import apply_event_batch
 from storage.feeds import load_feed_file
 from storage.migrate import upgrade
-from storage.morning import MorningFeed, morning_run
 from storage.orders import submit_orders
 from storage.snapshots import snapshot
 

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import orjson
 
-from core.settings import get_settings
 from cli.io import read_bytes, write_json
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
+from core.settings import get_settings
 from models.inventory import parse_feed_header
 from models.problems import InvalidInput, Problem
+from services.brokering import run_brokering
+from services.morning import MorningFeed, morning_run
 from storage.availability import export_csv, publish
-from storage.morning import MorningFeed, morning_run
 from storage.orders import get_order, submit_orders
-from storage.runs import get_run, run_brokering
+from storage.runs import get_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -10,8 +10,8 @@ from functools import wraps
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from core.settings import Settings, get_settings
 from cli.io import EXIT_BAD_INPUT, report_invalid
+from core.settings import Settings, get_settings
 from models.problems import InvalidInput
 from storage.session import engine_for
 

@@ -44,6 +44,7 @@ from storage.db import (
     now_us,
     write_transaction,
 )
+from storage.order_updates import append_updates
 
 CHUNK = 400  # pairs per query: 800 parameters, well under SQLite's limit
 EMPTY_STOCK = StockEventColumns(
@@ -304,6 +305,7 @@ class _BatchApplier:
                 if isinstance(n.event, ShippedEvent | RejectedEvent)
             }
         )
+        self.no_split_at = self._no_split_reservations(others, locations)
         stock_location = np.array(
             [locations[stock.location_id[i]] for i in stock_rows.tolist()], dtype=np.int64
         )
@@ -312,6 +314,7 @@ class _BatchApplier:
         # Positions an approval, shipment or rejection touches go event by event, with all their
         # events (so the order within a position holds); the rest take the vectorised path.
         slow_pairs = self._pairs_of(others, stock, stock_rows, stock_key)
+        slow_pairs |= {(loc, sku) for keys in self.no_split_at.values() for _, _, loc, sku in keys}
         slow_keys = np.array(sorted((loc << 32) | sku for loc, sku in slow_pairs), dtype=np.int64)
         to_slow = (
             np.isin(stock_key, slow_keys)
@@ -331,6 +334,9 @@ class _BatchApplier:
         self.reservation_updates: dict[int, tuple[int, str]] = {}
         self.requeued: dict[tuple[str, str], int] = defaultdict(int)
         self.exclusions: set[tuple[str, int, str]] = set()
+        self.order_updates: list[tuple[str, str, dict[str, Any], int]] = []
+        # History rows of no-split releases, one per position (the last in the batch).
+        self.releases: dict[tuple[int, int], tuple[Any, ...]] = {}
         # Stable sort: the order things happened, batch order between equal times.
         timed = sorted(
             ((to_us(n.event.occurred_at), n.index, n) for n in others), key=lambda t: (t[0], t[1])
@@ -542,6 +548,49 @@ class _BatchApplier:
                 found[(order_id, line_id, loc)].append([reservation_id, open_quantity])
         return found
 
+    def _no_split_reservations(
+        self, others: list[NumberedEvent], locations: dict[str, int]
+    ) -> dict[tuple[str, int], list[tuple[str, str, int, int]]]:
+        """For each rejection of an order that may not split: every open reservation of the
+        order at the rejecting location, as (order, line, location, sku) keys (they are released
+        with it, and the whole order brokered again). Added to ``self.reservations``."""
+        rejected = {
+            (n.event.order_id, locations[n.event.location_id])
+            for n in others
+            if isinstance(n.event, RejectedEvent)
+        }
+        if not rejected:
+            return {}
+        mark = _mark(self.connection)
+        order_ids = sorted({order_id for order_id, _ in rejected})
+        no_split: set[str] = set()
+        for start in range(0, len(order_ids), CHUNK):
+            part = order_ids[start : start + CHUNK]
+            for order_id, payload in self.connection.exec_driver_sql(
+                f"SELECT id, payload FROM orders WHERE id IN ({', '.join([mark] * len(part))})",
+                tuple(part),
+            ):
+                if orjson.loads(payload).get("allow_split") is False:
+                    no_split.add(order_id)
+        found: dict[tuple[str, int], list[tuple[str, str, int, int]]] = defaultdict(list)
+        for order_id, loc in sorted(rejected):
+            if order_id not in no_split:
+                continue
+            rows = self.connection.exec_driver_sql(
+                "SELECT line_id, sku_id, id, open_quantity FROM reservations WHERE order_id ="
+                f" {mark} AND location_id = {int(loc)} AND status = 'open' ORDER BY id",
+                (order_id,),
+            ).all()
+            lines: dict[str, int] = {}
+            loaded = {(order_id, line_id, loc) for line_id, *_ in rows} & self.reservations.keys()
+            for line_id, sku_id, reservation_id, open_quantity in rows:
+                lines[line_id] = sku_id
+                key = (order_id, line_id, loc)
+                if key not in loaded:
+                    self.reservations[key].append([reservation_id, open_quantity])
+            found[(order_id, loc)] = [(order_id, line, loc, sku) for line, sku in lines.items()]
+        return found
+
     # -- the rules ----------------------------------------------------------------------------
 
     def _problem(self, numbered: NumberedEvent, field: str, msg: str, kind: str) -> None:
@@ -608,6 +657,8 @@ class _BatchApplier:
             self._limit_problem(numbered.where, after.on_hand, after.held)
             return
         self.positions[pair] = after
+        if isinstance(event, RejectedEvent) and (event.order_id, loc) in self.no_split_at:
+            self._release_order_at(event, loc, occurred_us)
         self.outcomes[effect.outcome.value] += 1
         self.event_rows.append(
             (
@@ -665,6 +716,7 @@ class _BatchApplier:
         if isinstance(event, ShippedEvent):
             effect = ledger.shipped(event.quantity, open_reserved, occurred_us, rules, position)
             self._settle(reservations, -effect.reserved_delta, "shipped")
+            self._order_update(event, "shipped", event.quantity, occurred_us)
             return effect
         detail["not_found"] = event.not_found
         effect = ledger.rejected(
@@ -675,7 +727,37 @@ class _BatchApplier:
         # Back to the queue, never again to this location.
         self.requeued[(event.order_id, event.line_id)] += released
         self.exclusions.add((event.order_id, loc, event.id))
+        self._order_update(event, "rejected", released, occurred_us)
         return effect
+
+    def _order_update(
+        self, event: ShippedEvent | RejectedEvent, status: str, quantity: int, occurred_us: int
+    ) -> None:
+        line = {"line_id": event.line_id, "location_id": event.location_id, "quantity": quantity}
+        self.order_updates.append((event.order_id, status, {"lines": [line]}, occurred_us))
+
+    def _release_order_at(self, event: RejectedEvent, loc: int, occurred_us: int) -> None:
+        """An order that may not split was rejected at ``loc``: its other units reserved there
+        are released too and go back to the queue with it (the exclusion keeps it away)."""
+        for order_id, line_id, _, sku in self.no_split_at[(event.order_id, loc)]:
+            reservations = self.reservations.get((order_id, line_id, loc), [])
+            released = sum(open_quantity for _, open_quantity in reservations)
+            if released <= 0:
+                continue
+            self._settle(reservations, released, "rejected")
+            self.requeued[(order_id, line_id)] += released
+            before = self.positions.get((loc, sku), Position())
+            after = ledger.apply_effect(before, Effect(Outcome.APPLIED, reserved_delta=-released))
+            self.positions[(loc, sku)] = after
+            self.releases[(loc, sku)] = (
+                (loc, sku, self.version, "release", event.id, occurred_us,
+                 after.on_hand, after.reserved, after.held)
+            )  # fmt: skip
+            self.order_updates.append(
+                (order_id, "rejected", {"lines": [{"line_id": line_id,
+                 "location_id": event.location_id, "quantity": released}], "released": True},
+                 occurred_us)
+            )  # fmt: skip
 
     def _settle(self, reservations: list[list[int]], quantity: int, status: str) -> None:
         """Take ``quantity`` off the open reservations of a line, oldest first."""
@@ -786,3 +868,12 @@ class _BatchApplier:
             " ON CONFLICT (order_id, location_id) DO NOTHING",
             sorted(self.exclusions),
         )
+        if self.releases:
+            bulk_insert(
+                connection,
+                "position_history",
+                ("location_id", "sku_id", "version", "cause", "ref", "at_us", "on_hand",
+                 "reserved", "held"),
+                list(self.releases.values()),
+            )  # fmt: skip
+        append_updates(connection, self.version, self.order_updates)

@@ -290,3 +290,18 @@ availability_publications = Table(
     # Before migration 0002 the id of the publication's last change row; now always 0.
     Column("last_change_id", BigInteger, nullable=False),
 )
+
+# The order updates feed (migration 0004): what became of each order, in the order it happened;
+# "updates since cursor c" are the rows of seq > c. ``detail`` is the update's JSON (lines with
+# location and units, what is open and why, the rejecting location).
+order_updates = Table(
+    "order_updates",
+    metadata,
+    Column("seq", RowId, primary_key=True, autoincrement=True),
+    Column("order_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_order_updates_order", "order_id", "seq"),
+)

@@ -13,9 +13,11 @@ from api.deps import PROBLEMS_RESPONSE, EngineDep, json_response, not_found, ref
 from api.security import ReadAccess, SettingsDep, WriteAccess
 from core.settings import Settings
 from models.inventory import BrokeringRunOut, parse_feed_header
+from models.morning import MorningRunReport
 from models.problems import InvalidInput, Problem
-from storage.morning import MorningFeed, MorningRunReport, morning_run
-from storage.runs import get_run, run_brokering
+from services.brokering import run_brokering
+from services.morning import MorningFeed, morning_run
+from storage.runs import get_run
 
 router = APIRouter(tags=["brokering"], responses=PROBLEMS_RESPONSE)
 

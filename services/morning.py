@@ -12,31 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from models.inventory import BrokeringRunOut, FeedHeader, FeedResult
+from models.inventory import BrokeringRunOut, FeedHeader
+from models.morning import MorningRunReport
 from models.problems import InvalidInput
+from services.brokering import run_brokering
 from storage.availability import Publication, publish
 from storage.feeds import load_feed_file
-from storage.runs import run_brokering
 
 
 @dataclass(frozen=True, slots=True)
 class MorningFeed:
     path: Path
     header: FeedHeader | None = None  # needed for CSV; a JSON feed carries its own
-
-
-class MorningRunReport(BaseModel):
-    feeds: list[FeedResult]
-    run_id: int
-    orders: int
-    summary: dict[str, Any]
-    solver: dict[str, Any]
-    availability_cursor: int
-    availability_rows_changed: int
-    seconds: dict[str, float]
 
 
 def morning_run(
