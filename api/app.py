@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.routers import availability, inventory, orders, runs, solve
+from api.routers import availability, inventory, order_updates, orders, runs, solve
 from api.security import BodySizeLimitMiddleware
 
 
@@ -22,6 +22,7 @@ def create_app() -> FastAPI:
     app.include_router(orders.router)
     app.include_router(runs.router)
     app.include_router(availability.router)
+    app.include_router(order_updates.router)
     app.add_middleware(BodySizeLimitMiddleware)
 
     def openapi() -> dict[str, Any]:

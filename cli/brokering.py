@@ -16,6 +16,7 @@ from models.problems import InvalidInput, Problem
 from services.brokering import run_brokering
 from services.morning import MorningFeed, morning_run
 from storage.availability import export_csv, publish
+from storage.order_updates import read_updates
 from storage.orders import get_order, submit_orders
 from storage.runs import get_run
 
@@ -31,6 +32,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     show.add_argument("order_id")
     add_database_option(show)
     show.set_defaults(handler=orders_show)
+    updates = orders_commands.add_parser(
+        "updates",
+        help="what became of each order since a cursor (the order updates feed)",
+        description="Queued, brokered, partly brokered, rejected, shipped; oldest first, as JSON "
+        "with the cursor to ask since next.",
+    )
+    updates.add_argument("--since", type=int, default=0, metavar="CURSOR")
+    updates.add_argument("--limit", type=int, default=1000)
+    add_database_option(updates)
+    updates.set_defaults(handler=orders_updates)
 
     broker = subparsers.add_parser(
         "broker",
@@ -118,6 +129,13 @@ def orders_submit(args: argparse.Namespace) -> int:
 @handles_bad_input
 def orders_show(args: argparse.Namespace) -> int:
     write_json(get_order(engine_of(args), args.order_id).model_dump(mode="json"), None)
+    return 0
+
+
+@handles_bad_input
+def orders_updates(args: argparse.Namespace) -> int:
+    page = read_updates(engine_of(args), max(args.since, 0), max(args.limit, 1))
+    write_json(page.model_dump(mode="json"), None)
     return 0
 
 
