@@ -10,12 +10,12 @@ import pytest
 
 from models.inventory import parse_catalog
 from models.problems import InvalidInput
+from services.brokering import run_brokering
 from storage.catalog import apply_catalog
 from storage.events import apply_event_batch
 from storage.feeds import load_feed
 from storage.orders import get_order, submit_orders
 from storage.positions import get_history, get_position
-from services.brokering import run_brokering
 from storage.snapshots import snapshot
 from tests.ledger_fixtures import batch, event, feed, ledger, ship_order
 

@@ -12,11 +12,11 @@ import pytest
 
 from models.inventory import parse_catalog
 from models.problems import InvalidInput
+from services.brokering import run_brokering
 from storage.catalog import apply_catalog
 from storage.events import apply_event_batch
 from storage.orders import submit_orders
 from storage.positions import get_position
-from services.brokering import run_brokering
 from storage.snapshots import current_version_of, snapshot
 from tests.ledger_fixtures import batch, event, feed, ledger, ship_order
 

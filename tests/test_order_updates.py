@@ -40,7 +40,7 @@ def test_order_updates_feed_tells_queued_brokered_rejected_brokered_again_and_sh
     assert [u.status for u in page.updates] == [
         "queued", "brokered", "rejected", "brokered", "shipped",
     ]  # fmt: skip
-    queued, brokered, rejected, again, shipped = page.updates
+    _, brokered, rejected, again, shipped = page.updates
     assert [(x.line_id, x.location_id, x.quantity) for x in brokered.lines] == [("1", where, 2)]
     assert [(x.location_id, x.quantity) for x in rejected.lines] == [(where, 2)]
     assert again.brokered_again and not brokered.brokered_again
