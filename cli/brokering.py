@@ -10,6 +10,7 @@ import orjson
 
 from cli.io import read_bytes, write_json
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
+from cli.progress import terminal_progress
 from core.settings import get_settings
 from models.inventory import parse_feed_header
 from models.problems import InvalidInput, Problem
@@ -142,11 +143,11 @@ def orders_updates(args: argparse.Namespace) -> int:
 @handles_bad_input
 def broker_command(args: argparse.Namespace) -> int:
     engine = engine_of(args)
-    run = (
-        get_run(engine, args.show)
-        if args.show is not None
-        else run_brokering(engine, _policy(args))
-    )
+    if args.show is not None:
+        run = get_run(engine, args.show)
+    else:
+        with terminal_progress() as progress:
+            run = run_brokering(engine, _policy(args), progress=progress)
     document = run.model_dump(mode="json")
     if args.output:
         write_json(document, args.output)
@@ -211,7 +212,8 @@ def morning_command(args: argparse.Namespace) -> int:
         from storage.availability import latest_cursor
 
         before = latest_cursor(connection)
-    report = morning_run(engine, feeds, _policy(args))
+    with terminal_progress() as progress:
+        report = morning_run(engine, feeds, _policy(args), progress)
     if args.export:
         # The changes since the previous publication: what the web shop has not seen yet.
         _export(engine, args.export, before)

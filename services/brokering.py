@@ -29,7 +29,7 @@ from engine.brokering_run import (
 from engine.snapshot import Snapshot
 from models.inventory import BrokeringRunOut, from_us
 from storage.catalog import sku_id_map
-from storage.db import now_us, read_transaction, write_transaction
+from storage.db import Progress, now_us, read_transaction, write_transaction
 from storage.order_updates import record_run_updates
 from storage.runs import commit_state, queued_orders, record_run, solve_locations
 from storage.snapshots import current_version, take_snapshot
@@ -50,11 +50,15 @@ def offered_rows(snapshot: Snapshot) -> list[OfferedRow]:
 
 
 def run_brokering(
-    engine: Engine, policy: dict[str, Any] | None = None, solve: SolveFunction | None = None
+    engine: Engine,
+    policy: dict[str, Any] | None = None,
+    solve: SolveFunction | None = None,
+    progress: Progress | None = None,
 ) -> BrokeringRunOut:
     """Broker every queued order against a snapshot and reserve, at commit, what the ledger
     still covers. Raises :class:`models.problems.InvalidInput` if the policy is refused."""
     solve = solve or _default_solve()
+    tell = progress or (lambda _message: None)
     started_us = now_us()
     started = time.perf_counter()
     with read_transaction(engine) as connection:
@@ -66,6 +70,7 @@ def run_brokering(
         )
         locations = solve_locations(connection)
     orders = [q.order for q in queue]
+    tell(f"brokering: {len(queue):,} orders on a snapshot of {snapshot.positions:,} positions")
     result = broker(locations, offered_rows(snapshot), queue, policy, solve)
     del snapshot
     # ``remaining`` is given for the positions the run allocated from, as of its commit: over
@@ -73,6 +78,7 @@ def run_brokering(
     result.pop("remaining", None)
     line_sku = {(o["id"], line["id"]): line["sku"] for o in orders for line in o["lines"]}
     unit_cost = {loc["id"]: float(loc.get("unit_cost", 0.0)) for loc in locations}
+    tell(f"brokering: committing {len(result['allocations']):,} allocations")
     with write_transaction(engine, "run") as write:
         connection = write.connection
         state = commit_state(connection, queue, result["allocations"], line_sku)

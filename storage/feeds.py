@@ -39,7 +39,7 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
-from storage.db import bulk_insert, bulk_update, is_sqlite, write_transaction
+from storage.db import Progress, bulk_insert, bulk_update, is_sqlite, write_transaction
 
 T = TypeVar("T")
 
@@ -56,14 +56,24 @@ def feed_format(path: Path) -> str:
     )
 
 
-def load_feed_file(engine: Engine, path: Path, header: FeedHeader | None = None) -> FeedResult:
+def load_feed_file(
+    engine: Engine,
+    path: Path,
+    header: FeedHeader | None = None,
+    progress: Progress | None = None,
+) -> FeedResult:
     """Load a feed file (CSV needs ``header``: source, basis, as_of; JSON carries its own)."""
     with open(path, "rb") as source:
-        return load_feed(engine, source, feed_format(path), header)
+        return load_feed(engine, source, feed_format(path), header, progress, name=path.name)
 
 
 def load_feed(
-    engine: Engine, source: IO[bytes], fmt: str, header: FeedHeader | None = None
+    engine: Engine,
+    source: IO[bytes],
+    fmt: str,
+    header: FeedHeader | None = None,
+    progress: Progress | None = None,
+    name: str = "",
 ) -> FeedResult:
     """Apply one full feed, whole or not at all.
 
@@ -107,11 +117,15 @@ def load_feed(
             connection, header.basis, as_of_us, write.version, ref, sku_id_map(connection)
         )
         problems: list[Problem] = []
+        read = 0
         for chunk, chunk_problems in prefetch(chunks):
+            read += int(chunk.line.size)
             problems.extend(chunk_problems)
             # After a problem the feed will be refused: rows are only checked from then on.
             applier.add(chunk, apply=not problems)
             problems.extend(applier.take_problems())
+            if progress:
+                progress(f"feed {name}: {read:,} rows read, {applier.rows:,} applied")
         problems.extend(applier.duplicate_rows())
         if problems:
             raise InvalidInput(problems, what="feed")
