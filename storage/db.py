@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, NoReturn
 
+import numpy as np
 from sqlalchemy import Connection, Engine, create_engine, event, insert
 
 from storage import tables
@@ -187,6 +188,33 @@ def bulk_insert(
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+    cursor.close()
+
+
+PG_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags 0, no extension
+PG_BINARY_TRAILER = b"\xff\xff"
+
+
+def copy_arrays(connection: Connection, table: str, columns: dict[str, np.ndarray]) -> None:
+    """PostgreSQL: COPY aligned numpy columns into ``table`` in the binary format, built by numpy
+    in one buffer (no Python per row). int32 arrays go to ``integer`` columns, int64 to
+    ``bigint``."""
+    n = int(next(iter(columns.values())).size)
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for name, values in columns.items():
+        fields += [(f"{name}_size", ">i4"), (name, ">i8" if values.dtype.itemsize == 8 else ">i4")]
+    rows = np.empty(n, dtype=np.dtype(fields))
+    rows["count"] = len(columns)
+    for name, values in columns.items():
+        rows[f"{name}_size"] = values.dtype.itemsize
+        rows[name] = values
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
+    ) as copy:
+        copy.write(PG_BINARY_HEADER)
+        copy.write(rows.tobytes())
+        copy.write(PG_BINARY_TRAILER)
     cursor.close()
 
 

@@ -39,7 +39,14 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
-from storage.db import Progress, bulk_insert, bulk_update, is_sqlite, write_transaction
+from storage.db import (
+    Progress,
+    bulk_insert,
+    bulk_update,
+    copy_arrays,
+    is_sqlite,
+    write_transaction,
+)
 
 T = TypeVar("T")
 
@@ -232,6 +239,44 @@ def prefetch(chunks: Iterator[T], depth: int = 2) -> Iterator[T]:
                 worker.join(timeout=0.05)
 
 
+def replay_sql(as_of_us: int) -> str:
+    """Per position, what the ledger applied that occurred after ``as_of``: on_hand moved,
+    reserved moved (events and runs), reserved by runs."""
+    return (
+        "SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta), SUM(run_reserved)"
+        " FROM (SELECT location_id, sku_id, on_hand_delta, reserved_delta, 0 AS run_reserved"
+        f" FROM events WHERE occurred_us > {int(as_of_us)} AND sku_id IS NOT NULL"
+        " UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity, r.quantity FROM reservations r"
+        f" JOIN brokering_runs b ON b.id = r.run_id WHERE b.finished_us > {int(as_of_us)}"
+        ") later GROUP BY location_id, sku_id ORDER BY location_id, sku_id"
+    )
+
+
+def _stage_replay_on_server(connection: Connection, as_of_us: int) -> None:
+    """PostgreSQL: the replay of a feed aggregated into a temporary table by the server, and the
+    (empty) staging table its chunks are copied to."""
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS feed_replay (location_id integer, sku_id integer,"
+        " on_hand bigint, reserved bigint, runs bigint, PRIMARY KEY (location_id, sku_id))"
+    )
+    connection.exec_driver_sql("TRUNCATE feed_replay")
+    connection.exec_driver_sql(f"INSERT INTO feed_replay {replay_sql(as_of_us)}")
+    connection.exec_driver_sql("ANALYZE feed_replay")
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS feed_stage (line bigint, location_id integer,"
+        " sku_id integer, quantity bigint)"
+    )
+
+
+def _beyond_limit_problem(line: int, location: int, sku: int, new: int) -> Problem:
+    where = f"line {line}" if line >= 0 else f"unlisted position {location}/{sku}"
+    return Problem(
+        ("line", line) if line >= 0 else (),
+        f"{where}: would set on_hand to {new}, beyond the ledger's limit of {QUANTITY_LIMIT:,}",
+        "beyond_limit",
+    )
+
+
 def _parse(text: str | None) -> np.ndarray:
     return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
 
@@ -266,23 +311,23 @@ class _FeedApplier:
         self.lines: list[np.ndarray] = []
         self.rows = 0
         self.problems: list[Problem] = []
-        self.replay_key, self.replay_on_hand, self.replay_reserved, self.replay_runs = (
-            self._replay()
-        )
+        self.postgres = not is_sqlite(connection)
+        if self.postgres:
+            # PostgreSQL computes the new values itself: the replay stays on the server.
+            _stage_replay_on_server(connection, as_of_us)
+            empty = np.zeros(0, dtype=np.int64)
+            self.replay_key = self.replay_on_hand = self.replay_reserved = self.replay_runs = empty
+        else:
+            self.replay_key, self.replay_on_hand, self.replay_reserved, self.replay_runs = (
+                self._replay()
+            )
 
     def _replay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per position, what the ledger applied that occurred after ``as_of`` (events that
         arrived before this feed, reservations of later brokering runs): it goes on top of the
         feed's values, which count only what happened up to ``as_of``. Per position: key,
         on_hand moved, reserved moved (events and runs), reserved by runs."""
-        rows = self.connection.exec_driver_sql(
-            "SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta), SUM(run_reserved)"
-            " FROM (SELECT location_id, sku_id, on_hand_delta, reserved_delta, 0 AS run_reserved"
-            f" FROM events WHERE occurred_us > {self.as_of_us} AND sku_id IS NOT NULL"
-            " UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity, r.quantity FROM reservations r"
-            f" JOIN brokering_runs b ON b.id = r.run_id WHERE b.finished_us > {self.as_of_us}"
-            ") later GROUP BY location_id, sku_id ORDER BY location_id, sku_id"
-        ).all()
+        rows = self.connection.exec_driver_sql(replay_sql(self.as_of_us)).all()
         if not rows:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty, empty
@@ -310,7 +355,10 @@ class _FeedApplier:
         self.covered.update(pd.unique(location).tolist())
         self.rows += int(key.size)
         if apply and key.size:
-            self._write(key, chunk.quantity[keep], chunk.line[keep])
+            if self.postgres:
+                self._write_on_server(location, sku, chunk.quantity[keep], chunk.line[keep])
+            else:
+                self._write(key, chunk.quantity[keep], chunk.line[keep])
 
     def take_problems(self) -> list[Problem]:
         """Problems found while writing (positions the feed would take past the limits)."""
@@ -376,19 +424,12 @@ class _FeedApplier:
         newer_count = old_counted > self.as_of_us
         past_limits = ~newer_count & beyond_limits(new)
         for k in np.flatnonzero(past_limits).tolist():
-            where = (
-                f"line {int(line[k])}"
-                if line is not None
-                else f"unlisted position {int(key[k] >> 32)}/{int(key[k] & 0xFFFFFFFF)}"
-            )
             self.problems.append(
-                Problem(
-                    ("line", int(line[k])) if line is not None else (),
-                    f"{where}: would set on_hand to {int(new[k])}, beyond the ledger's limit"
-                    f" of {QUANTITY_LIMIT:,}",
-                    "beyond_limit",
+                _beyond_limit_problem(
+                    -1 if line is None else int(line[k]),
+                    int(key[k] >> 32), int(key[k] & 0xFFFFFFFF), int(new[k]),
                 )
-            )
+            )  # fmt: skip
         changed = ~newer_count & ~past_limits & (~exists | (old_on_hand != new))
         if not changed.any():
             return
@@ -443,6 +484,53 @@ class _FeedApplier:
             ),
         )
 
+    def _write_on_server(
+        self, location: np.ndarray, sku: np.ndarray, quantity: np.ndarray, line: np.ndarray
+    ) -> None:
+        """PostgreSQL: the rows go to a staging table by binary COPY, and one statement computes
+        every new value, updates and inserts the positions and writes their history, all on the
+        server (no position crosses the wire). ``line`` -1 marks unlisted positions."""
+        connection = self.connection
+        connection.exec_driver_sql("TRUNCATE feed_stage")
+        copy_arrays(
+            connection,
+            "feed_stage",
+            {"line": line.astype(np.int64), "location_id": location.astype(np.int32),
+             "sku_id": sku.astype(np.int32), "quantity": quantity.astype(np.int64)},
+        )  # fmt: skip
+        connection.exec_driver_sql("ANALYZE feed_stage")
+        chunk_locations = ", ".join(map(str, np.unique(location).tolist()))
+        v, limit, f = int(self.version), QUANTITY_LIMIT, int(self.factor)
+        beyond = connection.exec_driver_sql(
+            "WITH src AS MATERIALIZED ("
+            " SELECT s.line, s.location_id, s.sku_id, p.location_id IS NOT NULL AS present,"
+            "  p.on_hand AS old, COALESCE(p.counted_at_us, -1) > %(as_of)s AS newer,"
+            "  s.quantity + COALESCE(r.on_hand, 0) + %(f)s * (COALESCE(p.reserved, 0)"
+            "   - COALESCE(r.reserved, 0) + CASE WHEN s.line < 0 THEN COALESCE(r.runs, 0) ELSE 0 END)"
+            "   AS new"
+            " FROM feed_stage s"
+            " LEFT JOIN positions p ON p.location_id = s.location_id AND p.sku_id = s.sku_id"
+            f"  AND p.location_id IN ({chunk_locations})"
+            " LEFT JOIN feed_replay r ON r.location_id = s.location_id AND r.sku_id = s.sku_id),"
+            " upd AS (UPDATE positions t SET on_hand = src.new, version = %(v)s FROM src"
+            "  WHERE t.location_id = src.location_id AND t.sku_id = src.sku_id AND src.present"
+            "  AND NOT src.newer AND abs(src.new) <= %(limit)s AND src.old <> src.new"
+            f"  AND t.location_id IN ({chunk_locations})"
+            "  RETURNING t.location_id, t.sku_id, t.on_hand, t.reserved, t.held),"
+            " ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, version)"
+            "  SELECT location_id, sku_id, new, 0, 0, %(v)s FROM src"
+            "  WHERE NOT present AND abs(new) <= %(limit)s"
+            "  RETURNING location_id, sku_id, on_hand, reserved, held),"
+            " hist AS (INSERT INTO position_history (location_id, sku_id, version, on_hand,"
+            "  reserved, held) SELECT location_id, sku_id, %(v)s, on_hand, reserved, held FROM upd"
+            "  UNION ALL SELECT location_id, sku_id, %(v)s, on_hand, reserved, held FROM ins)"
+            " SELECT line, location_id, sku_id, new FROM src"
+            " WHERE abs(new) > %(limit)s AND NOT newer ORDER BY line",
+            {"as_of": int(self.as_of_us), "f": f, "v": v, "limit": limit},
+        ).all()
+        for row_line, row_location, row_sku, new in beyond:
+            self.problems.append(_beyond_limit_problem(row_line, row_location, row_sku, new))
+
     def _replayed(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.replay_key.size == 0:
             zero = np.zeros(key.size, dtype=np.int64)
@@ -495,5 +583,12 @@ class _FeedApplier:
         for start in range(0, covered.size, 200):
             current_key = self._current(covered[start : start + 200])[0]
             unlisted = current_key[~_contains(listed, current_key)]
-            if unlisted.size:
-                self._write(unlisted, np.zeros(unlisted.size, dtype=np.int64))
+            if unlisted.size == 0:
+                continue
+            zeros = np.zeros(unlisted.size, dtype=np.int64)
+            if self.postgres:
+                self._write_on_server(
+                    unlisted >> 32, unlisted & 0xFFFFFFFF, zeros, np.full(unlisted.size, -1)
+                )
+            else:
+                self._write(unlisted, zeros)

@@ -230,3 +230,15 @@ def test_snapshot_of_an_earlier_version_reads_the_online_thresholds_as_they_were
     sku = int(np.flatnonzero(then.catalog.sku_code == "TEE")[0])
     assert then.catalog.sku_online_threshold[sku] == 1
     assert now.catalog.sku_online_threshold[sku] == 5
+
+
+def test_available_feed_row_that_would_take_on_hand_past_the_limit_is_refused(ledger):
+    feed(ledger, [("WH-EAST", "TEE", 10)], T0)
+    submit_orders(ledger, ship_order("SO-1", "TEE", 3))
+    run_brokering(ledger)
+    as_of = datetime.now(UTC).isoformat()
+    with pytest.raises(InvalidInput) as refused:
+        feed(ledger, [("WH-EAST", "CAP", 1), ("WH-EAST", "TEE", 1_000_000_000)], as_of,
+             basis="available", source="wms")  # fmt: skip
+    assert [(p.loc, p.type) for p in refused.value.problems] == [(("line", 3), "beyond_limit")]
+    assert on_hand(ledger, "WH-EAST", "TEE") == 10
