@@ -504,7 +504,8 @@ class _FeedApplier:
         beyond = connection.exec_driver_sql(
             "WITH src AS MATERIALIZED ("
             " SELECT s.line, s.location_id, s.sku_id, p.location_id IS NOT NULL AS present,"
-            "  p.on_hand AS old, COALESCE(p.counted_at_us, -1) > %(as_of)s AS newer,"
+            "  p.on_hand AS old, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.held, 0) AS held,"
+            "  COALESCE(p.counted_at_us, -1) > %(as_of)s AS newer,"
             "  s.quantity + COALESCE(r.on_hand, 0) + %(f)s * (COALESCE(p.reserved, 0)"
             "   - COALESCE(r.reserved, 0) + CASE WHEN s.line < 0 THEN COALESCE(r.runs, 0) ELSE 0 END)"
             "   AS new"
@@ -515,15 +516,14 @@ class _FeedApplier:
             " upd AS (UPDATE positions t SET on_hand = src.new, version = %(v)s FROM src"
             "  WHERE t.location_id = src.location_id AND t.sku_id = src.sku_id AND src.present"
             "  AND NOT src.newer AND abs(src.new) <= %(limit)s AND src.old <> src.new"
-            f"  AND t.location_id IN ({chunk_locations})"
-            "  RETURNING t.location_id, t.sku_id, t.on_hand, t.reserved, t.held),"
+            f"  AND t.location_id IN ({chunk_locations})),"
             " ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, version)"
             "  SELECT location_id, sku_id, new, 0, 0, %(v)s FROM src"
-            "  WHERE NOT present AND abs(new) <= %(limit)s"
-            "  RETURNING location_id, sku_id, on_hand, reserved, held),"
+            "  WHERE NOT present AND abs(new) <= %(limit)s),"
+            # Every row updated or inserted above, with its new values: its history row.
             " hist AS (INSERT INTO position_history (location_id, sku_id, version, on_hand,"
-            "  reserved, held) SELECT location_id, sku_id, %(v)s, on_hand, reserved, held FROM upd"
-            "  UNION ALL SELECT location_id, sku_id, %(v)s, on_hand, reserved, held FROM ins)"
+            "  reserved, held) SELECT location_id, sku_id, %(v)s, new, reserved, held FROM src"
+            "  WHERE abs(new) <= %(limit)s AND (NOT present OR (NOT newer AND old <> new)))"
             " SELECT line, location_id, sku_id, new FROM src"
             " WHERE abs(new) > %(limit)s AND NOT newer ORDER BY line",
             {"as_of": int(self.as_of_us), "f": f, "v": v, "limit": limit},
