@@ -398,6 +398,29 @@ class _FeedApplier:
         order = np.argsort(key, kind="stable")
         return key[order], on_hand[order], reserved[order], held[order], counted[order]
 
+    def _current_keys(self, locations: np.ndarray) -> np.ndarray:
+        """Sorted keys of the locations' positions (only the keys cross the wire)."""
+        listing = ", ".join(map(str, locations.tolist()))
+        if self.postgres:
+            cursor = self.connection.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+            cursor.execute(
+                "SELECT location_id, string_agg(int8send(sku_id::int8), ''::bytea) FROM positions"
+                f" WHERE location_id IN ({listing}) GROUP BY location_id"
+            )
+            rows = cursor.fetchall()
+            cursor.close()
+            parts = [(np.int64(loc) << 32) | np.frombuffer(skus, dtype=">i8").astype(np.int64)
+                     for loc, skus in rows]  # fmt: skip
+        else:
+            rows = self.connection.exec_driver_sql(
+                f"SELECT location_id, {self._concat('sku_id')} FROM positions"
+                f" WHERE location_id IN ({listing}) GROUP BY location_id"
+            ).all()
+            parts = [(np.int64(loc) << 32) | _parse(skus) for loc, skus in rows]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate(parts))
+
     def _write(self, key: np.ndarray, quantity: np.ndarray, line: np.ndarray | None = None) -> None:
         """Set the positions of ``key`` from the feed (``quantity``; 0 for unlisted ones, which
         have no ``line``). A position the feed would take past the limits is a problem (the
@@ -581,7 +604,7 @@ class _FeedApplier:
         listed = np.sort(self._all_keys()[0])
         covered = np.array(sorted(self.covered), dtype=np.int64)
         for start in range(0, covered.size, 200):
-            current_key = self._current(covered[start : start + 200])[0]
+            current_key = self._current_keys(covered[start : start + 200])
             unlisted = current_key[~_contains(listed, current_key)]
             if unlisted.size == 0:
                 continue
