@@ -83,6 +83,7 @@ def publish(engine: Engine, progress: Progress | None = None) -> Publication:
                     (seq, scope, location, binary(skus), binary(quantities))
                     for location, skus, quantities in _packed(delta, locations)
                 ),
+                PACKED_ROW_TYPES,
             )
             _store_state(connection, scope, current, locations, seq)
             changed += int(delta.key.size)
@@ -92,6 +93,10 @@ def publish(engine: Engine, progress: Progress | None = None) -> Publication:
             f"UPDATE availability_publications SET rows_changed = {changed} WHERE seq = {seq}"
         )
     return Publication(seq, version, changed, round(time.perf_counter() - started, 3))
+
+
+# PostgreSQL types of a change set's columns (seq, scope, location, skus, quantities).
+PACKED_ROW_TYPES = ("bigint", "text", "integer", "bytea", "bytea")
 
 
 def _store_state(
@@ -110,6 +115,7 @@ def _store_state(
             (scope, location, binary(skus), binary(quantities), seq)
             for location, skus, quantities in _packed(current, locations)
         ),
+        ("text", "integer", "bytea", "bytea", "bigint"),
     )
 
 
