@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck format bench clean serve
+.PHONY: demo test install lint typecheck format bench clean serve fuzz
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Schema fuzzing of every API operation (also part of `make test`).
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest tests/test_api_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Dependencies the inventory routers share: the ledger's engine and the refusal response."""
+"""Dependencies and helpers the routers share: the ledger's engine, JSON in and out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import Depends, Response
 from sqlalchemy import Engine
 
 from core.settings import get_settings
-from models.problems import InvalidInput
+from models.problems import InvalidInput, Problem
 from storage.session import engine_for
 
 
@@ -25,18 +25,16 @@ def json_response(document: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(document), status_code=status_code, media_type="application/json")
 
 
-def refused(error: InvalidInput) -> Response:
-    """422 with every problem, the body FastAPI itself uses."""
-    return json_response(error.as_body(), status_code=422)
-
-
-def not_found(error: InvalidInput) -> Response:
-    return json_response(error.as_body(), status_code=404)
-
-
-PROBLEMS_RESPONSE: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key"},
-    403: {"description": "The API key is not accepted"},
-    413: {"description": "The body is larger than the configured limit"},
-    422: {"description": "Refused whole: every problem with its place (line, field)"},
-}
+def read_json_body(body: bytes, *, empty: Any = ...) -> Any:
+    """The decoded body, or a refusal saying where the JSON breaks. ``empty``: what an empty body
+    stands for (by default an empty body is refused like any malformed one)."""
+    if empty is not ... and not body.strip():
+        return empty
+    try:
+        # orjson: no recursion limit to crash on deep nesting, every number past int64 refused
+        # or read as a float, never wrapped
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            [Problem((), f"body is not valid JSON: {exc}", "json_invalid")]
+        ) from None

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from cli.io import EXIT_BAD_INPUT, report_invalid
@@ -47,7 +46,8 @@ def engine_of(args: argparse.Namespace, migrate: bool = True) -> Engine:
 def handles_bad_input(
     handler: Callable[[argparse.Namespace], int],
 ) -> Callable[[argparse.Namespace], int]:
-    """Refusals and bad settings become exit status 2 with the problem list on stderr."""
+    """Refusals become exit status 2 with the problem list on stderr (bad settings and an
+    unusable database are caught once for every command, in :func:`cli.main.main`)."""
 
     @wraps(handler)
     def wrapped(args: argparse.Namespace) -> int:
@@ -55,9 +55,6 @@ def handles_bad_input(
             return handler(args)
         except InvalidInput as error:
             return report_invalid(error)
-        except ValidationError as error:
-            print(f"bad settings: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
         except FileNotFoundError as error:
             print(f"no such file: {error.filename}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -12,6 +12,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from cli.io import EXIT_BAD_INPUT, report_invalid
+from core.settings import DatabaseUnavailable, SettingsInvalid
+from models.problems import InvalidInput
+
 # Subcommand modules, in the order `omnibroker --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "cli.demo",
@@ -66,8 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     owner = COMMAND_OWNERS.get(argv[0]) if argv else None
     parser = build_parser((owner,) if owner else COMMAND_MODULES)
     args = parser.parse_args(argv)
+    # The one place where refusals become exit status 2 and a message, never a traceback:
+    # bad input (every problem listed), bad settings, a database that cannot be used.
     try:
         status: int = args.handler(args)
+    except InvalidInput as error:
+        return report_invalid(error)
+    except (SettingsInvalid, DatabaseUnavailable) as error:
+        print(f"omnibroker: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 
 class Settings(BaseSettings):
@@ -46,6 +48,41 @@ class Settings(BaseSettings):
     run_time_limit_s: float = Field(
         default=60.0, gt=0, le=3600, description="Engine time limit of a brokering run."
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A client must send a request's headers within this time (slow clients are "
+        "cut off with 408, so they cannot hold connections open).",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest wait for the next part of a request body (408 after it).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        # imported here: the commands that need no database do not load SQLAlchemy
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL; use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            ) from None
+        if backend not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"unsupported database {backend!r}; use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB"
+            )
+        return url
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -69,7 +106,25 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.database_path.expanduser().resolve()}"
 
 
+class SettingsInvalid(ValueError):
+    """Settings that cannot be used: one line per bad ``OMNIBROKER_*`` variable and why (never
+    its value: it may be a secret)."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be used; one line: which database (its password hidden)
+    and why."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once. Raises :class:`SettingsInvalid`."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = [
+            f"OMNIBROKER_{str(item['loc'][0]).upper() if item['loc'] else '?'}: "
+            + item["msg"].removeprefix("Value error, ")
+            for item in error.errors(include_url=False)
+        ]
+        raise SettingsInvalid("\n".join(lines)) from None

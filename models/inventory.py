@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Annotated, Any, Literal
 
+import ijson
 import numpy as np
 import orjson
 import pandas as pd
@@ -30,14 +31,39 @@ from pydantic import (
     StrictBool,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from models.problems import InvalidInput, Problem, problems_from_validation_error
-from models.solve import Id, Latitude, Longitude, Money, Order, Sku
+from models.problems import (
+    NO_NUL_PATTERN,
+    InvalidInput,
+    Problem,
+    problems_from_validation_error,
+    sort_problems,
+    unique_problems,
+)
+from models.solve import (
+    MAX_ID_LENGTH,
+    MAX_QUANTITY,
+    Id,
+    Latitude,
+    Longitude,
+    Money,
+    Order,
+    Policy,
+    Sku,
+)
+from models.validation import order_problems
 
-EventQuantity = Annotated[int, Strict(), Field(ge=1)]
-FeedQuantity = Annotated[int, Strict(), Field(ge=0)]
-Setting = Annotated[int, Strict(), Field(ge=0)]
+# The contract's limits (shared/contract/inventory.md "Events"): an event moves 1 to 1e9 units (a
+# cycle count may say 0), a feed row holds 0 to 1e9, so no position's sum can overflow int64.
+# The fast readers below check the same bounds; tests/test_limits.py holds the two to agreement.
+EventQuantity = Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
+CountQuantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
+FeedQuantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
+Setting = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
 
 FeedSource = Literal["erp", "sim", "wms"]
 FeedBasis = Literal["physical", "available"]
@@ -80,11 +106,25 @@ class SaleEvent(_StockEvent):
     kind: Literal["sale"]
 
 
-class VarianceEvent(_StockEvent):
-    """POS, SIM: stock found wrong. ``count`` is a cycle count: ``on_hand`` becomes ``quantity``."""
+class VarianceEvent(_Event):
+    """POS, SIM: stock found wrong. ``count`` is a cycle count: ``on_hand`` becomes ``quantity``
+    (0 is a valid count; every other reason moves at least one unit)."""
 
     kind: Literal["variance"]
+    sku: Sku
     reason: VarianceReason
+    quantity: CountQuantity  # after reason: its check reads the reason
+
+    @field_validator("quantity")
+    @classmethod
+    def _only_a_count_may_be_zero(cls, quantity: int, info: ValidationInfo) -> int:
+        if quantity == 0 and info.data.get("reason") != "count":
+            raise PydanticCustomError(
+                "greater_than_equal",
+                "Input should be greater than or equal to 1 (only a count may be 0)",
+                {"ge": 1},
+            )
+        return quantity
 
 
 class ReceiptEvent(_StockEvent):
@@ -148,7 +188,10 @@ class NumberedEvent:
 
 STOCK_KINDS = frozenset({"sale", "variance", "receipt", "return"})
 VARIANCE_REASONS = frozenset({"lost", "damaged", "defective", "found", "count"})
-_ISO_WITH_ZONE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
+# ASCII digits only: str patterns' \d would also take "٣" and "²".
+_ISO_WITH_ZONE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)", re.ASCII
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,27 +239,35 @@ class EventBatch:
 
 def _is_fast_stock_row(row: Any, known_locations: Mapping[str, Any]) -> bool:
     """True when the row is certainly a valid stock event (a subset of what the schema accepts:
-    plain types, an ISO time with its zone); anything else goes through pydantic, row by row."""
+    plain types, an ISO time with its zone, the contract's limits); anything else goes through
+    pydantic, row by row, which alone says what is wrong."""
     if type(row) is not dict:
         return False
     kind = row.get("kind")
-    if kind not in STOCK_KINDS:
+    if type(kind) is not str or kind not in STOCK_KINDS:
         return False
-    event_id, location, sku, quantity, occurred = (
-        row.get("id"), row.get("location_id"), row.get("sku"), row.get("quantity"), row.get("occurred_at"),
+    event_id, location, sku, quantity, occurred, reason = (
+        row.get("id"), row.get("location_id"), row.get("sku"), row.get("quantity"),
+        row.get("occurred_at"), row.get("reason"),
     )  # fmt: skip
+    if kind == "variance" and (type(reason) is not str or reason not in VARIANCE_REASONS):
+        return False
     return (
         type(event_id) is str
-        and 0 < len(event_id) <= 200
+        and 0 < len(event_id) <= MAX_ID_LENGTH
+        and "\x00" not in event_id
         and type(location) is str
         and location in known_locations
         and type(sku) is str
-        and 0 < len(sku) <= 200
+        and 0 < len(sku) <= MAX_ID_LENGTH
+        and "\x00" not in sku
         and type(quantity) is int
-        and quantity >= 1
+        and (
+            1 <= quantity <= MAX_QUANTITY
+            or (quantity == 0 and kind == "variance" and reason == "count")
+        )
         and type(occurred) is str
         and _ISO_WITH_ZONE.fullmatch(occurred) is not None
-        and (kind != "variance" or row.get("reason") in VARIANCE_REASONS)
     )
 
 
@@ -229,9 +280,7 @@ def parse_event_rows(
     The rows that are plainly well-formed stock moves are checked with a few type tests each and
     their times parsed in one vectorised call; every other row is validated by the pydantic
     schema, which alone decides what is refused and why."""
-    if not isinstance(data, bytes | str):
-        data = data.read()
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    text = _event_text(data)
     items: list[tuple[tuple[str | int, ...], Any]] = []
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
@@ -328,14 +377,12 @@ def parse_events(
 def read_event_batch(data: bytes | str | IO[bytes]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     """Items of an event batch: a JSON array, ``{"events": [...]}``, or JSON lines (one event per
     line). JSON lines are yielded as raw text (validated straight from JSON, the fast path)."""
-    if not isinstance(data, bytes | str):
-        data = data.read()
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    text = _event_text(data)
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
             raise InvalidInput(
                 [Problem((), f"body is not valid JSON: {exc}", "json_invalid")], what="event batch"
             ) from None
@@ -358,11 +405,26 @@ def read_event_batch(data: bytes | str | IO[bytes]) -> Iterator[tuple[tuple[str 
             yield ("line", number), line
 
 
+def _event_text(data: bytes | str | IO[bytes]) -> str:
+    if not isinstance(data, bytes | str):
+        data = data.read()
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            [Problem(("line", line), f"line {line}: not UTF-8 ({exc.reason})", "utf8_invalid")],
+            what="event batch",
+        ) from None
+
+
 def _is_single_document(text: str) -> bool:
     # A JSON-lines batch also starts with "{"; it is one document only if it parses as one.
     try:
-        json.loads(text)
-    except json.JSONDecodeError:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
         return False
     return True
 
@@ -428,7 +490,7 @@ class FeedChunk:
     quantity: np.ndarray
 
 
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def read_csv_feed(
@@ -445,15 +507,26 @@ def read_csv_feed(
             chunksize=chunk_rows,
             engine="c",
         )
-    except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError as exc:
         raise InvalidInput(
             [Problem(("line", 1), f"line 1: not a CSV feed ({exc})", "csv_invalid")], what="feed"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(
+            [Problem((), f"not a well-formed CSV feed: {exc}", "csv_invalid")], what="feed"
         ) from None
     location_map = (
         pd.Series(location_ids, dtype="int64") if location_ids else pd.Series([], dtype="int64")
     )
     try:
         for frame in reader:
+            if not isinstance(frame.index, pd.RangeIndex):
+                # pandas takes a first data row with one field too many as naming an index
+                # column (and then shifts every column): refuse the feed instead.
+                raise InvalidInput(
+                    [Problem(("line", 2), "line 2: more fields than the header", "csv_invalid")],
+                    what="feed",
+                )
             missing = [column for column in FEED_COLUMNS if column not in frame.columns]
             if missing:
                 raise InvalidInput(
@@ -465,7 +538,9 @@ def read_csv_feed(
                     what="feed",
                 )
             yield _validate_feed_frame(frame, location_map)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except InvalidInput:
+        raise
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput(
             [Problem((), f"not a well-formed CSV feed: {exc}", "csv_invalid")], what="feed"
         ) from None
@@ -480,40 +555,59 @@ def _validate_feed_frame(
     quantity_text = frame["quantity"]
     quantity = pd.to_numeric(quantity_text, errors="coerce")
     if quantity.dtype.kind == "i":
-        bad_quantity = (quantity < 0).to_numpy()
+        bad_quantity = ((quantity < 0) | (quantity > MAX_QUANTITY)).to_numpy()
     else:
-        # Some value is not a plain integer ("2.0", "x", ""): find which, the slow way, but only
-        # in the chunks that need it.
-        bad_quantity = ~quantity_text.str.fullmatch(_DIGITS.pattern).to_numpy(dtype=bool)
-        quantity = quantity.where(~bad_quantity, 0)
+        # Some value is not a plain integer ("2.0", "x", "") or is past int64 (2^64, 1e20): find
+        # which, the slow way, but only in the chunks that need it. Never cast before the range
+        # check: 2^63 would wrap.
+        plain = quantity_text.str.fullmatch(_DIGITS.pattern).fillna(False).to_numpy(dtype=bool)
+        numbers = pd.to_numeric(quantity_text.where(plain, "0"), errors="coerce")
+        bad_quantity = ~plain | (numbers > MAX_QUANTITY).to_numpy()
+        quantity = numbers.where(~bad_quantity, 0)
     location_id = location.map(location_map)
     unknown_location = location_id.isna().to_numpy()
-    empty_sku = (frame["sku"].str.len() == 0).to_numpy()
-    bad = unknown_location | empty_sku | bad_quantity
+    sku_length = frame["sku"].str.len().fillna(0).to_numpy()
+    empty_sku = sku_length == 0
+    # too long, or holding a NUL (PostgreSQL cannot store it): both refused as the schema does
+    long_sku = (sku_length > MAX_ID_LENGTH) | frame["sku"].str.contains("\x00", regex=False).fillna(
+        False
+    ).to_numpy(dtype=bool)
+    bad = unknown_location | empty_sku | long_sku | bad_quantity
     problems: list[Problem] = []
     if bad.any():
         for index in np.flatnonzero(bad):
             line = int(lines[index])
             if unknown_location[index]:
                 value = location.iat[index]
-                reason = f"unknown location {value!r}" if value else "location_id is missing"
+                given = isinstance(value, str) and value != ""
+                reason = f"unknown location {value!r}" if given else "location_id is missing"
                 problems.append(
                     Problem(
                         ("line", line, "location_id"),
                         f"line {line}: {reason}",
-                        "unknown_location" if value else "missing",
+                        "unknown_location" if given else "missing",
                     )
                 )
             if empty_sku[index]:
                 problems.append(
                     Problem(("line", line, "sku"), f"line {line}: sku is missing", "missing")
                 )
+            if long_sku[index]:
+                problems.append(
+                    Problem(
+                        ("line", line, "sku"),
+                        f"line {line}: sku is longer than {MAX_ID_LENGTH} characters or "
+                        "holds a NUL character",
+                        "string_invalid",
+                    )
+                )
             if bad_quantity[index]:
                 value = quantity_text.iat[index]
                 problems.append(
                     Problem(
                         ("line", line, "quantity"),
-                        f"line {line}: quantity {value!r} is not an integer >= 0",
+                        f"line {line}: quantity {value!r} is not an integer in "
+                        f"[0, {MAX_QUANTITY:,}]",
                         "quantity_invalid",
                     )
                 )
@@ -528,7 +622,7 @@ def _validate_feed_frame(
 
 
 def read_json_feed(
-    source: IO[bytes] | IO[str], location_ids: Mapping[str, int], chunk_rows: int = 200_000
+    source: IO[bytes], location_ids: Mapping[str, int], chunk_rows: int = 200_000
 ) -> tuple[FeedHeader | None, Iterator[tuple[FeedChunk, list[Problem]]]]:
     """Stream a JSON feed document ``{"source", "basis", "as_of", "rows": [...]}``.
 
@@ -539,160 +633,161 @@ def read_json_feed(
     return stream.leading_header(), stream.chunks()
 
 
+_SCALAR_EVENTS = frozenset({"string", "number", "boolean", "null"})
+
+
 class JsonFeedStream:
-    """An incremental reader of one JSON feed document: rows are decoded one by one from a buffer,
-    so a feed of millions of rows never sits whole in memory."""
+    """An incremental reader of one JSON feed document (a seekable byte stream), on ijson's C
+    parser (yajl2_c): rows are decoded one by one from the bytes, so a feed of millions of rows
+    never sits whole in memory, and no read boundary can split a character or a number.
 
-    _WHITESPACE = re.compile(r"[ \t\n\r]*")
+    Two passes over the bytes: the header is read from the parser's events, which stop where
+    ``rows`` starts when the header came first; the rows are then built as objects in C."""
 
-    def __init__(
-        self, source: IO[bytes] | IO[str], location_ids: Mapping[str, int], chunk_rows: int
-    ) -> None:
+    _READ_BYTES = 1 << 20
+
+    def __init__(self, source: IO[bytes], location_ids: Mapping[str, int], chunk_rows: int) -> None:
         self._source = source
+        self._start = source.tell()
         self._locations = location_ids
         self._chunk_rows = chunk_rows
-        self._decoder = json.JSONDecoder()
-        self._buffer = ""
-        self._position = 0
-        self._eof = False
-        self._fields: dict[str, Any] = {}
-        self._in_rows = False
+        self._rows_seen = False
 
-    # -- low level ----------------------------------------------------------------------------
+    def _rewind(self) -> IO[bytes]:
+        self._source.seek(self._start)
+        return self._source
 
-    def _fill(self) -> None:
-        block = self._source.read(1 << 20)
-        if isinstance(block, bytes):
-            block = block.decode("utf-8")
-        if not block:
-            self._eof = True
-        self._buffer = self._buffer[self._position :] + block
-        self._position = 0
-
-    def _peek(self) -> str:
-        while True:
-            match = self._WHITESPACE.match(self._buffer, self._position)
-            self._position = match.end() if match else self._position
-            if self._position < len(self._buffer):
-                return self._buffer[self._position]
-            if self._eof:
-                return ""
-            self._fill()
-
-    def _expect(self, char: str) -> None:
-        if self._peek() != char:
-            found = self._peek() or "end of input"
-            raise InvalidInput(
-                [Problem((), f"feed JSON: expected {char!r}, found {found!r}", "json_invalid")],
-                what="feed",
-            )
-        self._position += 1
-
-    def _value(self) -> Any:
-        self._peek()
-        while True:
-            try:
-                value, end = self._decoder.raw_decode(self._buffer, self._position)
-            except json.JSONDecodeError as exc:
-                if self._eof:
-                    raise InvalidInput(
-                        [Problem((), f"feed JSON is malformed: {exc}", "json_invalid")], what="feed"
-                    ) from None
-                self._fill()
-                continue
-            if end == len(self._buffer) and not self._eof:
-                self._fill()  # a number may go on in the next block
-                continue
-            self._position = end
-            return value
-
-    # -- document structure -----------------------------------------------------------------
+    def _top_level_fields(self, stop_at_rows: bool) -> dict[str, Any]:
+        """The document's fields other than ``rows`` (a nested value stands as ``{}`` or ``[]``,
+        for the header's check to name); stops where ``rows`` starts if asked to."""
+        fields: dict[str, Any] = {}
+        with _json_errors():
+            events = ijson.parse(self._rewind(), buf_size=self._READ_BYTES)
+            first = next(events, None)
+            if first is None or first[1] != "start_map":
+                raise InvalidInput(
+                    [Problem((), "a JSON feed is an object with rows", "model_type")], what="feed"
+                )
+            for prefix, event, value in events:
+                if prefix == "rows":
+                    if event != "start_array":
+                        raise InvalidInput(
+                            [Problem(("rows",), "rows must be an array", "list_type")],
+                            what="feed",
+                        )
+                    self._rows_seen = True
+                    if stop_at_rows:
+                        return fields
+                    for inner_prefix, _, _ in events:  # skip the rows, in C
+                        if inner_prefix == "rows":  # its end_array
+                            break
+                elif "." not in prefix and prefix:
+                    if event in _SCALAR_EVENTS:
+                        fields[prefix] = value
+                    elif event == "start_map":
+                        fields[prefix] = {}
+                    elif event == "start_array":
+                        fields[prefix] = []
+        return fields
 
     def leading_header(self) -> FeedHeader | None:
-        self._expect("{")
-        while True:
-            if self._peek() == "}":
-                self._position += 1
-                return self._header_if_complete()
-            key = self._value()
-            self._expect(":")
-            if key == "rows":
-                self._expect("[")
-                self._in_rows = True
-                return self._header_if_complete()
-            self._fields[key] = self._value()
-            if self._peek() == ",":
-                self._position += 1
-
-    def _header_if_complete(self) -> FeedHeader | None:
-        if all(name in self._fields for name in ("source", "basis", "as_of")):
-            return parse_feed_header(self._fields)
+        """The header if its fields stand before ``rows``, else None."""
+        fields = self._top_level_fields(stop_at_rows=True)
+        if all(name in fields for name in ("source", "basis", "as_of")) or not self._rows_seen:
+            return parse_feed_header(fields)
         return None
 
     def header(self) -> FeedHeader:
-        """The header, once every row has been read (fields after ``rows`` included)."""
-        return parse_feed_header(self._fields)
+        """The header, wherever its fields stand (reads the document to its end)."""
+        return parse_feed_header(self._top_level_fields(stop_at_rows=False))
 
     def chunks(self) -> Iterator[tuple[FeedChunk, list[Problem]]]:
-        if not self._in_rows:
+        """Validated rows in chunks, each with the problems of its rows (``("rows", index)``)."""
+        if not self._rows_seen:
             raise InvalidInput([Problem(("rows",), "field required", "missing")], what="feed")
-        index = 0
         rows: list[tuple[int, int, str, int]] = []
         problems: list[Problem] = []
-        if self._peek() == "]":
-            self._position += 1
-        else:
-            while True:
-                raw = self._value()
-                self._check_row(index, raw, rows, problems)
-                index += 1
+        locations = self._locations
+        with _json_errors():
+            items = ijson.items(
+                self._rewind(), "rows.item", use_float=True, buf_size=self._READ_BYTES
+            )
+            for index, raw in enumerate(items):
+                fast = _fast_feed_row(raw, locations)
+                if fast is not None:
+                    rows.append((index, *fast))
+                else:
+                    _check_feed_row(index, raw, locations, rows, problems)
                 if len(rows) >= self._chunk_rows:
                     yield _chunk_of(rows), problems
                     rows, problems = [], []
-                separator = self._peek()
-                self._position += 1
-                if separator == "]":
-                    break
-                if separator != ",":
-                    raise InvalidInput(
-                        [
-                            Problem(
-                                ("rows", index),
-                                f"feed JSON: expected ',' or ']' after row {index - 1}",
-                                "json_invalid",
-                            )
-                        ],
-                        what="feed",
-                    )
-        # The fields after "rows".
-        while self._peek() == ",":
-            self._position += 1
-            key = self._value()
-            self._expect(":")
-            self._fields[key] = self._value()
-        self._expect("}")
         yield _chunk_of(rows), problems
 
-    def _check_row(
-        self, index: int, raw: Any, rows: list[tuple[int, int, str, int]], problems: list[Problem]
-    ) -> None:
-        where = ("rows", index)
-        try:
-            row = FEED_ROW_ADAPTER.validate_python(raw)
-        except ValidationError as exc:
-            problems.extend(_row_problems(exc, where))
-            return
-        location_id = self._locations.get(row.location_id)
-        if location_id is None:
-            problems.append(
-                Problem(
-                    (*where, "location_id"),
-                    f"rows[{index}]: unknown location {row.location_id!r}",
-                    "unknown_location",
-                )
-            )
-            return
-        rows.append((index, location_id, row.sku, row.quantity))
+
+@contextmanager
+def _json_errors() -> Iterator[None]:
+    """The parser's errors as a refusal naming what it found, and where (yajl's excerpt)."""
+    try:
+        yield
+    except ijson.JSONError as exc:
+        text = exc.args[0] if exc.args else str(exc)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        where = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+        raise InvalidInput(
+            [Problem((), f"feed JSON is malformed: {where}", "json_invalid")], what="feed"
+        ) from None
+
+
+def _fast_feed_row(raw: Any, locations: Mapping[str, int]) -> tuple[int, str, int] | None:
+    """(location, sku, quantity) when the row is certainly valid (plain types within the
+    contract's limits), else None: the schema then says what is wrong."""
+    if type(raw) is not dict:
+        return None
+    location, sku, quantity = raw.get("location_id"), raw.get("sku"), raw.get("quantity")
+    if (
+        type(location) is str
+        and type(sku) is str
+        and 0 < len(sku) <= MAX_ID_LENGTH
+        and "\x00" not in sku
+        and type(quantity) is int
+        and 0 <= quantity <= MAX_QUANTITY
+    ):
+        location_id = locations.get(location)
+        if location_id is not None:
+            return location_id, sku, quantity
+    return None
+
+
+def _check_feed_row(
+    index: int,
+    raw: Any,
+    locations: Mapping[str, int],
+    rows: list[tuple[int, int, str, int]],
+    problems: list[Problem],
+) -> None:
+    where = ("rows", index)
+    try:
+        row = FEED_ROW_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        problems.extend(_row_problems(exc, where))
+        location = raw.get("location_id") if isinstance(raw, dict) else None
+        if isinstance(location, str) and location not in locations:
+            problems.append(_unknown_feed_location(index, location))
+        return
+    location_id = locations.get(row.location_id)
+    if location_id is None:
+        problems.append(_unknown_feed_location(index, row.location_id))
+        return
+    rows.append((index, location_id, row.sku, row.quantity))
+
+
+def _unknown_feed_location(index: int, location: str) -> Problem:
+    return Problem(
+        ("rows", index, "location_id"),
+        f"rows[{index}]: unknown location {location!r}",
+        "unknown_location",
+    )
 
 
 def _chunk_of(rows: list[tuple[int, int, str, int]]) -> FeedChunk:
@@ -869,66 +964,28 @@ ORDER_ADAPTER: TypeAdapter[Order] = TypeAdapter(Order)
 
 def parse_orders(raw: Any, known_locations: Mapping[str, bool]) -> list[Order]:
     """One order or ``{"orders": [...]}``, validated against the solve contract's order schema.
-    ``known_locations`` maps location ids to whether they serve pickup."""
-    items = raw.get("orders") if isinstance(raw, dict) and "orders" in raw else [raw]
-    prefix: tuple[str | int, ...] = ("orders",) if isinstance(raw, dict) and "orders" in raw else ()
+    ``known_locations`` maps location ids to whether they serve pickup. Raises
+    :class:`InvalidInput` with every problem of every order: the schema's and the cross-reference
+    rules' (duplicate ids, what a delivery needs, unknown locations) together."""
+    batch = isinstance(raw, dict) and "orders" in raw
+    items = raw["orders"] if batch else [raw]
     if not isinstance(items, list):
         raise InvalidInput(
             [Problem(("orders",), "expected a list of orders", "list_type")], what="orders"
         )
     problems: list[Problem] = []
     orders: list[Order] = []
-    seen: set[str] = set()
     for index, item in enumerate(items):
-        where = (*prefix, index) if prefix else ()
         try:
-            order = ORDER_ADAPTER.validate_python(item)
+            orders.append(ORDER_ADAPTER.validate_python(item))
         except ValidationError as exc:
-            problems.extend(problems_from_validation_error(exc, prefix=where))
-            continue
-        if order.id in seen:
-            problems.append(
-                Problem((*where, "id"), f"duplicate order id {order.id!r}", "duplicate_id")
-            )
-        seen.add(order.id)
-        line_ids = [line.id for line in order.lines]
-        if len(set(line_ids)) != len(line_ids):
-            problems.append(
-                Problem(
-                    (*where, "lines"), "line ids must be unique within the order", "duplicate_id"
-                )
-            )
-        if order.delivery == "ship" and order.ship_to is None:
-            problems.append(Problem((*where, "ship_to"), "a ship order needs ship_to", "missing"))
-        if order.delivery == "pickup":
-            store = order.pickup_location_id
-            if store is None:
-                problems.append(
-                    Problem(
-                        (*where, "pickup_location_id"),
-                        "a pickup order needs pickup_location_id",
-                        "missing",
-                    )
-                )
-            elif store not in known_locations:
-                problems.append(
-                    Problem(
-                        (*where, "pickup_location_id"),
-                        f"unknown location {store!r}",
-                        "unknown_location",
-                    )
-                )
-            elif not known_locations[store]:
-                problems.append(
-                    Problem(
-                        (*where, "pickup_location_id"),
-                        f"location {store!r} does not serve pickup",
-                        "pickup_not_served",
-                    )
-                )
-        orders.append(order)
+            problems.extend(problems_from_validation_error(exc, prefix=("orders", index)))
+    problems.extend(order_problems({"orders": items}, dict(known_locations)))
     if problems:
-        raise InvalidInput(problems, what="orders")
+        # A single order is reported at its own fields, not under orders.0.
+        if not batch:
+            problems = [Problem(p.loc[2:], p.msg, p.type) for p in problems]
+        raise InvalidInput(sort_problems(unique_problems(problems)), what="orders")
     return orders
 
 
@@ -964,7 +1021,68 @@ class BrokeringRunOut(BaseModel):
     result: dict[str, Any]
 
 
+# --- bodies of the writes (their schemas are what the API documents) --------------------------
+
+
+class FeedDocument(FeedHeader):
+    """A full feed as one JSON document (read as a stream, never whole)."""
+
+    rows: list[FeedRow]
+
+
+class EventBatchDocument(_Wire):
+    """A batch of events; a bare JSON array of events and JSON lines are accepted too."""
+
+    events: list[Event]
+
+
+class OrderBatch(_Wire):
+    """Orders to queue; a single order object is accepted too."""
+
+    orders: list[Order]
+
+
+NoNul = Field(pattern=NO_NUL_PATTERN)
+
+
+class InboxFeed(_Wire):
+    """A feed file in the feed inbox; a CSV file needs ``source``, ``basis`` and ``as_of``."""
+
+    file: Annotated[str, Strict(), Field(min_length=1, max_length=255), NoNul]
+    source: FeedSource | None = None
+    basis: FeedBasis | None = None
+    as_of: AwareDatetime | None = None
+
+
+class BrokeringRunRequest(_Wire):
+    """A brokering run's options: the solve contract's policy (its time limit defaults to the
+    service's ``OMNIBROKER_RUN_TIME_LIMIT_S``)."""
+
+    policy: Policy | None = None
+
+    def policy_overrides(self) -> dict[str, Any]:
+        """Only the policy fields the caller set (the rest keep the run's defaults)."""
+        return self.policy.model_dump(exclude_unset=True) if self.policy is not None else {}
+
+
+class MorningRunRequest(BrokeringRunRequest):
+    feeds: list[InboxFeed] = Field(default_factory=list)
+
+
 # --- results of writes ------------------------------------------------------------------------
+
+
+class CatalogResult(BaseModel):
+    version: int
+    locations: int
+    skus: int
+
+
+class PublicationResult(BaseModel):
+    cursor: int
+    version: int
+    rows_changed: int
+    seconds: float
 
 
 class FeedResult(BaseModel):

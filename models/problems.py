@@ -6,13 +6,16 @@ so an OMS integrator parses one format whether pydantic or a cross-reference che
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 Path = tuple[str | int, ...]
+
+# Ids and skus may hold any character but NUL (PostgreSQL cannot store it in text).
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +53,32 @@ class InvalidInput(ValueError):
 
 def problems_from_validation_error(error: ValidationError, prefix: Path = ()) -> list[Problem]:
     """Pydantic's errors as problems, with the input's paths (``orders.3.lines.0.quantity``)."""
+    return problems_from_errors(error.errors(include_url=False), prefix)
+
+
+def problems_from_errors(items: Iterable[Mapping[str, Any]], prefix: Path = ()) -> list[Problem]:
+    """Pydantic's (or FastAPI's) error dicts as problems, each message said plainly."""
     problems = []
-    for item in error.errors(include_url=False):
-        msg = item["msg"]
+    for item in items:
+        msg = str(item["msg"])
         if item["type"] == "missing":
             msg = "field required"
-        problems.append(Problem(prefix + tuple(item["loc"]), msg, item["type"]))
+        elif (item.get("ctx") or {}).get("pattern") == NO_NUL_PATTERN:
+            msg = "must not contain a NUL character"
+        problems.append(Problem(prefix + tuple(item["loc"]), msg, str(item["type"])))
     return problems
+
+
+def unique_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Each (place, kind) once: a rule both passes check (a missing ship_to) is said once."""
+    seen: set[tuple[Path, str]] = set()
+    unique = []
+    for problem in problems:
+        key = (problem.loc, problem.type)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique
 
 
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
@@ -66,3 +88,17 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
         return tuple((0, f"{part:012d}") if isinstance(part, int) else (1, part) for part in p.loc)
 
     return sorted(problems, key=key)
+
+
+class ProblemOut(BaseModel):
+    """A problem on the wire."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problems(BaseModel):
+    """The body of every refusal (401, 403, 404, 408, 413, 422): every problem found, at once."""
+
+    detail: list[ProblemOut]

@@ -16,17 +16,32 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool
 
+from models.problems import NO_NUL_PATTERN
+
 # --- field types ------------------------------------------------------------------------------
 
-Id = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
-Sku = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+# The contract's limits ("Limits" in shared/contract/solve.md): no figure the engine adds up may
+# overflow int64 or lose a float's precision, so every quantity, capacity, cost and distance has a
+# ceiling. A value beyond it is refused, never wrapped, clipped or answered with a null.
+MAX_ID_LENGTH = 200
+MAX_QUANTITY = 1_000_000_000
+MAX_MONEY = 1_000_000.0
+MAX_COST_PER_KM = 1_000.0
+MAX_DISTANCE_KM = 20_040.0  # half the Earth's circumference: no two points are farther apart
+MAX_TIME_LIMIT_S = 3_600.0
+
+
+# An id is stored in the ledger, and PostgreSQL cannot store a NUL in text: refused at the edge.
+Id = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)]
+Sku = Id
 Latitude = Annotated[float, Strict(), Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
 Longitude = Annotated[float, Strict(), Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
-Money = Annotated[float, Strict(), Field(ge=0.0, allow_inf_nan=False)]
-Kilometres = Annotated[float, Strict(), Field(ge=0.0, allow_inf_nan=False)]
-StockQuantity = Annotated[int, Strict(), Field(ge=0)]
-LineQuantity = Annotated[int, Strict(), Field(ge=1)]
-Count = Annotated[int, Strict(), Field(ge=0)]
+Money = Annotated[float, Strict(), Field(ge=0.0, le=MAX_MONEY, allow_inf_nan=False)]
+CostPerKm = Annotated[float, Strict(), Field(ge=0.0, le=MAX_COST_PER_KM, allow_inf_nan=False)]
+Kilometres = Annotated[float, Strict(), Field(ge=0.0, le=MAX_DISTANCE_KM, allow_inf_nan=False)]
+StockQuantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
+LineQuantity = Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
 Priority = Annotated[int, Strict(), Field(ge=-1_000_000, le=1_000_000)]
 
 LocationKind = Literal["warehouse", "store"]
@@ -110,10 +125,12 @@ class ShipmentCostByKind(_Wire):
 
 class Policy(_Wire):
     shipment_cost: ShipmentCostByKind = ShipmentCostByKind()
-    cost_per_km: Money = 0.002
+    cost_per_km: CostPerKm = 0.002
     max_distance_km: Kilometres | None = None
-    time_limit_s: Annotated[float, Strict(), Field(gt=0.0, le=3600.0, allow_inf_nan=False)] = 10.0
-    relative_gap: Annotated[float, Strict(), Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.001
+    time_limit_s: Annotated[
+        float, Strict(), Field(gt=0.0, le=MAX_TIME_LIMIT_S, allow_inf_nan=False)
+    ] = 10.0
+    relative_gap: Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.001
     # Extension: the rule-based baseline of commercial OMSs instead of the optimiser.
     strategy: Strategy = Field(
         default="optimal",

@@ -14,7 +14,13 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from models.problems import InvalidInput, Problem, problems_from_validation_error, sort_problems
+from models.problems import (
+    InvalidInput,
+    Problem,
+    problems_from_validation_error,
+    sort_problems,
+    unique_problems,
+)
 from models.solve import SolveRequest
 
 
@@ -41,7 +47,7 @@ def parse_solve_request(raw: Any) -> SolveRequest:
         problems.extend(problems_from_validation_error(exc))
     problems.extend(cross_reference_problems(raw))
     if problems:
-        raise InvalidInput(sort_problems(_unique(problems)))
+        raise InvalidInput(sort_problems(unique_problems(problems)))
     assert request is not None
     return request
 
@@ -51,7 +57,7 @@ def cross_reference_problems(raw: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     locations = dict(_location_pickup(raw, problems))
     problems.extend(_inventory_problems(raw, locations))
-    problems.extend(_order_problems(raw, locations))
+    problems.extend(order_problems(raw, locations))
     return problems
 
 
@@ -109,7 +115,9 @@ def _inventory_problems(raw: dict[str, Any], locations: dict[str, bool]) -> Iter
                 seen[pair] = index
 
 
-def _order_problems(raw: dict[str, Any], locations: dict[str, bool]) -> Iterator[Problem]:
+def order_problems(raw: dict[str, Any], locations: dict[str, bool]) -> Iterator[Problem]:
+    """The rules of ``raw["orders"]`` that span fields: duplicate order and line ids, what a
+    delivery needs, known pickup and excluded locations (``locations``: id to serves pickup)."""
     seen: dict[str, int] = {}
     for index, order in _items(raw, "orders"):
         order_id = order.get("id")
@@ -172,15 +180,3 @@ def _order_problems(raw: dict[str, Any], locations: dict[str, bool]) -> Iterator
                 )
             else:
                 line_seen[line_id] = line_index
-
-
-def _unique(problems: list[Problem]) -> list[Problem]:
-    # ship_to missing is found by both passes when pydantic also flags it; say it once.
-    seen: set[tuple[tuple[str | int, ...], str]] = set()
-    unique = []
-    for problem in problems:
-        key = (problem.loc, problem.type)
-        if key not in seen:
-            seen.add(key)
-            unique.append(problem)
-    return unique

@@ -156,6 +156,7 @@ def prepare(source: ScenarioSource, *, seed: int | None = None) -> list[VariantR
     baseline = baseline_request(source, seed=seed)
     demand_seed = scenario.seed if seed is None else seed
     prepared = [VariantRequest(BASELINE_NAME, "The network and batch as they are.", [], baseline)]
+    positions: list[int] = []  # each prepared variant's place in the file
     problems = _contract_problems(source, ("baseline",), baseline)
     if problems:
         # Every variant would repeat the baseline's faults: report them once.
@@ -172,7 +173,9 @@ def prepare(source: ScenarioSource, *, seed: int | None = None) -> list[VariantR
         prepared.append(
             VariantRequest(variant.name, variant.description, describe_changes(variant), request)
         )
-    for variant_index, variant_request in enumerate(prepared[1:]):
+        positions.append(index)
+    # by place in the file: a variant refused above must not shift the ones after it
+    for variant_index, variant_request in zip(positions, prepared[1:], strict=True):
         problems.extend(
             _contract_problems(source, ("variants", variant_index), variant_request.request)
         )

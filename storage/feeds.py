@@ -195,6 +195,11 @@ def _concat(connection: Connection, column: str) -> str:
     return f"string_agg(({column})::text, ',' ORDER BY sku_id)"
 
 
+def _has_repeats(keys: np.ndarray) -> bool:
+    ordered = np.sort(keys)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Which of ``keys`` are in ``sorted_keys`` (binary search; no hashing of millions of keys)."""
     if sorted_keys.size == 0:
@@ -354,7 +359,9 @@ class _FeedApplier:
         self.lines.append(chunk.line[keep])
         self.covered.update(pd.unique(location).tolist())
         self.rows += int(key.size)
-        if apply and key.size:
+        # A key listed twice in one chunk would break the positions' unique index mid-write;
+        # the feed is refused by duplicate_rows() anyway, so the chunk is not written.
+        if apply and key.size and not _has_repeats(key):
             if self.postgres:
                 self._write_on_server(location, sku, chunk.quantity[keep], chunk.line[keep])
             else:

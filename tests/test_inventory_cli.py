@@ -78,7 +78,7 @@ def test_feed_with_bad_rows_exits_2_listing_each_line(tmp_path, capsys, db):
                          "--as-of", "2026-11-27T05:00:00Z", "--db", db)  # fmt: skip
     assert status == 2
     assert "line 3: unknown location 'NOWHERE'" in err
-    assert "line 4: quantity '-4' is not an integer >= 0" in err
+    assert "line 4: quantity '-4' is not an integer in [0, 1,000,000,000]" in err
     assert "Traceback" not in err
 
 

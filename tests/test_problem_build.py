@@ -73,20 +73,23 @@ def test_index_columns_are_int32_when_they_fit() -> None:
 
 
 def test_quantities_beyond_int32_are_allocated_whole() -> None:
-    # int32 index columns must not reach the quantities: a line may ask for 3 billion units.
+    # int32 index columns must not reach the quantities: each is at most the contract's limit of
+    # a billion, but three lines of a billion units add up past int32.
     raw = {
         "locations": [{"id": "W", "kind": "warehouse", "lat": 40.0, "lon": -74.0}],
-        "inventory": [{"location_id": "W", "sku": "A", "quantity": 5_000_000_000}],
+        "inventory": [{"location_id": "W", "sku": sku, "quantity": 1_000_000_000} for sku in "ABC"],
         "orders": [
             {
                 "id": "O",
                 "delivery": "ship",
                 "ship_to": {"lat": 41.0, "lon": -73.0},
-                "lines": [{"id": "1", "sku": "A", "quantity": 3_000_000_000}],
+                "lines": [{"id": sku, "sku": sku, "quantity": 1_000_000_000} for sku in "ABC"],
             }
         ],
     }
     data = build_problem(parse_solve_request(raw))
-    assert data.candidate_upper.tolist() == [3_000_000_000]
+    assert data.candidate_upper.tolist() == [1_000_000_000] * 3
     for preference in ("nearest", "cheapest"):
-        assert greedy_allocate(data, preference).tolist() == [3_000_000_000]
+        allocation = greedy_allocate(data, preference)
+        assert allocation.tolist() == [1_000_000_000] * 3
+        assert int(allocation.sum()) == 3_000_000_000

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import orjson
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import PROBLEMS_RESPONSE, EngineDep, json_response, not_found, refused
+from api.deps import EngineDep, json_response, read_json_body
+from api.errors import found
+from api.openapi import READ, WRITE, one_of, problem_responses
 from api.security import ReadAccess, WriteAccess
-from models.inventory import OrderStatus, OrderSubmission
-from models.problems import InvalidInput, Problem
+from models.inventory import OrderBatch, OrderStatus, OrderSubmission
+from models.problems import NO_NUL_PATTERN
+from models.solve import MAX_ID_LENGTH, Order
 from storage.orders import get_order, submit_orders
 
-router = APIRouter(tags=["orders"], responses=PROBLEMS_RESPONSE)
+router = APIRouter(tags=["orders"])
 
 
 @router.post(
@@ -20,27 +24,28 @@ router = APIRouter(tags=["orders"], responses=PROBLEMS_RESPONSE)
     dependencies=[WriteAccess],
     response_model=OrderSubmission,
     status_code=202,
+    responses=problem_responses(*WRITE),
     summary="Queue one order, or {orders: [...]}, in the solve contract's order shape",
-    description="Refused whole (422) if any order is bad. An order id already queued is "
-    "reported under duplicates and left as it is, so a retry is safe.",
+    description="Refused whole (422) if any order is bad, with every problem of every order. "
+    "An order id already queued is reported under duplicates and left as it is, so a retry is "
+    "safe.",
+    openapi_extra=one_of(Order, OrderBatch),
 )
 async def post_orders(request: Request, engine: EngineDep) -> Response:
-    try:
-        try:
-            raw = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(
-                [Problem((), f"body is not valid JSON: {exc}", "json_invalid")]
-            ) from None
-        result = await run_in_threadpool(submit_orders, engine, raw)
-    except InvalidInput as error:
-        return refused(error)
+    raw = read_json_body(await request.body())
+    result = await run_in_threadpool(submit_orders, engine, raw)
     return json_response(result.model_dump(mode="json"), status_code=202)
 
 
-@router.get("/v1/orders/{order_id}", dependencies=[ReadAccess], response_model=OrderStatus)
-def read_order(order_id: str, engine: EngineDep) -> Response:
-    try:
-        return json_response(get_order(engine, order_id).model_dump(mode="json"))
-    except InvalidInput as error:
-        return not_found(error)
+@router.get(
+    "/v1/orders/{order_id}",
+    dependencies=[ReadAccess],
+    response_model=OrderStatus,
+    responses=problem_responses(*READ, 404),
+    summary="An order's lines, what is allocated, and the locations it may no longer use",
+)
+def read_order(
+    order_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)],
+    engine: EngineDep,
+) -> Response:
+    return json_response(found(get_order, engine, order_id).model_dump(mode="json"))

@@ -1,7 +1,8 @@
 """``POST /v1/solve`` and ``GET /healthz``: the solve contract over HTTP.
 
 The body is read raw and validated by :mod:`models.validation`, the same path as the CLI, so a
-refusal lists every problem (schema and cross-reference) in one 422. The solve runs in a worker
+refusal lists every problem (schema and cross-reference) in one 422 (raised, answered by
+:mod:`api.errors`). The solve runs in a worker
 thread: OR-Tools releases the GIL while it searches, so a long solve never blocks the event loop.
 """
 
@@ -12,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api.deps import json_response
+from api.openapi import model_body, problem_responses
 from engine.problem import build_problem
 from engine.solve import solve_problem
-from models.problems import InvalidInput
 from models.solve import SolveRequest, SolveResponse
 from models.validation import parse_solve_request_json
 
@@ -27,31 +28,6 @@ router = APIRouter()
 _EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 _REQUEST_EXAMPLE = json.loads((_EXAMPLES / "solve_request.json").read_text())
 _RESPONSE_EXAMPLE = json.loads((_EXAMPLES / "solve_response.json").read_text())
-
-_PROBLEMS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "detail": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "loc": {
-                        "type": "array",
-                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                    },
-                    "msg": {"type": "string"},
-                    "type": {"type": "string"},
-                },
-                "required": ["loc", "msg", "type"],
-            },
-        }
-    },
-}
-
-
-def json_response(document: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(document), status_code=status_code, media_type="application/json")
 
 
 @router.get("/healthz", tags=["health"], summary="Liveness")
@@ -72,31 +48,14 @@ def healthz() -> dict[str, str]:
     response_model=SolveResponse,
     responses={
         200: {"content": {"application/json": {"example": _RESPONSE_EXAMPLE}}},
-        422: {
-            "description": "The request is refused: every problem, with its path",
-            "content": {"application/json": {"schema": _PROBLEMS_SCHEMA}},
-        },
+        **problem_responses(408, 413),
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/SolveRequest"},
-                    "example": _REQUEST_EXAMPLE,
-                }
-            },
-        }
-    },
+    openapi_extra=model_body(SolveRequest, example=_REQUEST_EXAMPLE),
 )
 async def solve_endpoint(request: Request) -> Response:
-    body = await request.body()
-    try:
-        # held in a list the worker empties: the validated request (0.8 GB at 200k orders) is
-        # let go of once the problem arrays are built, as the command line does
-        pending = [parse_solve_request_json(body)]
-    except InvalidInput as error:
-        return json_response(error.as_body(), status_code=422)
+    # held in a list the worker empties: the validated request (0.8 GB at 200k orders) is let
+    # go of once the problem arrays are built, as the command line does
+    pending = [parse_solve_request_json(await request.body())]
     return json_response(await run_in_threadpool(_solve_taking, pending))
 
 
@@ -106,11 +65,3 @@ def _solve_taking(pending: list[SolveRequest]) -> dict[str, Any]:
     started = time.perf_counter()
     data = build_problem(pending.pop())
     return solve_problem(data, started=started)
-
-
-def register_schemas(openapi: dict[str, Any]) -> None:
-    """Put the request schema into the OpenAPI components the raw-body route refers to."""
-    schema = SolveRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = openapi.setdefault("components", {}).setdefault("schemas", {})
-    components.update(schema.pop("$defs", {}))
-    components["SolveRequest"] = schema
