@@ -10,6 +10,7 @@ location no longer lists (they drop to zero).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -316,6 +317,7 @@ class _FeedApplier:
         self.lines: list[np.ndarray] = []
         self.rows = 0
         self.problems: list[Problem] = []
+        self.repeated = False
         self.postgres = not is_sqlite(connection)
         if self.postgres:
             # PostgreSQL computes the new values itself: the replay stays on the server.
@@ -361,11 +363,16 @@ class _FeedApplier:
         self.rows += int(key.size)
         # A key listed twice in one chunk would break the positions' unique index mid-write;
         # the feed is refused by duplicate_rows() anyway, so the chunk is not written.
-        if apply and key.size and not _has_repeats(key):
+        if apply and key.size and not _has_repeats(key) and not self.repeated:
             if self.postgres:
                 self._write_on_server(location, sku, chunk.quantity[keep], chunk.line[keep])
             else:
-                self._write(key, chunk.quantity[keep], chunk.line[keep])
+                try:
+                    self._write(key, chunk.quantity[keep], chunk.line[keep])
+                except sqlite3.IntegrityError:
+                    # A key an earlier chunk listed too (its history row exists): the feed is
+                    # refused by duplicate_rows(), so nothing more is written.
+                    self.repeated = True
 
     def take_problems(self) -> list[Problem]:
         """Problems found while writing (positions the feed would take past the limits)."""
@@ -549,11 +556,13 @@ class _FeedApplier:
             f"  AND t.location_id IN ({chunk_locations})),"
             " ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, version)"
             "  SELECT location_id, sku_id, new, 0, 0, %(v)s FROM src"
-            "  WHERE NOT present AND abs(new) <= %(limit)s),"
+            # A key an earlier chunk listed too is left alone: duplicate_rows() refuses the feed.
+            "  WHERE NOT present AND abs(new) <= %(limit)s ON CONFLICT DO NOTHING),"
             # Every row updated or inserted above, with its new values: its history row.
             " hist AS (INSERT INTO position_history (location_id, sku_id, version, on_hand,"
             "  reserved, held) SELECT location_id, sku_id, %(v)s, new, reserved, held FROM src"
-            "  WHERE abs(new) <= %(limit)s AND (NOT present OR (NOT newer AND old <> new)))"
+            "  WHERE abs(new) <= %(limit)s AND (NOT present OR (NOT newer AND old <> new))"
+            "  ON CONFLICT DO NOTHING)"
             " SELECT line, location_id, sku_id, new FROM src"
             " WHERE abs(new) > %(limit)s AND NOT newer ORDER BY line",
             {"as_of": int(self.as_of_us), "f": f, "v": v, "limit": limit},

@@ -242,3 +242,14 @@ def test_available_feed_row_that_would_take_on_hand_past_the_limit_is_refused(le
              basis="available", source="wms")  # fmt: skip
     assert [(p.loc, p.type) for p in refused.value.problems] == [(("line", 3), "beyond_limit")]
     assert on_hand(ledger, "WH-EAST", "TEE") == 10
+
+
+def test_feed_listing_a_position_in_two_chunks_is_refused_with_both_lines(ledger):
+    # Chunks of the CSV reader hold 500,000 rows: the repeat sits in the next chunk.
+    rows = [("S-017", f"SKU-{k}", 1) for k in range(500_000)] + [("S-017", "SKU-7", 2)]
+    with pytest.raises(InvalidInput) as refused:
+        feed(ledger, rows, T0)
+    assert [(p.loc, p.type) for p in refused.value.problems] == [
+        (("line", 500_002), "duplicate_row")
+    ]
+    assert snapshot(ledger).positions == 0
