@@ -269,3 +269,22 @@ def test_rejection_releases_the_no_split_orders_other_units_there_and_rebrokers_
         ("S-017", "1"),
         ("S-017", "2"),
     }
+
+
+def test_stock_where_no_order_may_be_served_is_not_offered(ledger):
+    from models.inventory import parse_catalog
+    from storage.catalog import apply_catalog
+
+    apply_catalog(ledger, parse_catalog({"locations": [
+        {"id": "S-042", "kind": "store", "lat": 40.71, "lon": -74.01, "ships": False},
+    ]}))  # fmt: skip
+    feed(ledger, [("S-042", "TEE", 3), ("WH-EAST", "TEE", 1)], T0)
+    submit_orders(ledger, ship_order("SO-1", "TEE", 1))
+    counting = CountingSolve()
+    run_brokering(ledger, solve=counting)
+    assert {r.location_id for r in counting.requests[0].inventory} == {"WH-EAST"}
+    # A pickup order at the store makes its stock eligible.
+    submit_orders(ledger, {"id": "P-1", "delivery": "pickup", "pickup_location_id": "S-042",
+                           "lines": [{"id": "1", "sku": "TEE", "quantity": 1}]})  # fmt: skip
+    run_brokering(ledger, solve=counting)
+    assert {r.location_id for r in counting.requests[1].inventory} == {"S-042"}
