@@ -196,6 +196,26 @@ def test_sales_during_a_run_apply_before_it_commits_and_the_run_leaves_the_cut_u
     assert (order.status, order.lines[0].allocated) == ("queued", 2)  # 3 units stay queued
 
 
+def test_a_feed_during_a_run_applies_and_the_run_reserves_no_more_than_the_atp_at_commit(ledger):
+    feed(ledger, [("WH-EAST", "TEE", 6)], T0)
+    submit_orders(ledger, {"orders": [ship_order("SO-1", "TEE", 4, priority=1),
+                                      ship_order("SO-2", "TEE", 2)]})  # fmt: skip
+
+    def solve_while_the_erp_counts(request: SolveRequest) -> dict[str, Any]:
+        response = solve(request)
+        feed(ledger, [("WH-EAST", "TEE", 5)], "2026-11-27T06:00:00Z")  # one unit less
+        return response
+
+    run = run_brokering(ledger, solve=solve_while_the_erp_counts)
+    position = get_position(ledger, "WH-EAST", "TEE")
+    assert (position.on_hand, position.reserved) == (5, 5)
+    # The most urgent order keeps its four; the other is cut to what is left.
+    assert {(a["order_id"], a["quantity"]) for a in run.result["allocations"]} == {
+        ("SO-1", 4), ("SO-2", 1),
+    }  # fmt: skip
+    assert get_order(ledger, "SO-2").status == "queued"
+
+
 def test_two_concurrent_runs_never_promise_the_same_unit(ledger):
     feed(ledger, [("WH-EAST", "TEE", 4)], T0)
     submit_orders(ledger, {"orders": [ship_order(f"SO-{n}", "TEE", 1) for n in range(6)]})
