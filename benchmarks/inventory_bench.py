@@ -214,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         "inputs (default: OMNIBROKER_BENCH_DATABASE_URL)",
     )
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument(
+        "--inputs-only", action="store_true", help="write the inputs to --workdir and stop"
+    )
+    parser.add_argument(
+        "--reuse-inputs", action="store_true", help="take the inputs in --workdir if there"
+    )
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="inventory-bench-") as scratch:
@@ -223,9 +229,16 @@ def main(argv: list[str] | None = None) -> int:
             f"sizes: {args.locations} locations x {args.skus} skus, {args.events} events,"
             f" {args.orders} orders, engine time limit {args.time_limit:.0f} s"
         )
-        rows = write_feed(work / "feed-day1.csv", args.locations, args.skus, rng)
-        write_events(work / "events.jsonl", args.events, args.locations, args.skus, rng)
-        write_feed(work / "feed-day2.csv", args.locations, args.skus, rng)
+        rows = args.locations * args.skus
+        inputs = [work / name for name in ("feed-day1.csv", "events.jsonl", "feed-day2.csv")]
+        if args.reuse_inputs and all(path.exists() for path in inputs):
+            print(f"inputs reused from {work} (written earlier with the same sizes and seed)")
+        else:
+            write_feed(inputs[0], args.locations, args.skus, rng)
+            write_events(inputs[1], args.events, args.locations, args.skus, rng)
+            write_feed(inputs[2], args.locations, args.skus, rng)
+        if args.inputs_only:
+            return 0
         urls = {"SQLite": f"sqlite:///{work / 'bench.db'}"}
         if args.postgres:
             urls["PostgreSQL"] = args.postgres
