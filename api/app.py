@@ -14,7 +14,16 @@ from fastapi_offline import FastAPIOffline
 from api.errors import install_error_handlers
 from api.observability import RequestContextMiddleware, configure_logging
 from api.openapi import register_schemas
-from api.routers import availability, inventory, metrics, orders, reports, runs, solve
+from api.routers import (
+    availability,
+    inventory,
+    metrics,
+    order_updates,
+    orders,
+    reports,
+    runs,
+    solve,
+)
 from api.security import BodyGuardMiddleware
 from core.settings import get_settings
 
@@ -48,6 +57,7 @@ def create_app() -> FastAPI:
     app.include_router(orders.router)
     app.include_router(runs.router)
     app.include_router(availability.router)
+    app.include_router(order_updates.router)
     app.include_router(metrics.router)  # observability: metrics, run reports, JSON logs
     app.include_router(reports.router)
     app.add_middleware(BodyGuardMiddleware)

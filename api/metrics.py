@@ -139,7 +139,7 @@ def observe_feed(source: str, seconds: float) -> None:
 
 
 def observe_morning(report: Any) -> None:
-    """The feeds and the solve of a morning run (:class:`storage.morning.MorningRunReport`)."""
+    """The feeds and the solve of a morning run (:class:`models.morning.MorningRunReport`)."""
     for feed in report.feeds:
         observe_feed(str(feed.source), feed.seconds)
     RUNS.inc()

@@ -2,9 +2,10 @@
 
     python -m benchmarks.inventory_bench                      # the issue's sizes (10M positions)
     python -m benchmarks.inventory_bench --locations 100 --events 100000 --orders 5000   # quick
-    OMNIBROKER_BENCH_DATABASE_URL=postgresql+psycopg://... python -m benchmarks.inventory_bench
+    python -m benchmarks.inventory_bench --postgres postgresql+psycopg://...   # both backends,
+                                                                  # same inputs, one table
 
-Steps and the targets of issue 4 (on 2 cores, SQLite):
+Steps and the targets of issues 4 and 10 (on 2 cores, SQLite and PostgreSQL):
 
 1. load a full feed of locations x skus rows (CSV, streamed)       target <= 60 s at 1,000 x 10,000
 2. apply delta events (JSON lines, one batch)                      target <= 30 s for 1,000,000
@@ -22,18 +23,19 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 
 from models.inventory import parse_catalog, parse_feed_header
+from services.morning import MorningFeed, morning_run
 from storage.availability import publish
 from storage.catalog import apply_catalog
 from storage.db import make_engine
 from storage.events import apply_event_batch
 from storage.feeds import load_feed_file
 from storage.migrate import upgrade
-from storage.morning import MorningFeed, morning_run
 from storage.orders import submit_orders
 from storage.snapshots import snapshot
 
@@ -118,6 +120,78 @@ def orders(n: int, locations: int, skus: int, rng: np.random.Generator) -> list[
     return out
 
 
+def run_backend(url: str, work: Path, args: argparse.Namespace) -> dict[str, float]:
+    """The four steps on one database; the inputs in ``work`` are the same for every backend."""
+    rng = np.random.default_rng(args.seed + 1)  # the orders: the same for every backend
+    if url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(work / "bench.db") + suffix).unlink(missing_ok=True)
+        engine = make_engine(url)
+    else:
+        from tests.ledger_fixtures import fresh_postgres
+
+        engine = fresh_postgres(url)
+    upgrade(engine)
+    apply_catalog(engine, parse_catalog(catalog(args.locations)))
+    name = engine.url.get_backend_name()
+    print(f"\n== {name}: {engine.url.render_as_string()}")
+    header = parse_feed_header(
+        {"source": "erp", "basis": "physical", "as_of": "2026-11-27T05:00:00Z"}
+    )
+    figures: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+    def timed(step: str, work_fn: Any) -> Any:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        out = work_fn()
+        figures[step] = time.perf_counter() - started
+        cpu[step] = time.process_time() - cpu_started
+        return out
+
+    rows = args.locations * args.skus
+    timed("feed", lambda: load_feed_file(engine, work / "feed-day1.csv", header))
+    print(
+        f"1. full feed, {rows:,} rows: {figures['feed']:.1f} s ({rows / figures['feed']:,.0f} rows/s)"
+    )
+    result = timed(
+        "events", lambda: apply_event_batch(engine, (work / "events.jsonl").read_bytes())
+    )
+    print(f"2. {args.events:,} delta events: {figures['events']:.1f} s  outcomes {result.outcomes}")
+    taken = timed("snapshot", lambda: snapshot(engine))
+    print(f"3. snapshot of {taken.positions:,} positions into arrays: {figures['snapshot']:.2f} s")
+    del taken
+    publish(engine)  # yesterday's publication: the morning's is then the day's changes
+    submit_orders(engine, {"orders": orders(args.orders, args.locations, args.skus, rng)})
+    header2 = parse_feed_header(
+        {"source": "erp", "basis": "physical", "as_of": "2026-11-28T05:00:00Z"}
+    )
+    report = timed(
+        "morning_run",
+        lambda: morning_run(
+            engine,
+            [MorningFeed(work / "feed-day2.csv", header2)],
+            {"time_limit_s": args.time_limit},
+        ),
+    )
+    for part in ("feeds", "broker", "publish"):
+        figures[f"  {part}"] = report.seconds[part]
+    figures["  engine solve"] = report.solver["seconds"]
+    print(
+        f"4. morning run, {report.orders:,} queued orders: {figures['morning_run']:.1f} s"
+        f" (feed {report.seconds['feeds']:.1f} s, broker {report.seconds['broker']:.1f} s"
+        f" of which the engine's solve {report.solver['seconds']:.1f} s,"
+        f" publish {report.seconds['publish']:.1f} s); units allocated"
+        f" {report.summary['units_allocated']:,}/{report.summary['units_requested']:,},"
+        f" solver {report.solver['status']}, availability rows changed {report.availability_rows_changed:,}"
+    )
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    for step in TARGETS_S:
+        figures[f"{step} CPU"] = cpu[step]
+    engine.dispose()
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -132,96 +206,69 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", help="keep inputs and the database here (default: a temporary dir)"
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("OMNIBROKER_BENCH_DATABASE_URL"),
+        help="also run on this PostgreSQL database (emptied first), after SQLite, on the same "
+        "inputs (default: OMNIBROKER_BENCH_DATABASE_URL)",
+    )
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument(
+        "--inputs-only", action="store_true", help="write the inputs to --workdir and stop"
+    )
+    parser.add_argument(
+        "--reuse-inputs", action="store_true", help="take the inputs in --workdir if there"
+    )
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="inventory-bench-") as scratch:
         work = Path(args.workdir or scratch)
         work.mkdir(parents=True, exist_ok=True)
-        url = os.environ.get("OMNIBROKER_BENCH_DATABASE_URL") or f"sqlite:///{work / 'bench.db'}"
-        engine = make_engine(url)
-        if url.startswith("sqlite"):
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(work / "bench.db") + suffix).unlink(missing_ok=True)
+        print(
+            f"sizes: {args.locations} locations x {args.skus} skus, {args.events} events,"
+            f" {args.orders} orders, engine time limit {args.time_limit:.0f} s"
+        )
+        rows = args.locations * args.skus
+        inputs = [work / name for name in ("feed-day1.csv", "events.jsonl", "feed-day2.csv")]
+        if args.reuse_inputs and all(path.exists() for path in inputs):
+            print(f"inputs reused from {work} (written earlier with the same sizes and seed)")
         else:
-            from tests.ledger_fixtures import fresh_postgres
-
-            engine = fresh_postgres(url)
-        upgrade(engine)
-        apply_catalog(engine, parse_catalog(catalog(args.locations)))
-        print(f"database: {engine.url.render_as_string()}")
-        print(
-            f"sizes: {args.locations} locations x {args.skus} skus, {args.events} events, {args.orders} orders"
-        )
-
-        feed_path = work / "feed-day1.csv"
-        rows = write_feed(feed_path, args.locations, args.skus, rng)
-        header = parse_feed_header(
-            {"source": "erp", "basis": "physical", "as_of": "2026-11-27T05:00:00Z"}
-        )
-        figures: dict[str, float] = {}
-        cpu: dict[str, float] = {}
-        print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        started, cpu_started = time.perf_counter(), time.process_time()
-        load_feed_file(engine, feed_path, header)
-        figures["feed"] = time.perf_counter() - started
-        cpu["feed"] = time.process_time() - cpu_started
-        print(
-            f"1. full feed, {rows:,} rows: {figures['feed']:.1f} s ({rows / figures['feed']:,.0f} rows/s)"
-        )
-
-        events_path = work / "events.jsonl"
-        write_events(events_path, args.events, args.locations, args.skus, rng)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        result = apply_event_batch(engine, events_path.read_bytes())
-        figures["events"] = time.perf_counter() - started
-        cpu["events"] = time.process_time() - cpu_started
-        print(
-            f"2. {args.events:,} delta events: {figures['events']:.1f} s  outcomes {result.outcomes}"
-        )
-
-        started, cpu_started = time.perf_counter(), time.process_time()
-        taken = snapshot(engine)
-        figures["snapshot"] = time.perf_counter() - started
-        cpu["snapshot"] = time.process_time() - cpu_started
-        print(
-            f"3. snapshot of {taken.positions:,} positions into arrays: {figures['snapshot']:.2f} s"
-        )
-
-        publish(engine)  # yesterday's publication: the morning's is then the day's changes
-        submit_orders(engine, {"orders": orders(args.orders, args.locations, args.skus, rng)})
-        feed2 = work / "feed-day2.csv"
-        write_feed(feed2, args.locations, args.skus, rng)
-        header2 = parse_feed_header(
-            {"source": "erp", "basis": "physical", "as_of": "2026-11-28T05:00:00Z"}
-        )
-        started, cpu_started = time.perf_counter(), time.process_time()
-        report = morning_run(
-            engine, [MorningFeed(feed2, header2)], {"time_limit_s": args.time_limit}
-        )
-        figures["morning_run"] = time.perf_counter() - started
-        cpu["morning_run"] = time.process_time() - cpu_started
-        print(
-            f"4. morning run, {report.orders:,} queued orders: {figures['morning_run']:.1f} s"
-            f" (feed {report.seconds['feeds']:.1f} s, broker {report.seconds['broker']:.1f} s"
-            f" of which the engine's solve {report.solver['seconds']:.1f} s,"
-            f" publish {report.seconds['publish']:.1f} s); units allocated"
-            f" {report.summary['units_allocated']:,}/{report.summary['units_requested']:,},"
-            f" solver {report.solver['status']}, availability rows changed {report.availability_rows_changed:,}"
-        )
+            write_feed(inputs[0], args.locations, args.skus, rng)
+            write_events(inputs[1], args.events, args.locations, args.skus, rng)
+            write_feed(inputs[2], args.locations, args.skus, rng)
+        if args.inputs_only:
+            return 0
+        urls = {"SQLite": f"sqlite:///{work / 'bench.db'}"}
+        if args.postgres:
+            urls["PostgreSQL"] = args.postgres
+        results = {name: run_backend(url, work, args) for name, url in urls.items()}
         scale = {"feed": 1000 * 10_000 / max(rows, 1), "events": 1_000_000 / max(args.events, 1),
                  "snapshot": 1000 * 10_000 / max(rows, 1), "morning_run": 50_000 / max(args.orders, 1)}  # fmt: skip
+        full = all(v == 1.0 for v in scale.values())
         # CPU seconds of this process beside the wall clock: on a machine shared with other work
         # the wall clock also counts the time the process waited for a core.
-        print(f"load average at end: {os.getloadavg()[0]:.1f}")
-        print("\n| step | wall s | CPU s | target s (issue 4, full size) | at this size |")
-        print("|---|---|---|---|---|")
-        for step, seconds in figures.items():
-            full_size = scale[step] == 1.0
+        print(
+            f"\n| step | target s{'' if full else ' (full size)'} | "
+            + " | ".join(f"{name} wall s (CPU s)" for name in results)
+            + " |"
+        )
+        print("|---|---|" + "---|" * len(results))
+        for step in next(iter(results.values())):
+            if step.endswith(" CPU"):
+                continue
+            target = f"{TARGETS_S[step]:.0f}" if step in TARGETS_S else ""
+            cells = []
+            for figures in results.values():
+                cell = f"{figures[step]:.2f}"
+                if f"{step} CPU" in figures:
+                    cell += f" ({figures[f'{step} CPU']:.1f})"
+                cells.append(cell)
+            print(f"| {step} | {target} | " + " | ".join(cells) + " |")
+        if not full:
             print(
-                f"| {step} | {seconds:.2f} | {cpu[step]:.2f} | {TARGETS_S[step]:.0f} | {'full size' if full_size else f'1/{scale[step]:.0f} of full'} |"
+                "(not full size: " + ", ".join(f"{k} at 1/{v:.0f}" for k, v in scale.items()) + ")"
             )
-        engine.dispose()
     return 0
 
 

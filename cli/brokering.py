@@ -10,13 +10,16 @@ import orjson
 
 from cli.io import read_bytes, write_json
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
+from cli.progress import terminal_progress
 from core.settings import get_settings
 from models.inventory import parse_feed_header
 from models.problems import InvalidInput, Problem
+from services.brokering import run_brokering
+from services.morning import MorningFeed, morning_run
 from storage.availability import export_csv, publish
-from storage.morning import MorningFeed, morning_run
+from storage.order_updates import read_updates
 from storage.orders import get_order, submit_orders
-from storage.runs import get_run, run_brokering
+from storage.runs import get_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     show.add_argument("order_id")
     add_database_option(show)
     show.set_defaults(handler=orders_show)
+    updates = orders_commands.add_parser(
+        "updates",
+        help="what became of each order since a cursor (the order updates feed)",
+        description="Queued, brokered, partly brokered, rejected, shipped; oldest first, as JSON "
+        "with the cursor to ask since next.",
+    )
+    updates.add_argument("--since", type=int, default=0, metavar="CURSOR")
+    updates.add_argument("--limit", type=int, default=1000)
+    add_database_option(updates)
+    updates.set_defaults(handler=orders_updates)
 
     broker = subparsers.add_parser(
         "broker",
@@ -126,13 +139,20 @@ def orders_show(args: argparse.Namespace) -> int:
 
 
 @handles_bad_input
+def orders_updates(args: argparse.Namespace) -> int:
+    page = read_updates(engine_of(args), max(args.since, 0), max(args.limit, 1))
+    write_json(page.model_dump(mode="json"), None)
+    return 0
+
+
+@handles_bad_input
 def broker_command(args: argparse.Namespace) -> int:
     engine = engine_of(args)
-    run = (
-        get_run(engine, args.show)
-        if args.show is not None
-        else run_brokering(engine, _policy(args))
-    )
+    if args.show is not None:
+        run = get_run(engine, args.show)
+    else:
+        with terminal_progress() as progress:
+            run = run_brokering(engine, _policy(args), progress=progress)
     document = run.model_dump(mode="json")
     if args.output:
         write_json(document, args.output)
@@ -201,7 +221,8 @@ def morning_command(args: argparse.Namespace) -> int:
         from storage.availability import latest_cursor
 
         before = latest_cursor(connection)
-    report = morning_run(engine, feeds, _policy(args))
+    with terminal_progress() as progress:
+        report = morning_run(engine, feeds, _policy(args), progress)
     if args.export:
         # The changes since the previous publication: what the web shop has not seen yet.
         _export(engine, args.export, before)

@@ -11,6 +11,7 @@ import orjson
 
 from cli.io import read_bytes, write_json
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
+from cli.progress import terminal_progress
 from models.inventory import parse_catalog, parse_feed_header
 from models.problems import InvalidInput, Problem
 from storage.catalog import apply_catalog
@@ -105,7 +106,8 @@ def feed_load(args: argparse.Namespace) -> int:
         header = parse_feed_header(
             {"source": args.source, "basis": args.basis, "as_of": args.as_of}
         )
-    result = load_feed_file(engine_of(args), path, header)
+    with terminal_progress() as progress:
+        result = load_feed_file(engine_of(args), path, header, progress)
     write_json(result.model_dump(mode="json"), None)
     return 0
 

@@ -1,30 +1,24 @@
-"""A brokering run's engine side: the queue and a snapshot in, one solve response out.
+"""A brokering run's engine side: the queue and a snapshot in, one solve response out; and, at
+commit, what the stock at that moment still covers.
 
-The solve contract has no way to say "never this location for this order", which a rejected line
-needs. So orders that carry exclusions are brokered in their own requests, one per distinct set
-of excluded locations, in which those locations do not appear; the rest of the queue goes in one
-request. Parts run in sequence on what the earlier parts left (stock and location capacity), so
-no unit and no capacity is promised twice, and their responses are merged into one response of
-the contract's shape.
+The whole queue goes in one solve request: a location that rejected an order, or that an order
+that may not split is already held at, is named in the order's ``exclude_location_ids`` (solve
+contract), and the engine honours it. Every stocked row of the skus the queue asks for is
+offered: nothing is pruned, so the fill the solve contract promises is the fill of the run.
 
-Re-queued orders go first: they were promised once already and their customer has waited
-longest. (Inside each part the engine's fill-by-priority holds; across parts it holds only
-within the order given here. An ``exclude_location_ids`` field on the solve contract's order
-would let one request do it all.)
+The run solves on a snapshot while the ledger keeps applying events and feeds, so at commit
+:func:`cut_back` takes the allocations, most urgent order first, as far as the ATP at commit and
+each line's open units still cover them; what it cuts stays queued for the next run.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-import numpy as np
-
-from engine.geo import haversine_km
-from models.solve import SolveRequest
-from models.validation import parse_solve_request
+from models.solve import Location, Order, Policy, SolveRequest
 
 SolveFunction = Callable[[SolveRequest], dict[str, Any]]
 
@@ -38,109 +32,81 @@ class QueuedOrder:
     excluded_location_ids: frozenset[str] = field(default_factory=frozenset)
 
 
-@dataclass(frozen=True)
-class RequestPart:
-    excluded_location_ids: frozenset[str]
-    orders: list[dict[str, Any]]
+class OfferedRow(NamedTuple):
+    """One inventory row of a run's request: the ATP of a (location, sku) in the snapshot.
+
+    Rows come from the ledger, which keeps every quantity within the contract's limits, so they
+    are not validated again: a plain tuple per row costs a tenth of a model object, and a run
+    over a large network offers millions of them."""
+
+    location_id: str
+    sku: str
+    quantity: int
 
 
-def plan_parts(queue: Sequence[QueuedOrder]) -> list[RequestPart]:
-    """Group the queue into requests: one per set of exclusions (those first, most urgent order
-    first), then the orders without exclusions."""
-    groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+def build_request(
+    locations: list[dict[str, Any]],
+    inventory: list[OfferedRow],
+    queue: Sequence[QueuedOrder],
+    policy: dict[str, Any] | None,
+) -> tuple[SolveRequest, list[dict[str, Any]]]:
+    """The run's one solve request, and the unallocated lines of orders nothing can serve (a
+    pickup order whose store rejected it or closed). Locations and orders are validated by the
+    contract's schemas; an exclusion of a location no longer active is dropped (it serves
+    nothing anyway)."""
+    active = {loc["id"] for loc in locations}
+    pickup_ok = {loc["id"] for loc in locations if _serves_pickup(loc)}
+    orders: list[Order] = []
+    unservable: list[dict[str, Any]] = []
     for queued in queue:
-        groups[queued.excluded_location_ids].append(queued.order)
-    excluded_keys = [key for key in groups if key]
-    excluded_keys.sort(key=lambda key: -max(o.get("priority", 0) for o in groups[key]))
-    parts = [RequestPart(key, groups[key]) for key in excluded_keys]
-    if frozenset() in groups:
-        parts.append(RequestPart(frozenset(), groups[frozenset()]))
-    return parts
+        order = queued.order
+        excluded = queued.excluded_location_ids & active
+        if order["delivery"] == "pickup" and (
+            order.get("pickup_location_id") not in pickup_ok
+            or order.get("pickup_location_id") in excluded
+        ):
+            unservable.extend(
+                {"order_id": order["id"], "line_id": line["id"], "quantity": line["quantity"],
+                 "reason": "no_eligible_location"}
+                for line in order["lines"]
+            )  # fmt: skip
+            continue
+        orders.append(Order.model_validate({**order, "exclude_location_ids": sorted(excluded)}))
+    request = SolveRequest.model_construct(
+        locations=[Location.model_validate(loc) for loc in locations],
+        inventory=inventory,  # type: ignore[arg-type]  # OfferedRow: the fields of InventoryRow
+        orders=orders,
+        policy=Policy.model_validate(policy or {}),
+    )
+    return request, unservable
 
 
 def broker(
     locations: list[dict[str, Any]],
-    inventory: list[dict[str, Any]],
+    inventory: list[OfferedRow],
     queue: Sequence[QueuedOrder],
     policy: dict[str, Any] | None,
     solve: SolveFunction,
 ) -> dict[str, Any]:
-    """Broker the queue against ``inventory`` (ATP rows of a snapshot); returns one response in
-    the solve contract's shape, its ``remaining`` one row per inventory row given.
+    """Broker the whole queue against ``inventory`` (the ATP rows of a snapshot) in one solve
+    request; returns the solve response, plus the lines nothing could serve as unallocated.
 
-    Raises :class:`models.problems.InvalidInput` if a part's request is refused by the contract's
-    validation (a queued order that no longer fits the catalog)."""
-    remaining = {(row["location_id"], row["sku"]): row["quantity"] for row in inventory}
-    capacity = {loc["id"]: [loc.get("max_shipments"), loc.get("max_units")] for loc in locations}
-    allocations: list[dict[str, Any]] = []
-    unallocated: list[dict[str, Any]] = []
-    shipments: list[dict[str, Any]] = []
-    solvers: list[dict[str, Any]] = []
-    total_cost = 0.0
-    for part in plan_parts(queue):
-        part_locations = [
-            _with_capacity(loc, capacity[loc["id"]])
-            for loc in locations
-            if loc["id"] not in part.excluded_location_ids
-        ]
-        pickup_ok = {loc["id"] for loc in part_locations if _serves_pickup(loc)}
-        # A location whose shipments or units are used up gives nothing more in this run; its
-        # stock is left out of the request (the engine fails on a location with capacity 0).
-        spent = {loc for loc, left in capacity.items() if left[0] == 0 or left[1] == 0}
-        orders = []
-        for order in part.orders:
-            if order["delivery"] == "pickup" and order.get("pickup_location_id") not in pickup_ok:
-                # Its only possible location rejected it (or closed): nothing can serve it now.
-                unallocated.extend(
-                    {"order_id": order["id"], "line_id": line["id"], "quantity": line["quantity"],
-                     "reason": "no_eligible_location"}
-                    for line in order["lines"]
-                )  # fmt: skip
-                continue
-            orders.append(order)
-        if not orders:
-            continue
-        request = parse_solve_request(
-            {
-                "locations": part_locations,
-                "inventory": [
-                    {"location_id": loc, "sku": sku, "quantity": quantity}
-                    for (loc, sku), quantity in remaining.items()
-                    if quantity > 0 and loc not in part.excluded_location_ids and loc not in spent
-                ],
-                "orders": orders,
-                **({"policy": policy} if policy else {}),
-            }
-        )
-        response = solve(request)
-        line_sku = {
-            (order["id"], line["id"]): line["sku"] for order in orders for line in order["lines"]
-        }
-        for allocation in response["allocations"]:
-            sku = line_sku[(allocation["order_id"], allocation["line_id"])]
-            remaining[(allocation["location_id"], sku)] -= allocation["quantity"]
-        _use_capacity(capacity, response)
-        allocations.extend(response["allocations"])
-        unallocated.extend(response["unallocated"])
-        shipments.extend(response["shipments"])
-        solvers.append(response["solver"])
-        total_cost += response["summary"]["total_cost"]
-    all_orders = [queued.order for queued in queue]
+    Raises :class:`pydantic.ValidationError` if a queued order no longer fits the schema."""
+    request, unservable = build_request(locations, inventory, queue, policy)
+    response = solve(request) if request.orders else empty_response()
+    response["unallocated"] = [*response["unallocated"], *unservable]
+    response["summary"] = summarise([q.order for q in queue], response)
+    response["solver"]["requests"] = 1 if request.orders else 0
+    return response
+
+
+def empty_response() -> dict[str, Any]:
     return {
-        "allocations": allocations,
-        "unallocated": unallocated,
-        "remaining": [
-            {
-                "location_id": row["location_id"],
-                "sku": row["sku"],
-                "quantity": remaining[(row["location_id"], row["sku"])],
-            }
-            for row in inventory
-        ],
-        "shipments": shipments,
-        "summary": _summary(all_orders, allocations, shipments, total_cost),
-        "solver": _merge_solvers(solvers),
-    }
+        "allocations": [], "unallocated": [], "remaining": [], "shipments": [],
+        "summary": {"total_cost": 0.0},
+        "solver": {"name": "omnibroker/none", "status": "optimal", "objective": 0.0,
+                   "bound": 0.0, "gap": 0.0, "seconds": 0.0},
+    }  # fmt: skip
 
 
 def _serves_pickup(location: dict[str, Any]) -> bool:
@@ -148,27 +114,136 @@ def _serves_pickup(location: dict[str, Any]) -> bool:
     return pickup if pickup is not None else location["kind"] == "store"
 
 
-def _with_capacity(location: dict[str, Any], left: list[int | None]) -> dict[str, Any]:
-    return {**location, "max_shipments": left[0], "max_units": left[1]}
+# --- the commit -------------------------------------------------------------------------------
 
 
-def _use_capacity(capacity: dict[str, list[int | None]], response: dict[str, Any]) -> None:
-    for shipment in response["shipments"]:
-        left = capacity[shipment["location_id"]]
-        if left[0] is not None:
-            left[0] -= 1
-    for allocation in response["allocations"]:
-        left = capacity[allocation["location_id"]]
-        if left[1] is not None:
-            left[1] -= allocation["quantity"]
+@dataclass(frozen=True)
+class CommitState:
+    """What the ledger holds at a run's commit for the orders and positions the run allocated.
+
+    ``atp``: per (location, sku) the ATP now; ``open_units``: per (order, line) the units still to
+    allocate (0 once the order left the queue); ``allowed``: per order the locations it may still
+    be served from (None: any); ``all_or_nothing``: orders that may not be served in part;
+    ``rank``: the queue's order, most urgent first."""
+
+    atp: Mapping[tuple[str, str], int]
+    open_units: Mapping[tuple[str, str], int]
+    allowed: Mapping[str, frozenset[str] | None]
+    all_or_nothing: frozenset[str]
+    rank: Mapping[str, int]
 
 
-def _summary(
+def cut_back(
+    allocations: list[dict[str, Any]], line_sku: Mapping[tuple[str, str], str], state: CommitState
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The allocations the ledger still covers at commit, and what is cut (same shape; the cut
+    units stay queued). Most urgent orders first, each allocation takes what the position's ATP
+    and its line's open units leave; an order that may not be served in part loses all of its
+    allocations if any is cut, and the units it gives back go to the orders after it."""
+    ordered = sorted(
+        allocations, key=lambda a: (state.rank.get(a["order_id"], len(state.rank)), a["order_id"])
+    )
+    dropped: set[str] = set()
+    while True:
+        kept, cut = _take(ordered, line_sku, state, dropped)
+        broken = {c["order_id"] for c in cut if c["order_id"] in state.all_or_nothing} - dropped
+        if not broken:
+            return kept, cut
+        dropped |= broken
+
+
+def _take(
+    ordered: list[dict[str, Any]],
+    line_sku: Mapping[tuple[str, str], str],
+    state: CommitState,
+    dropped: set[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    atp = dict(state.atp)
+    open_units = dict(state.open_units)
+    kept: list[dict[str, Any]] = []
+    cut: list[dict[str, Any]] = []
+    for allocation in ordered:
+        order_id, line_id = allocation["order_id"], allocation["line_id"]
+        location = allocation["location_id"]
+        position = (location, line_sku[(order_id, line_id)])
+        allowed = state.allowed.get(order_id)
+        may = order_id not in dropped and (allowed is None or location in allowed)
+        take = (
+            min(
+                allocation["quantity"], atp.get(position, 0), open_units.get((order_id, line_id), 0)
+            )
+            if may
+            else 0
+        )
+        take = max(take, 0)
+        if take:
+            atp[position] -= take
+            open_units[(order_id, line_id)] -= take
+            kept.append({**allocation, "quantity": take})
+        if take < allocation["quantity"]:
+            cut.append({**allocation, "quantity": allocation["quantity"] - take})
+    return kept, cut
+
+
+def remaining_after(
+    kept: list[dict[str, Any]],
+    line_sku: Mapping[tuple[str, str], str],
+    atp: Mapping[tuple[str, str], int],
+) -> list[dict[str, Any]]:
+    """The ATP each position the run allocated from keeps after the run's commit (rows in the
+    solve contract's ``remaining`` shape, in the order first allocated)."""
+    left: dict[tuple[str, str], int] = {}
+    for a in kept:
+        position = (a["location_id"], line_sku[(a["order_id"], a["line_id"])])
+        left[position] = left.get(position, atp.get(position, 0)) - a["quantity"]
+    return [{"location_id": loc, "sku": sku, "quantity": q} for (loc, sku), q in left.items()]
+
+
+def apply_cut(
+    response: dict[str, Any],
+    kept: list[dict[str, Any]],
+    cut: list[dict[str, Any]],
+    unit_cost: Mapping[str, float],
     orders: list[dict[str, Any]],
-    allocations: list[dict[str, Any]],
-    shipments: list[dict[str, Any]],
-    total_cost: float,
 ) -> dict[str, Any]:
+    """The run's response after the commit's cut: kept allocations; the cut units unallocated
+    (``out_of_stock``: the stock at commit no longer covered them) and listed in ``cut_back``
+    (an extension); shipments with no unit left dropped; the summary and cost recounted."""
+    if not cut:
+        return {**response, "cut_back": []}
+    served = {(a["order_id"], a["location_id"]) for a in kept}
+    shipments = [s for s in response["shipments"] if (s["order_id"], s["location_id"]) in served]
+    dropped_cost = sum(
+        s["cost"] for s in response["shipments"] if (s["order_id"], s["location_id"]) not in served
+    )
+    cut_cost = sum(c["quantity"] * unit_cost.get(c["location_id"], 0.0) for c in cut)
+    per_line: dict[tuple[str, str], int] = defaultdict(int)
+    for c in cut:
+        per_line[(c["order_id"], c["line_id"])] += c["quantity"]
+    out = {
+        **response,
+        "allocations": kept,
+        "shipments": shipments,
+        "unallocated": [
+            *response["unallocated"],
+            *(
+                {"order_id": o, "line_id": line, "quantity": q, "reason": "out_of_stock"}
+                for (o, line), q in per_line.items()
+            ),
+        ],
+        "cut_back": cut,
+    }
+    out["summary"] = summarise(
+        orders, out, total_cost=response["summary"]["total_cost"] - dropped_cost - cut_cost
+    )
+    return out
+
+
+def summarise(
+    orders: list[dict[str, Any]], response: dict[str, Any], total_cost: float | None = None
+) -> dict[str, Any]:
+    """The response's summary over the queue's orders (those a request left out included)."""
+    allocations, shipments = response["allocations"], response["shipments"]
     requested: dict[str, int] = {}
     priority_of: dict[str, int] = {}
     for order in orders:
@@ -184,6 +259,7 @@ def _summary(
     for order_id, units in requested.items():
         by_priority[priority_of[order_id]][0] += units
         by_priority[priority_of[order_id]][1] += allocated.get(order_id, 0)
+    cost = response["summary"]["total_cost"] if total_cost is None else total_cost
     return {
         "orders": len(orders),
         "orders_fully_allocated": sum(
@@ -193,126 +269,9 @@ def _summary(
         "units_allocated": sum(allocated.values()),
         "shipments": len(shipments),
         "split_orders": sum(1 for n in per_order_shipments.values() if n > 1),
-        "total_cost": round(total_cost, 2),
+        "total_cost": round(cost, 2),
         "by_priority": [
             {"priority": p, "units_requested": v[0], "units_allocated": v[1]}
             for p, v in sorted(by_priority.items(), reverse=True)
         ],
     }
-
-
-def _merge_solvers(solvers: list[dict[str, Any]]) -> dict[str, Any]:
-    if not solvers:
-        return {"name": "omnibroker/none", "status": "optimal", "objective": 0.0, "bound": 0.0,
-                "gap": 0.0, "seconds": 0.0, "requests": 0}  # fmt: skip
-    objective = sum(s["objective"] for s in solvers)
-    bound = sum(s["bound"] for s in solvers)
-    return {
-        "name": solvers[0]["name"],
-        "status": "optimal" if all(s["status"] == "optimal" for s in solvers) else "feasible",
-        "objective": round(objective, 2),
-        "bound": round(bound, 2),
-        "gap": round((objective - bound) / objective, 6) if objective > 0 else 0.0,
-        "seconds": round(sum(s["seconds"] for s in solvers), 3),
-        "strategy": solvers[0].get("strategy", "optimal"),
-        "requests": len(solvers),  # extension: how many solve requests the run made
-    }
-
-
-# --- candidates of a large run ----------------------------------------------------------------
-
-# Below this many stocked (location, sku) rows a run offers the engine every one (exact); above,
-# the candidates are narrowed as :func:`candidate_rows` says.
-EXACT_UP_TO_ROWS = 200_000
-
-
-def candidate_rows(
-    row_location: np.ndarray,
-    row_sku: np.ndarray,
-    row_atp: np.ndarray,
-    location_lat: np.ndarray,
-    location_lon: np.ndarray,
-    location_ships: np.ndarray,
-    line_sku: np.ndarray,
-    line_quantity: np.ndarray,
-    line_lat: np.ndarray,
-    line_lon: np.ndarray,
-    line_pickup_location: np.ndarray,
-    nearest: int = 10,
-    cover: float = 3.0,
-) -> np.ndarray:
-    """Which stock rows to offer the engine in a run over a large network: a mask over the rows.
-
-    A network of a thousand locations stocking ten thousand skus has ten million stocked pairs,
-    far more than a batch of orders can use; offering all of them makes a request the engine
-    cannot hold in memory. Offered are, for each order line, its ``nearest`` shipping locations
-    (by great-circle distance from its ship-to) that stock its sku, or its pickup store; and for
-    each sku, the locations with the most units until they hold ``cover`` times the units the
-    queue asks for (so fill never depends on the nearest locations having enough). Rows of skus
-    no line asks for are never offered.
-
-    Rows are ids (integers) aligned per stock row; lines likewise per order line, with NaN
-    coordinates for pickup lines and ``line_pickup_location`` -1 for ship lines.
-    """
-    rows = row_location.size
-    if rows == 0:
-        return np.zeros(0, dtype=bool)
-    sku_size = int(max(row_sku.max(initial=0), line_sku.max(initial=0))) + 1
-    demand = np.bincount(line_sku, weights=line_quantity, minlength=sku_size)
-    offered = np.zeros(rows, dtype=bool)
-    stocked = (row_atp > 0) & (demand[row_sku] > 0)
-
-    # Cover: per sku, the largest stocks first until cover x demand (ties in row order). Only
-    # the stocked rows are sorted, on one int64 key (sku, then units descending) when it fits:
-    # one stable sort instead of lexsort's two over every row.
-    candidates = np.flatnonzero(stocked)
-    cand_atp, cand_sku = row_atp[candidates].astype(np.int64), row_sku[candidates].astype(np.int64)
-    most = int(cand_atp.max(initial=0))
-    if most < 2**31 and sku_size < 2**31:
-        order = candidates[np.argsort(cand_sku * (most + 1) + (most - cand_atp), kind="stable")]
-    else:
-        order = candidates[np.lexsort((-cand_atp, cand_sku))]
-    sku_sorted = row_sku[order]
-    running = np.cumsum(row_atp[order])
-    first = np.searchsorted(sku_sorted, sku_sorted, side="left")
-    before_sku = np.where(first > 0, running[np.maximum(first - 1, 0)], 0)
-    held_before = running - row_atp[order] - before_sku
-    offered[order[held_before < cover * demand[sku_sorted]]] = True
-
-    # Nearest: per line, the nearest shipping locations (then those that stock its sku).
-    key = (row_location.astype(np.int64) << 32) | row_sku.astype(np.int64)
-    # A snapshot's rows come in (location, sku) order already: then no sort is needed.
-    sorted_keys = np.arange(rows) if bool(np.all(key[1:] > key[:-1])) else np.argsort(key)
-    shipping = np.flatnonzero(location_ships)
-    ship_lines = np.flatnonzero(line_pickup_location < 0)
-    take = min(nearest, shipping.size)
-    for start in range(0, ship_lines.size, 2000):
-        part = ship_lines[start : start + 2000]
-        distance = haversine_km(
-            line_lat[part, None], line_lon[part, None],
-            location_lat[shipping][None, :], location_lon[shipping][None, :],
-        )  # fmt: skip
-        near = (
-            shipping[np.argpartition(distance, take - 1, axis=1)[:, :take]]
-            if take
-            else np.zeros((part.size, 0), dtype=np.int64)
-        )
-        wanted = (near.astype(np.int64) << 32) | line_sku[part, None].astype(np.int64)
-        _mark(offered, key, sorted_keys, wanted.ravel())
-    pickup_lines = np.flatnonzero(line_pickup_location >= 0)
-    wanted = (line_pickup_location[pickup_lines].astype(np.int64) << 32) | line_sku[
-        pickup_lines
-    ].astype(np.int64)
-    _mark(offered, key, sorted_keys, wanted)
-    return offered & stocked
-
-
-def _mark(
-    offered: np.ndarray, key: np.ndarray, sorted_keys: np.ndarray, wanted: np.ndarray
-) -> None:
-    if wanted.size == 0:
-        return
-    keys = key[sorted_keys]
-    at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
-    found = keys[at] == wanted
-    offered[sorted_keys[at[found]]] = True

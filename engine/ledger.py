@@ -15,6 +15,34 @@ import numpy as np
 # Stands for "no setting" in integer arrays of safety stock (settings are >= 0).
 UNSET = -1
 
+# The contract bounds every quantity at 10^9. The ledger keeps each position's on_hand, reserved
+# and held within the same bound (on_hand also down to -10^9: a sale may take it negative): an
+# event or feed row that would take a position past it is bad input, refused with its batch,
+# never wrapped or clipped. Sums over positions (ten million of them, the online availability
+# of a sku) then stay far inside int64.
+QUANTITY_LIMIT = 1_000_000_000
+
+# A feed ``as_of`` or event ``occurred_at`` more than this far ahead of the ledger's clock is bad
+# input (a mistyped year would otherwise silence every real event after it).
+FUTURE_TOLERANCE_US = 24 * 3600 * 1_000_000
+
+
+def too_far_ahead(moment_us: np.ndarray | int, clock_us: int) -> np.ndarray | bool:
+    """True where a time lies more than :data:`FUTURE_TOLERANCE_US` after ``clock_us``."""
+    return np.asarray(moment_us) > clock_us + FUTURE_TOLERANCE_US
+
+
+def beyond_limits(
+    on_hand: np.ndarray | int, reserved: np.ndarray | int = 0, held: np.ndarray | int = 0
+) -> np.ndarray:
+    """True where a position's values leave the ledger's bounds (see :data:`QUANTITY_LIMIT`)."""
+    on_hand, reserved, held = np.asarray(on_hand), np.asarray(reserved), np.asarray(held)
+    return (
+        (np.abs(on_hand) > QUANTITY_LIMIT)
+        | (np.abs(reserved) > QUANTITY_LIMIT)
+        | (np.abs(held) > QUANTITY_LIMIT)
+    )
+
 
 class Outcome(StrEnum):
     """What an event did to its position (recorded with the event, counted in batch results)."""
@@ -83,14 +111,23 @@ TAKE_AWAY_REASONS = frozenset({"lost", "damaged", "defective"})
 
 
 def variance(
-    quantity: int, reason: str, occurred_us: int, location: LocationRules, position: Position
+    quantity: int,
+    reason: str,
+    occurred_us: int,
+    location: LocationRules,
+    position: Position,
+    later_on_hand: int = 0,
 ) -> Effect:
+    """``later_on_hand``, for a count: what the deltas applied so far that occurred after the
+    count did to ``on_hand`` (they apply on top of it)."""
     if counted_by_reset(occurred_us, location, position):
         return Effect(Outcome.BEFORE_FEED)
     if reason == "count":
-        # A cycle count is a reset of one position: later deltas apply on top of it, earlier
-        # ones arriving late are in it already.
-        return Effect(Outcome.APPLIED, on_hand_set=quantity, counted_at_us=occurred_us)
+        # A cycle count is a full feed of one position as of its occurred_at: deltas that
+        # occurred before it are in it, deltas after it (arrived already or later) go on top.
+        return Effect(
+            Outcome.APPLIED, on_hand_set=quantity + later_on_hand, counted_at_us=occurred_us
+        )
     if reason in TAKE_AWAY_REASONS:
         return Effect(Outcome.APPLIED, on_hand_delta=-quantity)
     if reason == "found":
@@ -272,6 +309,7 @@ def apply_stock_events(
     store: np.ndarray,
     receipts_at_once: np.ndarray,
     returns_at_once: np.ndarray,
+    later_on_hand: np.ndarray | None = None,
 ) -> VectorResult:
     """Sales, variances, receipts and returns applied by the same rules as :func:`sale`,
     :func:`variance` and :func:`receipt`, for many positions at once.
@@ -280,6 +318,8 @@ def apply_stock_events(
     indexes the per-position arrays (``on_hand0``, ``held0``, ``counted_at0``, -1 for never, and
     the position's location's ``feed_as_of`` (-1 for never), ``store``, ``receipts_at_once``,
     ``returns_at_once``). Per-event and per-position results come back as arrays.
+    ``later_on_hand`` (per event, used at counts): what the deltas the ledger applied before this
+    batch that occurred after the event did to ``on_hand``; a count goes under them.
     """
     n = position.size
     if n == 0:
@@ -334,7 +374,8 @@ def apply_stock_events(
     segment_start = group_start | applied_count
     segment = np.cumsum(segment_start) - 1
     starts = np.flatnonzero(segment_start)
-    base = np.where(applied_count[starts], quantity[starts], on_hand0[position[starts]])
+    count_base = quantity[starts] + (0 if later_on_hand is None else later_on_hand[starts])
+    base = np.where(applied_count[starts], count_base, on_hand0[position[starts]])
     running = np.cumsum(delta)
     offset = running[starts] - delta[starts]
     on_hand_after = base[segment] + running - offset[segment]

@@ -33,7 +33,14 @@ from engine.availability import (
 )
 from models.inventory import AvailabilityFeed, OnlineAvailability, PickupAvailability
 from storage.catalog import load_catalog_arrays
-from storage.db import bulk_insert, bulk_upsert, is_sqlite, read_transaction, write_transaction
+from storage.db import (
+    Progress,
+    bulk_insert,
+    bulk_upsert,
+    is_sqlite,
+    read_transaction,
+    write_transaction,
+)
 from storage.snapshots import current_version, take_snapshot
 
 INT64 = np.dtype("<i8")  # the packed arrays' layout, the same on every platform
@@ -47,7 +54,7 @@ class Publication:
     seconds: float
 
 
-def publish(engine: Engine) -> Publication:
+def publish(engine: Engine, progress: Progress | None = None) -> Publication:
     """Publish the availability of the ledger now; returns the new cursor."""
     started = time.perf_counter()
     with write_transaction(engine, "publish") as write:
@@ -76,13 +83,20 @@ def publish(engine: Engine) -> Publication:
                     (seq, scope, location, binary(skus), binary(quantities))
                     for location, skus, quantities in _packed(delta, locations)
                 ),
+                PACKED_ROW_TYPES,
             )
             _store_state(connection, scope, current, locations, seq)
             changed += int(delta.key.size)
+            if progress:
+                progress(f"availability: {changed:,} rows published ({scope} done)")
         connection.exec_driver_sql(
             f"UPDATE availability_publications SET rows_changed = {changed} WHERE seq = {seq}"
         )
     return Publication(seq, version, changed, round(time.perf_counter() - started, 3))
+
+
+# PostgreSQL types of a change set's columns (seq, scope, location, skus, quantities).
+PACKED_ROW_TYPES = ("bigint", "text", "integer", "bytea", "bytea")
 
 
 def _store_state(
@@ -101,6 +115,7 @@ def _store_state(
             (scope, location, binary(skus), binary(quantities), seq)
             for location, skus, quantities in _packed(current, locations)
         ),
+        ("text", "integer", "bytea", "bytea", "bigint"),
     )
 
 

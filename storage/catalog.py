@@ -4,7 +4,7 @@ ledger checks feeds and events against, and the lookup arrays snapshots are buil
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import Connection, Engine, select
@@ -84,7 +84,101 @@ def apply_catalog(engine: Engine, catalog: CatalogIn) -> CatalogResult:
                     if p.location_id in location_ids
                 ],
             )
+        record_settings(connection, write.version, catalog)
         return CatalogResult(write.version, len(catalog.locations), len(catalog.skus))
+
+
+def record_settings(connection: Connection, version: int, catalog: CatalogIn) -> None:
+    """Append the settings the catalog names to ``setting_history``, valid from ``version``."""
+    locations = location_id_map(connection, active_only=False)
+    skus = ensure_skus(
+        connection, {s.sku for s in catalog.skus} | {p.sku for p in catalog.position_safety_stock}
+    )
+    rows: list[tuple[object, ...]] = []
+    rows += [
+        (version, "kind", None, None, kind, "safety_stock", quantity, None)
+        for kind, quantity in catalog.safety_stock_by_kind.items()
+    ]
+    rows += [
+        (version, "location", locations[loc.id], None, None, "safety_stock", loc.safety_stock, None)
+        for loc in catalog.locations
+    ]
+    for s in catalog.skus:
+        sku = skus[s.sku]
+        rows += [
+            (version, "sku", None, sku, None, "safety_stock", s.safety_stock, None),
+            (version, "sku", None, sku, None, "online_threshold", s.online_threshold, None),
+            (version, "sku", None, sku, None, "category", None, s.category),
+        ]
+    rows += [
+        (version, "category", None, None, c.category, "online_threshold", c.online_threshold, None)
+        for c in catalog.categories
+    ]
+    rows += [(version, "position", locations[p.location_id], skus[p.sku], None, "safety_stock", p.safety_stock, None)
+             for p in catalog.position_safety_stock if p.location_id in locations]  # fmt: skip
+    executemany(
+        connection,
+        "INSERT INTO setting_history (version, scope, location_id, sku_id, code, name, value,"
+        " text_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsAsOf:
+    """The settings of an earlier ledger version: the catalog's lookup arrays with that
+    version's safety stock and online thresholds, and the per-position safety stock."""
+
+    catalog: Catalog
+    position_safety_stock: dict[tuple[int, int], int]
+
+
+def settings_as_of(connection: Connection, version: int, current: Catalog) -> SettingsAsOf:
+    """The settings valid at ``version`` (per setting, the newest change at or before it), laid
+    over ``current`` (the catalog now: codes, kinds and flags)."""
+    rows = connection.exec_driver_sql(
+        "SELECT scope, location_id, sku_id, code, name, value, text_value FROM setting_history"
+        f" WHERE version <= {int(version)} ORDER BY version"
+    ).all()
+    newest: dict[tuple[object, ...], tuple[int | None, str | None]] = {}
+    for scope, location_id, sku_id, code, name, value, text_value in rows:
+        newest[(scope, location_id, sku_id, code, name)] = (value, text_value)
+    location_safety = np.full(current.location_safety_stock.size, UNSET, dtype=np.int64)
+    sku_safety = np.full(current.sku_safety_stock.size, UNSET, dtype=np.int64)
+    sku_threshold_own = np.full(current.sku_online_threshold.size, UNSET, dtype=np.int64)
+    sku_category = np.full(current.sku_category.size, None, dtype=object)
+    kind_safety: dict[str, int] = {}
+    category_threshold: dict[str, int] = {}
+    position_safety: dict[tuple[int, int], int] = {}
+    for (scope, location_id, sku_id, code, name), (value, text_value) in newest.items():
+        if scope == "kind" and value is not None:
+            kind_safety[str(code)] = int(value)
+        elif scope == "location" and value is not None and location_id < location_safety.size:  # type: ignore[operator]
+            location_safety[location_id] = value
+        elif scope == "sku" and sku_id < sku_safety.size:  # type: ignore[operator]
+            if name == "category":
+                sku_category[sku_id] = text_value
+            elif value is not None:
+                (sku_safety if name == "safety_stock" else sku_threshold_own)[sku_id] = value
+        elif scope == "category" and value is not None:
+            category_threshold[str(code)] = int(value)
+        elif scope == "position" and value is not None:
+            position_safety[(int(location_id), int(sku_id))] = int(value)  # type: ignore[arg-type]
+    # The sku's own threshold wins over its category's (as in :func:`load_catalog_arrays`).
+    sku_threshold = sku_threshold_own.copy()
+    for sku_id in np.flatnonzero(sku_threshold_own == UNSET).tolist():
+        category = sku_category[sku_id]
+        if category in category_threshold:
+            sku_threshold[sku_id] = category_threshold[category]
+    catalog = replace(
+        current,
+        location_safety_stock=location_safety,
+        sku_category=sku_category,
+        sku_safety_stock=sku_safety,
+        sku_online_threshold=sku_threshold,
+        kind_safety_stock=kind_safety,
+    )
+    return SettingsAsOf(catalog, position_safety)
 
 
 def location_id_map(connection: Connection, active_only: bool = True) -> dict[str, int]:

@@ -41,8 +41,10 @@ from storage.db import (
     executemany,
     gc_paused,
     is_sqlite,
+    now_us,
     write_transaction,
 )
+from storage.order_updates import append_updates
 
 CHUNK = 400  # pairs per query: 800 parameters, well under SQLite's limit
 EMPTY_STOCK = StockEventColumns(
@@ -73,10 +75,14 @@ def apply_events(engine: Engine, batch: EventBatch | list[NumberedEvent]) -> Eve
             others=[NumberedEvent(n.where, n.event, i) for i, n in enumerate(batch)],
         )
     started = time.perf_counter()
+    refuse_future_events(batch, now_us())
+    duplicates: list[str] = []
     with gc_paused(), write_transaction(engine, "events") as write:
         connection = write.connection
         applier = _BatchApplier(connection, write.version)
         duplicates = applier.run(batch)
+        if not applier.outcomes:
+            write.discard()  # empty, or duplicates only: the ledger's version stays
     return EventBatchResult(
         version=write.version,
         applied=sum(applier.outcomes.values()),
@@ -84,6 +90,65 @@ def apply_events(engine: Engine, batch: EventBatch | list[NumberedEvent]) -> Eve
         outcomes=dict(applier.outcomes),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def refuse_future_events(batch: EventBatch, clock_us: int) -> None:
+    """Raise :class:`InvalidInput` naming every event dated more than a day ahead of the
+    ledger's clock (nothing of the batch is applied then)."""
+    problems: list[Problem] = []
+    stock = batch.stock
+    if stock.index.size:
+        for row in np.flatnonzero(ledger.too_far_ahead(stock.occurred_us, clock_us)).tolist():
+            problems.append(_future_problem(batch.where[int(stock.index[row])]))
+    problems.extend(
+        _future_problem(n.where)
+        for n in batch.others
+        if ledger.too_far_ahead(to_us(n.event.occurred_at), clock_us)
+    )
+    if problems:
+        problems.sort(key=lambda p: tuple(str(part).zfill(12) for part in p.loc))
+        raise InvalidInput(problems, what="event batch")
+
+
+def _future_problem(where: tuple[str | int, ...]) -> Problem:
+    return Problem(
+        (*where, "occurred_at"),
+        f"{_label(where)}: occurred_at is more than 24 hours ahead of the ledger's clock",
+        "future_time",
+    )
+
+
+def _label(where: tuple[str | int, ...]) -> str:
+    return f"line {where[1]}" if where[0] == "line" else f"{where[0]}[{where[1]}]"
+
+
+def later_on_hand(
+    connection: Connection, location: np.ndarray, sku: np.ndarray, occurred_us: np.ndarray
+) -> np.ndarray:
+    """Per (location, sku, moment): the sum of what the events recorded so far that occurred
+    after the moment did to ``on_hand`` (a cycle count goes under them). One indexed join."""
+    n = int(location.size)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS count_moments"
+        " (k INTEGER, location_id INTEGER, sku_id INTEGER, occurred_us BIGINT)"
+    )
+    connection.exec_driver_sql("DELETE FROM count_moments")
+    bulk_insert(
+        connection,
+        "count_moments",
+        ("k", "location_id", "sku_id", "occurred_us"),
+        zip(range(n), location.tolist(), sku.tolist(), occurred_us.tolist(), strict=True),
+    )
+    later = np.zeros(n, dtype=np.int64)
+    for k, total in connection.exec_driver_sql(
+        "SELECT c.k, SUM(e.on_hand_delta) FROM count_moments c JOIN events e"
+        " ON e.location_id = c.location_id AND e.sku_id = c.sku_id AND e.occurred_us > c.occurred_us"
+        " GROUP BY c.k"
+    ):
+        later[int(k)] = int(total)
+    return later
 
 
 def _mark(connection: Connection) -> str:
@@ -240,6 +305,7 @@ class _BatchApplier:
                 if isinstance(n.event, ShippedEvent | RejectedEvent)
             }
         )
+        self.no_split_at = self._no_split_reservations(others, locations)
         stock_location = np.array(
             [locations[stock.location_id[i]] for i in stock_rows.tolist()], dtype=np.int64
         )
@@ -248,6 +314,7 @@ class _BatchApplier:
         # Positions an approval, shipment or rejection touches go event by event, with all their
         # events (so the order within a position holds); the rest take the vectorised path.
         slow_pairs = self._pairs_of(others, stock, stock_rows, stock_key)
+        slow_pairs |= {(loc, sku) for keys in self.no_split_at.values() for _, _, loc, sku in keys}
         slow_keys = np.array(sorted((loc << 32) | sku for loc, sku in slow_pairs), dtype=np.int64)
         to_slow = (
             np.isin(stock_key, slow_keys)
@@ -267,15 +334,21 @@ class _BatchApplier:
         self.reservation_updates: dict[int, tuple[int, str]] = {}
         self.requeued: dict[tuple[str, str], int] = defaultdict(int)
         self.exclusions: set[tuple[str, int, str]] = set()
+        self.order_updates: list[tuple[str, str, dict[str, Any], int]] = []
+        # History rows of no-split releases, one per position (the last in the batch).
+        self.releases: dict[tuple[int, int], tuple[Any, ...]] = {}
         # Stable sort: the order things happened, batch order between equal times.
         timed = sorted(
             ((to_us(n.event.occurred_at), n.index, n) for n in others), key=lambda t: (t[0], t[1])
         )
+
+        self.count_later = self._later_of_counts(timed, locations)
         for occurred_us, _, numbered in timed:
             self._apply_one(numbered, locations[numbered.event.location_id], occurred_us)
+        self._apply_stock(stock, stock_rows[fast], stock_key[fast], batch.where)
         if self.problems:
+            self.problems.sort(key=lambda p: tuple(str(part).zfill(12) for part in p.loc))
             raise InvalidInput(self.problems, what="event batch")
-        self._apply_stock(stock, stock_rows[fast], stock_key[fast])
         self._write()
         return duplicates
 
@@ -307,7 +380,29 @@ class _BatchApplier:
                 pairs.add((locations[event.location_id], self.skus[event.sku]))
         return pairs
 
-    def _apply_stock(self, stock: StockEventColumns, rows: np.ndarray, key: np.ndarray) -> None:
+    def _later_of_counts(
+        self, timed: list[tuple[int, int, NumberedEvent]], locations: dict[str, int]
+    ) -> dict[int, int]:
+        """Per cycle count of the event-by-event path (by batch index): the deltas recorded
+        before this batch that occurred after it."""
+        counts = [
+            (index, locations[n.event.location_id], self.skus[n.event.sku], occurred_us)
+            for occurred_us, index, n in timed
+            if isinstance(n.event, VarianceEvent) and n.event.reason == "count"
+        ]
+        if not counts:
+            return {}
+        matrix = np.array(counts, dtype=np.int64)
+        later = later_on_hand(self.connection, matrix[:, 1], matrix[:, 2], matrix[:, 3])
+        return dict(zip(matrix[:, 0].tolist(), later.tolist(), strict=True))
+
+    def _apply_stock(
+        self,
+        stock: StockEventColumns,
+        rows: np.ndarray,
+        key: np.ndarray,
+        where: list[tuple[str | int, ...]],
+    ) -> None:
         """Sales, variances, receipts and returns of positions no other event touches: all at
         once, by :func:`engine.ledger.apply_stock_events`."""
         if rows.size == 0:
@@ -343,13 +438,29 @@ class _BatchApplier:
             dtype=np.int64,
         )
         quantity = stock.quantity[rows]
+        later = np.zeros(rows.size, dtype=np.int64)
+        counts = np.flatnonzero(code == ledger.COUNT)
+        if counts.size:
+            later[counts] = later_on_hand(
+                self.connection, location[position[counts]], sku[position[counts]],
+                occurred[counts],
+            )  # fmt: skip
         result = ledger.apply_stock_events(
             position, occurred, code, quantity, on_hand0, held0, counted0,
             per_location([-1 if r.feed_as_of_us is None else r.feed_as_of_us for r in rules], np.int64),
             per_location([r.kind == "store" for r in rules], bool),
             per_location([r.receipts_count_at_once for r in rules], bool),
             per_location([r.returns_auto_approved for r in rules], bool),
+            later,
         )  # fmt: skip
+        for k in np.flatnonzero(
+            ledger.beyond_limits(result.on_hand_after, 0, result.held_after)
+        ).tolist():
+            self._limit_problem(
+                where[int(stock.index[rows[k]])],
+                int(result.on_hand_after[k]),
+                int(result.held_after[k]),
+            )
         self.fast_after = (
             location,
             sku,
@@ -437,12 +548,64 @@ class _BatchApplier:
                 found[(order_id, line_id, loc)].append([reservation_id, open_quantity])
         return found
 
+    def _no_split_reservations(
+        self, others: list[NumberedEvent], locations: dict[str, int]
+    ) -> dict[tuple[str, int], list[tuple[str, str, int, int]]]:
+        """For each rejection of an order that may not split: every open reservation of the
+        order at the rejecting location, as (order, line, location, sku) keys (they are released
+        with it, and the whole order brokered again). Added to ``self.reservations``."""
+        rejected = {
+            (n.event.order_id, locations[n.event.location_id])
+            for n in others
+            if isinstance(n.event, RejectedEvent)
+        }
+        if not rejected:
+            return {}
+        mark = _mark(self.connection)
+        order_ids = sorted({order_id for order_id, _ in rejected})
+        no_split: set[str] = set()
+        for start in range(0, len(order_ids), CHUNK):
+            part = order_ids[start : start + CHUNK]
+            for order_id, payload in self.connection.exec_driver_sql(
+                f"SELECT id, payload FROM orders WHERE id IN ({', '.join([mark] * len(part))})",
+                tuple(part),
+            ):
+                if orjson.loads(payload).get("allow_split") is False:
+                    no_split.add(order_id)
+        found: dict[tuple[str, int], list[tuple[str, str, int, int]]] = defaultdict(list)
+        for order_id, loc in sorted(rejected):
+            if order_id not in no_split:
+                continue
+            rows = self.connection.exec_driver_sql(
+                "SELECT line_id, sku_id, id, open_quantity FROM reservations WHERE order_id ="
+                f" {mark} AND location_id = {int(loc)} AND status = 'open' ORDER BY id",
+                (order_id,),
+            ).all()
+            lines: dict[str, int] = {}
+            loaded = {(order_id, line_id, loc) for line_id, *_ in rows} & self.reservations.keys()
+            for line_id, sku_id, reservation_id, open_quantity in rows:
+                lines[line_id] = sku_id
+                key = (order_id, line_id, loc)
+                if key not in loaded:
+                    self.reservations[key].append([reservation_id, open_quantity])
+            found[(order_id, loc)] = [(order_id, line, loc, sku) for line, sku in lines.items()]
+        return found
+
     # -- the rules ----------------------------------------------------------------------------
 
     def _problem(self, numbered: NumberedEvent, field: str, msg: str, kind: str) -> None:
         where = numbered.where
-        label = f"line {where[1]}" if where[0] == "line" else f"{where[0]}[{where[1]}]"
-        self.problems.append(Problem((*where, field), f"{label}: {msg}", kind))
+        self.problems.append(Problem((*where, field), f"{_label(where)}: {msg}", kind))
+
+    def _limit_problem(self, where: tuple[str | int, ...], on_hand: int, held: int) -> None:
+        self.problems.append(
+            Problem(
+                (*where, "quantity"),
+                f"{_label(where)}: would take the position to on_hand {on_hand}, held {held},"
+                f" beyond the ledger's limit of {ledger.QUANTITY_LIMIT:,}",
+                "beyond_limit",
+            )
+        )
 
     def _apply_one(self, numbered: NumberedEvent, loc: int, occurred_us: int) -> None:
         event = numbered.event
@@ -490,7 +653,12 @@ class _BatchApplier:
             if effect is None:
                 return
         after = ledger.apply_effect(position, effect)
+        if ledger.beyond_limits(after.on_hand, after.reserved, after.held):
+            self._limit_problem(numbered.where, after.on_hand, after.held)
+            return
         self.positions[pair] = after
+        if isinstance(event, RejectedEvent) and (event.order_id, loc) in self.no_split_at:
+            self._release_order_at(event, loc, occurred_us)
         self.outcomes[effect.outcome.value] += 1
         self.event_rows.append(
             (
@@ -515,7 +683,10 @@ class _BatchApplier:
             return ledger.sale(event.quantity, occurred_us, rules, position)
         if isinstance(event, VarianceEvent):
             detail["reason"] = event.reason
-            return ledger.variance(event.quantity, event.reason, occurred_us, rules, position)
+            return ledger.variance(
+                event.quantity, event.reason, occurred_us, rules, position,
+                self.count_later.get(numbered.index, 0),
+            )  # fmt: skip
         if kind in ("receipt", "return"):
             effect = ledger.receipt(
                 event.quantity, occurred_us, rules, position, is_return=kind == "return"
@@ -545,6 +716,7 @@ class _BatchApplier:
         if isinstance(event, ShippedEvent):
             effect = ledger.shipped(event.quantity, open_reserved, occurred_us, rules, position)
             self._settle(reservations, -effect.reserved_delta, "shipped")
+            self._order_update(event, "shipped", event.quantity, occurred_us)
             return effect
         detail["not_found"] = event.not_found
         effect = ledger.rejected(
@@ -555,7 +727,37 @@ class _BatchApplier:
         # Back to the queue, never again to this location.
         self.requeued[(event.order_id, event.line_id)] += released
         self.exclusions.add((event.order_id, loc, event.id))
+        self._order_update(event, "rejected", released, occurred_us)
         return effect
+
+    def _order_update(
+        self, event: ShippedEvent | RejectedEvent, status: str, quantity: int, occurred_us: int
+    ) -> None:
+        line = {"line_id": event.line_id, "location_id": event.location_id, "quantity": quantity}
+        self.order_updates.append((event.order_id, status, {"lines": [line]}, occurred_us))
+
+    def _release_order_at(self, event: RejectedEvent, loc: int, occurred_us: int) -> None:
+        """An order that may not split was rejected at ``loc``: its other units reserved there
+        are released too and go back to the queue with it (the exclusion keeps it away)."""
+        for order_id, line_id, _, sku in self.no_split_at[(event.order_id, loc)]:
+            reservations = self.reservations.get((order_id, line_id, loc), [])
+            released = sum(open_quantity for _, open_quantity in reservations)
+            if released <= 0:
+                continue
+            self._settle(reservations, released, "rejected")
+            self.requeued[(order_id, line_id)] += released
+            before = self.positions.get((loc, sku), Position())
+            after = ledger.apply_effect(before, Effect(Outcome.APPLIED, reserved_delta=-released))
+            self.positions[(loc, sku)] = after
+            self.releases[(loc, sku)] = (
+                (loc, sku, self.version, "release", event.id, occurred_us,
+                 after.on_hand, after.reserved, after.held)
+            )  # fmt: skip
+            self.order_updates.append(
+                (order_id, "rejected", {"lines": [{"line_id": line_id,
+                 "location_id": event.location_id, "quantity": released}], "released": True},
+                 occurred_us)
+            )  # fmt: skip
 
     def _settle(self, reservations: list[list[int]], quantity: int, status: str) -> None:
         """Take ``quantity`` off the open reservations of a line, oldest first."""
@@ -666,3 +868,12 @@ class _BatchApplier:
             " ON CONFLICT (order_id, location_id) DO NOTHING",
             sorted(self.exclusions),
         )
+        if self.releases:
+            bulk_insert(
+                connection,
+                "position_history",
+                ("location_id", "sku_id", "version", "cause", "ref", "at_us", "on_hand",
+                 "reserved", "held"),
+                list(self.releases.values()),
+            )  # fmt: skip
+        append_updates(connection, self.version, self.order_updates)

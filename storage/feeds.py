@@ -10,6 +10,7 @@ location no longer lists (they drop to zero).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,13 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
-from engine.ledger import feed_is_stale, feed_reserved_factor
+from engine.ledger import (
+    QUANTITY_LIMIT,
+    beyond_limits,
+    feed_is_stale,
+    feed_reserved_factor,
+    too_far_ahead,
+)
 from models.inventory import (
     FeedChunk,
     FeedHeader,
@@ -33,7 +40,14 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
-from storage.db import bulk_insert, bulk_update, is_sqlite, write_transaction
+from storage.db import (
+    Progress,
+    bulk_insert,
+    bulk_update,
+    copy_arrays,
+    is_sqlite,
+    write_transaction,
+)
 
 T = TypeVar("T")
 
@@ -50,14 +64,24 @@ def feed_format(path: Path) -> str:
     )
 
 
-def load_feed_file(engine: Engine, path: Path, header: FeedHeader | None = None) -> FeedResult:
+def load_feed_file(
+    engine: Engine,
+    path: Path,
+    header: FeedHeader | None = None,
+    progress: Progress | None = None,
+) -> FeedResult:
     """Load a feed file (CSV needs ``header``: source, basis, as_of; JSON carries its own)."""
     with open(path, "rb") as source:
-        return load_feed(engine, source, feed_format(path), header)
+        return load_feed(engine, source, feed_format(path), header, progress, name=path.name)
 
 
 def load_feed(
-    engine: Engine, source: IO[bytes], fmt: str, header: FeedHeader | None = None
+    engine: Engine,
+    source: IO[bytes],
+    fmt: str,
+    header: FeedHeader | None = None,
+    progress: Progress | None = None,
+    name: str = "",
 ) -> FeedResult:
     """Apply one full feed, whole or not at all.
 
@@ -81,6 +105,12 @@ def load_feed(
         else:
             raise InvalidInput([Problem((), f"unknown feed format {fmt!r}", "format")], what="feed")
         as_of_us = to_us(header.as_of)
+        if too_far_ahead(as_of_us, write.recorded_us):
+            raise InvalidInput(
+                [Problem(("as_of",), f"as_of {header.as_of.isoformat()} is more than 24 hours"
+                         " ahead of the ledger's clock", "future_time")],
+                what="feed",
+            )  # fmt: skip
         feed_id = connection.exec_driver_sql(
             "INSERT INTO feeds (source, basis, as_of_us, version, rows, locations, recorded_us)"
             f" VALUES ({_marks(connection, 7)}) RETURNING id",
@@ -95,14 +125,22 @@ def load_feed(
             connection, header.basis, as_of_us, write.version, ref, sku_id_map(connection)
         )
         problems: list[Problem] = []
+        read = 0
         for chunk, chunk_problems in prefetch(chunks):
+            read += int(chunk.line.size)
             problems.extend(chunk_problems)
             # After a problem the feed will be refused: rows are only checked from then on.
             applier.add(chunk, apply=not problems)
+            problems.extend(applier.take_problems())
+            if progress:
+                progress(f"feed {name}: {read:,} rows read, {applier.rows:,} applied")
         problems.extend(applier.duplicate_rows())
         if problems:
             raise InvalidInput(problems, what="feed")
         applier.drop_unlisted()
+        problems.extend(applier.take_problems())
+        if problems:
+            raise InvalidInput(problems, what="feed")
         code_of = {v: k for k, v in locations.items()}
         refused = sorted(code_of[loc] for loc in applier.refused)
         connection.exec_driver_sql(
@@ -207,6 +245,44 @@ def prefetch(chunks: Iterator[T], depth: int = 2) -> Iterator[T]:
                 worker.join(timeout=0.05)
 
 
+def replay_sql(as_of_us: int) -> str:
+    """Per position, what the ledger applied that occurred after ``as_of``: on_hand moved,
+    reserved moved (events and runs), reserved by runs."""
+    return (
+        "SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta), SUM(run_reserved)"
+        " FROM (SELECT location_id, sku_id, on_hand_delta, reserved_delta, 0 AS run_reserved"
+        f" FROM events WHERE occurred_us > {int(as_of_us)} AND sku_id IS NOT NULL"
+        " UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity, r.quantity FROM reservations r"
+        f" JOIN brokering_runs b ON b.id = r.run_id WHERE b.finished_us > {int(as_of_us)}"
+        ") later GROUP BY location_id, sku_id ORDER BY location_id, sku_id"
+    )
+
+
+def _stage_replay_on_server(connection: Connection, as_of_us: int) -> None:
+    """PostgreSQL: the replay of a feed aggregated into a temporary table by the server, and the
+    (empty) staging table its chunks are copied to."""
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS feed_replay (location_id integer, sku_id integer,"
+        " on_hand bigint, reserved bigint, runs bigint, PRIMARY KEY (location_id, sku_id))"
+    )
+    connection.exec_driver_sql("TRUNCATE feed_replay")
+    connection.exec_driver_sql(f"INSERT INTO feed_replay {replay_sql(as_of_us)}")
+    connection.exec_driver_sql("ANALYZE feed_replay")
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS feed_stage (line bigint, location_id integer,"
+        " sku_id integer, quantity bigint)"
+    )
+
+
+def _beyond_limit_problem(line: int, location: int, sku: int, new: int) -> Problem:
+    where = f"line {line}" if line >= 0 else f"unlisted position {location}/{sku}"
+    return Problem(
+        ("line", line) if line >= 0 else (),
+        f"{where}: would set on_hand to {new}, beyond the ledger's limit of {QUANTITY_LIMIT:,}",
+        "beyond_limit",
+    )
+
+
 def _parse(text: str | None) -> np.ndarray:
     return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
 
@@ -240,25 +316,30 @@ class _FeedApplier:
         self.keys: list[np.ndarray] = []
         self.lines: list[np.ndarray] = []
         self.rows = 0
-        self.replay_key, self.replay_on_hand, self.replay_reserved = self._replay()
+        self.problems: list[Problem] = []
+        self.repeated = False
+        self.postgres = not is_sqlite(connection)
+        if self.postgres:
+            # PostgreSQL computes the new values itself: the replay stays on the server.
+            _stage_replay_on_server(connection, as_of_us)
+            empty = np.zeros(0, dtype=np.int64)
+            self.replay_key = self.replay_on_hand = self.replay_reserved = self.replay_runs = empty
+        else:
+            self.replay_key, self.replay_on_hand, self.replay_reserved, self.replay_runs = (
+                self._replay()
+            )
 
-    def _replay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _replay(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per position, what the ledger applied that occurred after ``as_of`` (events that
         arrived before this feed, reservations of later brokering runs): it goes on top of the
-        feed's values, which count only what happened up to ``as_of``."""
-        rows = self.connection.exec_driver_sql(
-            "SELECT location_id, sku_id, SUM(on_hand_delta), SUM(reserved_delta) FROM ("
-            " SELECT location_id, sku_id, on_hand_delta, reserved_delta FROM events"
-            f" WHERE occurred_us > {self.as_of_us} AND sku_id IS NOT NULL"
-            " UNION ALL SELECT r.location_id, r.sku_id, 0, r.quantity FROM reservations r"
-            f" JOIN brokering_runs b ON b.id = r.run_id WHERE b.finished_us > {self.as_of_us}"
-            ") later GROUP BY location_id, sku_id ORDER BY location_id, sku_id"
-        ).all()
+        feed's values, which count only what happened up to ``as_of``. Per position: key,
+        on_hand moved, reserved moved (events and runs), reserved by runs."""
+        rows = self.connection.exec_driver_sql(replay_sql(self.as_of_us)).all()
         if not rows:
             empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
+            return empty, empty, empty, empty
         matrix = np.array(rows, dtype=np.int64)
-        return (matrix[:, 0] << 32) | matrix[:, 1], matrix[:, 2], matrix[:, 3]
+        return (matrix[:, 0] << 32) | matrix[:, 1], matrix[:, 2], matrix[:, 3], matrix[:, 4]
 
     # -- listed rows --------------------------------------------------------------------------
 
@@ -282,8 +363,21 @@ class _FeedApplier:
         self.rows += int(key.size)
         # A key listed twice in one chunk would break the positions' unique index mid-write;
         # the feed is refused by duplicate_rows() anyway, so the chunk is not written.
-        if apply and key.size and not _has_repeats(key):
-            self._write(key, chunk.quantity[keep])
+        if apply and key.size and not _has_repeats(key) and not self.repeated:
+            if self.postgres:
+                self._write_on_server(location, sku, chunk.quantity[keep], chunk.line[keep])
+            else:
+                try:
+                    self._write(key, chunk.quantity[keep], chunk.line[keep])
+                except sqlite3.IntegrityError:
+                    # A key an earlier chunk listed too (its history row exists): the feed is
+                    # refused by duplicate_rows(), so nothing more is written.
+                    self.repeated = True
+
+    def take_problems(self) -> list[Problem]:
+        """Problems found while writing (positions the feed would take past the limits)."""
+        found, self.problems = self.problems, []
+        return found
 
     def _sku_ids(self, codes: np.ndarray) -> np.ndarray:
         """Codes to ids through a hash index; new skus are registered on the way."""
@@ -318,8 +412,33 @@ class _FeedApplier:
         order = np.argsort(key, kind="stable")
         return key[order], on_hand[order], reserved[order], held[order], counted[order]
 
-    def _write(self, key: np.ndarray, quantity: np.ndarray) -> None:
-        """Set the positions of ``key`` from the feed (``quantity``; 0 for unlisted ones)."""
+    def _current_keys(self, locations: np.ndarray) -> np.ndarray:
+        """Sorted keys of the locations' positions (only the keys cross the wire)."""
+        listing = ", ".join(map(str, locations.tolist()))
+        if self.postgres:
+            cursor = self.connection.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+            cursor.execute(
+                "SELECT location_id, string_agg(int8send(sku_id::int8), ''::bytea) FROM positions"
+                f" WHERE location_id IN ({listing}) GROUP BY location_id"
+            )
+            rows = cursor.fetchall()
+            cursor.close()
+            parts = [(np.int64(loc) << 32) | np.frombuffer(skus, dtype=">i8").astype(np.int64)
+                     for loc, skus in rows]  # fmt: skip
+        else:
+            rows = self.connection.exec_driver_sql(
+                f"SELECT location_id, {self._concat('sku_id')} FROM positions"
+                f" WHERE location_id IN ({listing}) GROUP BY location_id"
+            ).all()
+            parts = [(np.int64(loc) << 32) | _parse(skus) for loc, skus in rows]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate(parts))
+
+    def _write(self, key: np.ndarray, quantity: np.ndarray, line: np.ndarray | None = None) -> None:
+        """Set the positions of ``key`` from the feed (``quantity``; 0 for unlisted ones, which
+        have no ``line``). A position the feed would take past the limits is a problem (the
+        feed is refused then) and is not written."""
         current_key, on_hand, reserved, held, counted = self._current(np.sort(pd.unique(key >> 32)))
         at = np.minimum(np.searchsorted(current_key, key), max(current_key.size - 1, 0))
         exists = (current_key[at] == key) if current_key.size else np.zeros(key.size, dtype=bool)
@@ -331,12 +450,24 @@ class _FeedApplier:
 
         old_on_hand, old_reserved, old_held = pick(on_hand), pick(reserved), pick(held)
         old_counted = pick(counted, missing=-1)
-        later_on_hand, later_reserved = self._replayed(key)
+        later_on_hand, later_reserved, later_runs = self._replayed(key)
+        if line is None:
+            # An unlisted row of an ``available`` feed is 0 available: on_hand = reserved, the
+            # reservations of runs after as_of included (the sender lists nothing to back them).
+            later_reserved = later_reserved - later_runs
         # on_hand as of now = the feed's value as of as_of + what happened since; an available
         # basis adds back the reservations open at as_of (the sender already deducted them).
         new = quantity + later_on_hand + self.factor * (old_reserved - later_reserved)
         newer_count = old_counted > self.as_of_us
-        changed = ~newer_count & (~exists | (old_on_hand != new))
+        past_limits = ~newer_count & beyond_limits(new)
+        for k in np.flatnonzero(past_limits).tolist():
+            self.problems.append(
+                _beyond_limit_problem(
+                    -1 if line is None else int(line[k]),
+                    int(key[k] >> 32), int(key[k] & 0xFFFFFFFF), int(new[k]),
+                )
+            )  # fmt: skip
+        changed = ~newer_count & ~past_limits & (~exists | (old_on_hand != new))
         if not changed.any():
             return
         location, sku = key[changed] >> 32, key[changed] & 0xFFFFFFFF
@@ -390,14 +521,65 @@ class _FeedApplier:
             ),
         )
 
-    def _replayed(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _write_on_server(
+        self, location: np.ndarray, sku: np.ndarray, quantity: np.ndarray, line: np.ndarray
+    ) -> None:
+        """PostgreSQL: the rows go to a staging table by binary COPY, and one statement computes
+        every new value, updates and inserts the positions and writes their history, all on the
+        server (no position crosses the wire). ``line`` -1 marks unlisted positions."""
+        connection = self.connection
+        connection.exec_driver_sql("TRUNCATE feed_stage")
+        copy_arrays(
+            connection,
+            "feed_stage",
+            {"line": line.astype(np.int64), "location_id": location.astype(np.int32),
+             "sku_id": sku.astype(np.int32), "quantity": quantity.astype(np.int64)},
+        )  # fmt: skip
+        connection.exec_driver_sql("ANALYZE feed_stage")
+        chunk_locations = ", ".join(map(str, np.unique(location).tolist()))
+        v, limit, f = int(self.version), QUANTITY_LIMIT, int(self.factor)
+        beyond = connection.exec_driver_sql(
+            "WITH src AS MATERIALIZED ("
+            " SELECT s.line, s.location_id, s.sku_id, p.location_id IS NOT NULL AS present,"
+            "  p.on_hand AS old, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.held, 0) AS held,"
+            "  COALESCE(p.counted_at_us, -1) > %(as_of)s AS newer,"
+            "  s.quantity + COALESCE(r.on_hand, 0) + %(f)s * (COALESCE(p.reserved, 0)"
+            "   - COALESCE(r.reserved, 0) + CASE WHEN s.line < 0 THEN COALESCE(r.runs, 0) ELSE 0 END)"
+            "   AS new"
+            " FROM feed_stage s"
+            " LEFT JOIN positions p ON p.location_id = s.location_id AND p.sku_id = s.sku_id"
+            f"  AND p.location_id IN ({chunk_locations})"
+            " LEFT JOIN feed_replay r ON r.location_id = s.location_id AND r.sku_id = s.sku_id),"
+            " upd AS (UPDATE positions t SET on_hand = src.new, version = %(v)s FROM src"
+            "  WHERE t.location_id = src.location_id AND t.sku_id = src.sku_id AND src.present"
+            "  AND NOT src.newer AND abs(src.new) <= %(limit)s AND src.old <> src.new"
+            f"  AND t.location_id IN ({chunk_locations})),"
+            " ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, version)"
+            "  SELECT location_id, sku_id, new, 0, 0, %(v)s FROM src"
+            # A key an earlier chunk listed too is left alone: duplicate_rows() refuses the feed.
+            "  WHERE NOT present AND abs(new) <= %(limit)s ON CONFLICT DO NOTHING),"
+            # Every row updated or inserted above, with its new values: its history row.
+            " hist AS (INSERT INTO position_history (location_id, sku_id, version, on_hand,"
+            "  reserved, held) SELECT location_id, sku_id, %(v)s, new, reserved, held FROM src"
+            "  WHERE abs(new) <= %(limit)s AND (NOT present OR (NOT newer AND old <> new))"
+            "  ON CONFLICT DO NOTHING)"
+            " SELECT line, location_id, sku_id, new FROM src"
+            " WHERE abs(new) > %(limit)s AND NOT newer ORDER BY line",
+            {"as_of": int(self.as_of_us), "f": f, "v": v, "limit": limit},
+        ).all()
+        for row_line, row_location, row_sku, new in beyond:
+            self.problems.append(_beyond_limit_problem(row_line, row_location, row_sku, new))
+
+    def _replayed(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.replay_key.size == 0:
             zero = np.zeros(key.size, dtype=np.int64)
-            return zero, zero
+            return zero, zero, zero
         at = np.minimum(np.searchsorted(self.replay_key, key), self.replay_key.size - 1)
         found = self.replay_key[at] == key
-        return np.where(found, self.replay_on_hand[at], 0), np.where(
-            found, self.replay_reserved[at], 0
+        return (
+            np.where(found, self.replay_on_hand[at], 0),
+            np.where(found, self.replay_reserved[at], 0),
+            np.where(found, self.replay_runs[at], 0),
         )
 
     # -- the whole feed -----------------------------------------------------------------------
@@ -438,7 +620,14 @@ class _FeedApplier:
         listed = np.sort(self._all_keys()[0])
         covered = np.array(sorted(self.covered), dtype=np.int64)
         for start in range(0, covered.size, 200):
-            current_key = self._current(covered[start : start + 200])[0]
+            current_key = self._current_keys(covered[start : start + 200])
             unlisted = current_key[~_contains(listed, current_key)]
-            if unlisted.size:
-                self._write(unlisted, np.zeros(unlisted.size, dtype=np.int64))
+            if unlisted.size == 0:
+                continue
+            zeros = np.zeros(unlisted.size, dtype=np.int64)
+            if self.postgres:
+                self._write_on_server(
+                    unlisted >> 32, unlisted & 0xFFFFFFFF, zeros, np.full(unlisted.size, -1)
+                )
+            else:
+                self._write(unlisted, zeros)

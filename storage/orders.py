@@ -16,6 +16,7 @@ from models.problems import InvalidInput, Problem
 from storage import tables
 from storage.db import bulk_insert, read_transaction, write_transaction
 from storage.events import existing_ids_in
+from storage.order_updates import append_updates
 
 
 def pickup_locations(connection: Connection) -> dict[str, bool]:
@@ -54,6 +55,11 @@ def submit_orders(engine: Engine, raw: Any) -> OrderSubmission:
             ("order_id", "line_id", "sku", "quantity", "allocated"),
             [(o.id, line.id, line.sku, line.quantity, 0) for o in fresh for line in o.lines],
         )
+        append_updates(
+            connection, write.version, ((o.id, "queued", {}, write.recorded_us) for o in fresh)
+        )
+        if not fresh:
+            write.discard()  # duplicates only: nothing changed
     return OrderSubmission(
         accepted=[o.id for o in fresh], duplicates=[o.id for o in orders if o.id in existing]
     )

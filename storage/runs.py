@@ -1,14 +1,10 @@
-"""Brokering runs: a snapshot, the engine, and the allocations recorded as reservations, all in
-one serialised write transaction.
-
-The run holds the ledger's write lock from the snapshot to the commit, so the stock it allocates
-is the stock it saw: two runs started at once take turns, and the second brokers against what
-the first left. A run that dies before its commit leaves nothing behind.
+"""Brokering runs in the ledger: the queue a run brokers (with the locations each order must
+avoid), the state a run's commit checks its allocations against, and the run recorded with its
+reservations. The run itself (snapshot, solve, commit) is :mod:`services.brokering`.
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -16,27 +12,15 @@ import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, select
 
-from engine.brokering_run import (
-    EXACT_UP_TO_ROWS,
-    QueuedOrder,
-    SolveFunction,
-    broker,
-    candidate_rows,
-)
-from engine.snapshot import Snapshot
+from engine.brokering_run import CommitState, QueuedOrder
+from engine.ledger import UNSET
+from engine.snapshot import build_snapshot
 from models.inventory import BrokeringRunOut, from_us
 from models.problems import InvalidInput, Problem
 from storage import tables
-from storage.catalog import sku_id_map
-from storage.db import bulk_insert, executemany, now_us, read_transaction, write_transaction
+from storage.catalog import load_catalog_arrays, sku_id_map
+from storage.db import bulk_insert, executemany, read_transaction
 from storage.events import load_positions
-from storage.snapshots import current_version, take_snapshot
-
-
-def _default_solve() -> SolveFunction:
-    from engine.solve import solve
-
-    return solve
 
 
 def solve_locations(connection: Connection) -> list[dict[str, Any]]:
@@ -75,9 +59,14 @@ def queued_orders(connection: Connection) -> list[QueuedOrder]:
         " JOIN orders o ON o.id = e.order_id WHERE o.status = 'queued'"
     ):
         exclusions[order_id].add(code)
+    held_at = held_locations(connection)
+    all_codes = {code for (code,) in connection.exec_driver_sql("SELECT code FROM locations")}
     queue = []
     for order_id, payload in payloads.items():
         order = orjson.loads(payload)
+        if order.get("allow_split") is False and order_id in held_at:
+            # One location over all runs: every other location is excluded.
+            exclusions[order_id] |= all_codes - held_at[order_id]
         lines = open_lines[order_id]
         order["lines"] = [
             {**line, "quantity": lines[line["id"]]}
@@ -88,94 +77,133 @@ def queued_orders(connection: Connection) -> list[QueuedOrder]:
     return queue
 
 
-def offered_inventory(
-    connection: Connection, snapshot: Snapshot, queue: list[QueuedOrder]
-) -> list[dict[str, Any]]:
-    """The ``inventory`` of the run's solve requests: every stocked row of the skus the queue asks
-    for, or, over a large network, the rows :func:`engine.brokering_run.candidate_rows` picks."""
-    stocked = int(np.count_nonzero(snapshot.atp > 0))
-    if stocked <= EXACT_UP_TO_ROWS:
-        return snapshot.inventory()
-    catalog = snapshot.catalog
-    sku_of = {code: i for i, code in enumerate(catalog.sku_code.tolist()) if code is not None}
-    location_of = {
-        code: i for i, code in enumerate(catalog.location_code.tolist()) if code is not None
+def held_locations(
+    connection: Connection, order_ids: list[str] | None = None
+) -> dict[str, set[str]]:
+    """Per queued order (or per order of ``order_ids``): the locations holding part of it
+    (reservations open or shipped; a rejected one holds nothing)."""
+    held: dict[str, set[str]] = defaultdict(set)
+    if order_ids is None:
+        rows = connection.exec_driver_sql(
+            "SELECT r.order_id, l.code FROM reservations r JOIN locations l ON l.id = r.location_id"
+            " JOIN orders o ON o.id = r.order_id WHERE o.status = 'queued'"
+            " AND r.status IN ('open', 'shipped')"
+        ).all()
+    else:
+        stage_order_ids(connection, order_ids)
+        rows = connection.exec_driver_sql(
+            "SELECT r.order_id, l.code FROM run_orders w JOIN reservations r ON r.order_id = w.id"
+            " JOIN locations l ON l.id = r.location_id WHERE r.status IN ('open', 'shipped')"
+        ).all()
+    for order_id, code in rows:
+        held[order_id].add(code)
+    return held
+
+
+def stage_order_ids(connection: Connection, order_ids: list[str]) -> None:
+    """The ids in the temporary table ``run_orders`` (to join on)."""
+    connection.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS run_orders (id TEXT PRIMARY KEY)")
+    connection.exec_driver_sql("DELETE FROM run_orders")
+    bulk_insert(connection, "run_orders", ("id",), ((i,) for i in sorted(set(order_ids))))
+
+
+def commit_state(
+    connection: Connection,
+    queue: list[QueuedOrder],
+    allocations: list[dict[str, Any]],
+    line_sku: dict[tuple[str, str], str],
+) -> CommitState:
+    """What the ledger holds now (inside the commit's write transaction) for what a run
+    allocated: the positions' ATP with today's settings, each line's open units, where each
+    order may still be served."""
+    order_ids = sorted({a["order_id"] for a in allocations})
+    stage_order_ids(connection, order_ids)
+    open_units = {
+        (order_id, line_id): int(units) if status == "queued" else 0
+        for order_id, line_id, units, status in connection.exec_driver_sql(
+            "SELECT l.order_id, l.line_id, l.quantity - l.allocated, o.status FROM run_orders w"
+            " JOIN orders o ON o.id = w.id JOIN order_lines l ON l.order_id = o.id"
+        )
     }
-    size = catalog.location_code.size
-    lat, lon = np.zeros(size), np.zeros(size)
-    for location_id, location_lat, location_lon in connection.exec_driver_sql(
-        "SELECT id, lat, lon FROM locations"
+    all_codes = {code for (code,) in connection.exec_driver_sql("SELECT code FROM locations")}
+    excluded: dict[str, set[str]] = defaultdict(set)
+    for order_id, code in connection.exec_driver_sql(
+        "SELECT e.order_id, l.code FROM run_orders w JOIN order_exclusions e ON e.order_id = w.id"
+        " JOIN locations l ON l.id = e.location_id"
     ):
-        lat[location_id], lon[location_id] = location_lat, location_lon
-    lines = [
-        (
-            sku_of.get(line["sku"], 0), line["quantity"],
-            q.order["ship_to"]["lat"] if q.order["delivery"] == "ship" else np.nan,
-            q.order["ship_to"]["lon"] if q.order["delivery"] == "ship" else np.nan,
-            location_of.get(q.order.get("pickup_location_id"), -1) if q.order["delivery"] == "pickup" else -1,
-        )
-        for q in queue
-        for line in q.order["lines"]
-    ]  # fmt: skip
-    columns = list(zip(*lines, strict=True)) if lines else [[]] * 5
-    offered = candidate_rows(
-        snapshot.location_id, snapshot.sku_id, snapshot.atp, lat, lon, catalog.location_ships,
-        np.asarray(columns[0], dtype=np.int64), np.asarray(columns[1], dtype=np.int64),
-        np.asarray(columns[2], dtype=float), np.asarray(columns[3], dtype=float),
-        np.asarray(columns[4], dtype=np.int64),
-    )  # fmt: skip
-    codes_location = catalog.location_code[snapshot.location_id[offered]].tolist()
-    codes_sku = catalog.sku_code[snapshot.sku_id[offered]].tolist()
-    return [
-        {"location_id": location, "sku": sku, "quantity": quantity}
-        for location, sku, quantity in zip(
-            codes_location, codes_sku, snapshot.atp[offered].tolist(), strict=True
-        )
-    ]
-
-
-def run_brokering(
-    engine: Engine, policy: dict[str, Any] | None = None, solve: SolveFunction | None = None
-) -> BrokeringRunOut:
-    """Broker every queued order against a snapshot and reserve what is allocated, atomically.
-
-    Raises :class:`InvalidInput` if the policy is refused by the solve contract."""
-    solve = solve or _default_solve()
-    started_us = now_us()
-    started = time.perf_counter()
-    with write_transaction(engine, "run") as write:
-        connection = write.connection
-        snapshot_version = current_version(connection, below=write.version)
-        queue = queued_orders(connection)
-        skus = sku_id_map(connection, {line["sku"] for q in queue for line in q.order["lines"]})
-        sku_ids = sorted(skus.values())
-        snapshot = take_snapshot(connection, sku_ids=sku_ids, snapshot_version=snapshot_version)
-        inventory = offered_inventory(connection, snapshot, queue)
-        result = broker(solve_locations(connection), inventory, queue, policy, solve)
-        result["solver"]["run_seconds"] = round(time.perf_counter() - started, 3)
-        finished_us = now_us()
-        run_id = connection.execute(
-            tables.brokering_runs.insert()
-            .values(
-                status="committed", snapshot_version=snapshot_version, version=write.version,
-                started_us=started_us, finished_us=finished_us, orders=len(queue),
-                result=orjson.dumps(result).decode(),
-            )
-            .returning(tables.brokering_runs.c.id)
-        ).scalar_one()  # fmt: skip
-        connection.exec_driver_sql(
-            f"UPDATE ledger_changes SET ref = 'run:{int(run_id)}' WHERE version = {int(write.version)}"
-        )
-        _reserve(connection, int(run_id), write.version, finished_us, result["allocations"], queue)
-    return BrokeringRunOut(
-        id=int(run_id),
-        snapshot_version=snapshot_version,
-        version=write.version,
-        started_at=from_us(started_us),
-        finished_at=from_us(finished_us),
-        orders=len(queue),
-        result=result,
+        excluded[order_id].add(code)
+    held_at = held_locations(connection, order_ids)
+    orders = {q.order["id"]: q.order for q in queue}
+    allowed: dict[str, frozenset[str] | None] = {}
+    for order_id in order_ids:
+        may = set(all_codes) - excluded.get(order_id, set())
+        if orders[order_id].get("allow_split") is False and held_at.get(order_id):
+            may &= held_at[order_id]
+        allowed[order_id] = frozenset(may)
+    positions = {(a["location_id"], line_sku[(a["order_id"], a["line_id"])]) for a in allocations}
+    return CommitState(
+        atp=atp_now(connection, positions),
+        open_units=open_units,
+        allowed=allowed,
+        all_or_nothing=frozenset(o for o in order_ids if orders[o].get("allow_partial") is False),
+        rank={q.order["id"]: k for k, q in enumerate(queue)},
     )
+
+
+def atp_now(connection: Connection, positions: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """ATP of (location code, sku code) positions as the ledger holds them now."""
+    if not positions:
+        return {}
+    locations = dict(
+        connection.execute(select(tables.locations.c.code, tables.locations.c.id)).all()
+    )
+    skus = sku_id_map(connection, {sku for _, sku in positions})
+    pairs = {(locations[loc], skus[sku]): (loc, sku) for loc, sku in positions if sku in skus}
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS commit_positions (location_id INTEGER, sku_id INTEGER)"
+    )
+    connection.exec_driver_sql("DELETE FROM commit_positions")
+    bulk_insert(connection, "commit_positions", ("location_id", "sku_id"), sorted(pairs))
+    rows = connection.exec_driver_sql(
+        f"SELECT p.location_id, p.sku_id, p.on_hand, p.reserved, COALESCE(p.safety_stock, {UNSET})"
+        " FROM commit_positions w JOIN positions p ON p.location_id = w.location_id"
+        " AND p.sku_id = w.sku_id ORDER BY p.location_id, p.sku_id"
+    ).all()
+    if not rows:
+        return {}
+    matrix = np.array(rows, dtype=np.int64)
+    location, sku, on_hand, reserved, own = (np.ascontiguousarray(matrix[:, i]) for i in range(5))
+    keys = list(zip(location.tolist(), sku.tolist(), strict=True))
+    snap = build_snapshot(
+        0, 0, load_catalog_arrays(connection), location, sku, on_hand, reserved, own
+    )
+    return {pairs[k]: int(a) for k, a in zip(keys, snap.atp.tolist(), strict=True)}
+
+
+def record_run(
+    connection: Connection,
+    version: int,
+    snapshot_version: int,
+    started_us: int,
+    finished_us: int,
+    queue: list[QueuedOrder],
+    result: dict[str, Any],
+) -> int:
+    """The run and its reservations, in the commit's write transaction; the run's id."""
+    run_id = connection.execute(
+        tables.brokering_runs.insert()
+        .values(
+            status="committed", snapshot_version=snapshot_version, version=version,
+            started_us=started_us, finished_us=finished_us, orders=len(queue),
+            result=orjson.dumps(result).decode(),
+        )
+        .returning(tables.brokering_runs.c.id)
+    ).scalar_one()  # fmt: skip
+    connection.exec_driver_sql(
+        f"UPDATE ledger_changes SET ref = 'run:{int(run_id)}' WHERE version = {int(version)}"
+    )
+    _reserve(connection, int(run_id), version, finished_us, result["allocations"], queue)
+    return int(run_id)
 
 
 def _reserve(

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from engine.ledger import UNSET
 from engine.snapshot import Snapshot, build_snapshot
-from storage.catalog import load_catalog_arrays
+from storage.catalog import load_catalog_arrays, settings_as_of
 from storage.db import is_sqlite, now_us, read_transaction
 
 
@@ -25,6 +25,12 @@ def current_version(connection: Connection, below: int | None = None) -> int:
     else:
         sql = f"SELECT COALESCE(MAX(version), 0) FROM ledger_changes WHERE version < {int(below)}"
     return int(connection.exec_driver_sql(sql).scalar_one())
+
+
+def current_version_of(engine: Engine) -> int:
+    """The ledger's version now."""
+    with read_transaction(engine) as connection:
+        return current_version(connection)
 
 
 def snapshot(
@@ -75,8 +81,12 @@ def take_snapshot(
         arrays = _read_positions(connection, where)
         taken_version = latest
     else:
-        arrays = _read_history(connection, int(version), where)
+        # An earlier version: its positions and the settings as they were then.
         taken_version = int(version)
+        settings = settings_as_of(connection, taken_version, catalog)
+        catalog = settings.catalog
+        arrays = _read_history(connection, taken_version, where)
+        _lay_position_settings(arrays, settings.position_safety_stock)
     if wanted_skus is not None:
         keep = np.isin(arrays[1], wanted_skus)
         arrays = tuple(a[keep] for a in arrays)
@@ -130,23 +140,46 @@ def _copy_positions(connection: Connection, condition: str) -> tuple[np.ndarray,
     its sku, on_hand, reserved and safety stock as 8-byte big-endian integers), which numpy reads
     as an array. A COPY sends one message per position, and ten million messages cost the client
     ~8 s of Python; a thousand rows of packed bytes cost nothing to read."""
+    # Without any position-level safety stock (the usual case) the column is not read at all.
+    own_safety = connection.exec_driver_sql(
+        "SELECT 1 FROM positions WHERE safety_stock IS NOT NULL LIMIT 1"
+    ).first()
+    safety = f" || int8send(COALESCE(safety_stock, {UNSET})::int8)" if own_safety else ""
+    width = 4 if own_safety else 3
     cursor = connection.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
     cursor.execute(
         "SELECT location_id, string_agg(int8send(sku_id::int8) || int8send(on_hand::int8)"
-        f" || int8send(reserved::int8) || int8send(COALESCE(safety_stock, {UNSET})::int8), ''::bytea)"
+        f" || int8send(reserved::int8){safety}, ''::bytea)"
         f" FROM positions{condition} GROUP BY location_id ORDER BY location_id"
     )
     rows = cursor.fetchall()
     cursor.close()
     if not rows:
         return tuple(np.zeros(0, dtype=np.int64) for _ in COLUMNS)
-    packed = [np.frombuffer(values, dtype=">i8").reshape(-1, 4) for _, values in rows]
+    packed = [np.frombuffer(values, dtype=">i8").reshape(-1, width) for _, values in rows]
     location = np.repeat(
         np.array([int(location_id) for location_id, _ in rows], dtype=np.int64),
         [m.shape[0] for m in packed],
     )
     matrix = np.concatenate(packed).astype(np.int64)
-    return (location, *(np.ascontiguousarray(matrix[:, i]) for i in range(4)))
+    columns = [np.ascontiguousarray(matrix[:, i]) for i in range(width)]
+    if not own_safety:
+        columns.append(np.full(matrix.shape[0], UNSET, dtype=np.int64))
+    return (location, *columns)
+
+
+def _lay_position_settings(
+    arrays: tuple[np.ndarray, ...], position_safety_stock: dict[tuple[int, int], int]
+) -> None:
+    """Write the per-position safety stock of an earlier version into the snapshot's arrays."""
+    if not position_safety_stock or arrays[0].size == 0:
+        return
+    keys = (arrays[0] << 32) | arrays[1]  # rows come sorted by (location, sku)
+    setting_keys = np.array([(loc << 32) | sku for loc, sku in position_safety_stock], np.int64)
+    values = np.fromiter(position_safety_stock.values(), dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, setting_keys), keys.size - 1)
+    found = keys[at] == setting_keys
+    arrays[4][at[found]] = values[found]
 
 
 def _read_history(connection: Connection, version: int, where: list[str]) -> tuple[np.ndarray, ...]:
@@ -154,14 +187,12 @@ def _read_history(connection: Connection, version: int, where: list[str]) -> tup
     history rows (feeds, runs) and its events' rows, by (version, place in the batch)."""
     condition = "".join(f" AND {clause}" for clause in where)
     rows = connection.exec_driver_sql(
-        "SELECT c.location_id, c.sku_id, c.on_hand, c.reserved, COALESCE(p.safety_stock, "
-        f"{UNSET}) FROM (SELECT location_id, sku_id, on_hand, reserved, ROW_NUMBER() OVER ("
+        f"SELECT c.location_id, c.sku_id, c.on_hand, c.reserved, {UNSET} FROM (SELECT location_id, sku_id, on_hand, reserved, ROW_NUMBER() OVER ("
         " PARTITION BY location_id, sku_id ORDER BY version DESC, seq DESC) AS newest FROM ("
         "  SELECT location_id, sku_id, version, 0 AS seq, on_hand, reserved FROM position_history"
         f"  WHERE version <= {version}{condition}"
         "  UNION ALL SELECT location_id, sku_id, version, seq, on_hand, reserved FROM events"
         f"  WHERE version <= {version} AND sku_id IS NOT NULL{condition}) changes) c"
-        " LEFT JOIN positions p ON p.location_id = c.location_id AND p.sku_id = c.sku_id"
         " WHERE c.newest = 1 ORDER BY c.location_id, c.sku_id"
     ).all()
     if not rows:

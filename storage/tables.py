@@ -85,6 +85,24 @@ safety_stock_by_kind = Table(
     Column("quantity", Integer, nullable=False),
 )
 
+# Settings with the ledger version they are valid from (migration 0003): a snapshot of an earlier
+# version reads, per setting, the newest row at or before it. ``scope`` is kind (``code``),
+# location, sku, category (``code``) or position (location and sku); ``name`` is safety_stock,
+# online_threshold or category (a sku's, in ``text_value``); a null value clears the setting.
+setting_history = Table(
+    "setting_history",
+    metadata,
+    Column("version", BigInteger, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("location_id", Integer, nullable=True),
+    Column("sku_id", Integer, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("name", Text, nullable=False),
+    Column("value", BigInteger, nullable=True),
+    Column("text_value", Text, nullable=True),
+    Index("ix_setting_history_scope", "scope", "version"),
+)
+
 positions = Table(
     "positions",
     metadata,
@@ -271,4 +289,19 @@ availability_publications = Table(
     Column("rows_changed", BigInteger, nullable=False),
     # Before migration 0002 the id of the publication's last change row; now always 0.
     Column("last_change_id", BigInteger, nullable=False),
+)
+
+# The order updates feed (migration 0004): what became of each order, in the order it happened;
+# "updates since cursor c" are the rows of seq > c. ``detail`` is the update's JSON (lines with
+# location and units, what is open and why, the rejecting location).
+order_updates = Table(
+    "order_updates",
+    metadata,
+    Column("seq", RowId, primary_key=True, autoincrement=True),
+    Column("order_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_order_updates_order", "order_id", "seq"),
 )

@@ -223,3 +223,11 @@ def test_morning_run_endpoint_reads_feeds_from_the_inbox(configure, tmp_path):
         client.post("/v1/morning-run", content=orjson.dumps(escape), headers=AUTH).status_code
         == 422
     )
+
+
+def test_empty_event_batch_over_the_api_does_not_bump_the_ledger_version(client):
+    catalog = client.put("/v1/catalog", content=orjson.dumps(CATALOG), headers=AUTH).json()
+    first = client.post("/v1/events", content=b"[]", headers=AUTH)
+    second = client.post("/v1/events", content=b"[]", headers=AUTH)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["version"] == second.json()["version"] == catalog["version"]

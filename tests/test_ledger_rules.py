@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 
 from models.inventory import parse_catalog
 from models.problems import InvalidInput
+from services.brokering import run_brokering
 from storage.catalog import apply_catalog
 from storage.events import apply_event_batch
 from storage.feeds import load_feed
 from storage.orders import get_order, submit_orders
 from storage.positions import get_history, get_position
-from storage.runs import run_brokering
 from storage.snapshots import snapshot
 from tests.ledger_fixtures import batch, event, feed, ledger, ship_order
 
@@ -286,7 +287,8 @@ def test_available_basis_feed_does_not_deduct_reservations_twice(ledger):
     submit_orders(ledger, ship_order("SO-1", "TEE", 4))
     run_brokering(ledger)
     # The WMS knows the order: its availability is 10 - 4 = 6, already net of the reservation.
-    feed(ledger, [("WH-EAST", "TEE", 6)], "2099-01-01T00:00:00Z", basis="available", source="wms")
+    as_of = datetime.now(UTC).isoformat()  # after the run: the WMS knows the order
+    feed(ledger, [("WH-EAST", "TEE", 6)], as_of, basis="available", source="wms")
     position = get_position(ledger, "WH-EAST", "TEE")
     assert (position.on_hand, position.reserved, position.atp) == (10, 4, 6)
 

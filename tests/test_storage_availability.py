@@ -87,9 +87,14 @@ def _random_scope(rng: np.random.Generator) -> Availability:
 def test_changes_published_before_migration_0002_are_still_read_since_a_cursor(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(engine, "0001")
-    apply_catalog(engine, parse_catalog({"locations": [{"id": "S-1", "kind": "store", "lat": 1, "lon": 1}],
-                                         "skus": [{"sku": "A"}, {"sku": "B"}]}))  # fmt: skip
     with engine.begin() as connection:
+        # The catalog as schema 0001 held it (apply_catalog writes today's schema).
+        connection.exec_driver_sql(
+            "INSERT INTO locations (id, code, kind, lat, lon, ships, unit_cost,"
+            " receipts_count_at_once, returns_auto_approved, active)"
+            " VALUES (1, 'S-1', 'store', 1, 1, 1, 0, 0, 0, 1)"
+        )
+        connection.exec_driver_sql("INSERT INTO skus (id, code) VALUES (1, 'A'), (2, 'B')")
         connection.exec_driver_sql(
             "INSERT INTO availability_publications (seq, version, published_us, rows_changed,"
             " last_change_id) VALUES (1, 1, 0, 2, 2), (2, 1, 0, 2, 4)"

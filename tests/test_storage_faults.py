@@ -159,9 +159,8 @@ def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path, backend):
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err.decode()
         runs.append(orjson.loads(out))
-    # Serialised: one run's snapshot comes after the other's commit.
-    runs.sort(key=lambda r: r["version"])
-    assert runs[1]["snapshot_version"] >= runs[0]["version"]
+    # The runs may solve on the same snapshot (neither stops the ledger); their commits take
+    # turns and each cuts back what the other reserved first: no unit is promised twice.
     with engine.connect() as connection:
         over_promised = connection.execute(
             text(

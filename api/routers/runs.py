@@ -23,9 +23,11 @@ from models.inventory import (
     MorningRunRequest,
     parse_feed_header,
 )
+from models.morning import MorningRunReport
 from models.problems import InvalidInput, Problem, problems_from_validation_error
-from storage.morning import MorningFeed, MorningRunReport, morning_run
-from storage.runs import get_run, run_brokering
+from services.brokering import run_brokering
+from services.morning import MorningFeed, morning_run
+from storage.runs import get_run
 
 router = APIRouter(tags=["brokering"])
 

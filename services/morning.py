@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from models.inventory import BrokeringRunOut, FeedHeader, FeedResult
+from models.inventory import BrokeringRunOut, FeedHeader
+from models.morning import MorningRunReport
 from models.problems import InvalidInput
+from services.brokering import run_brokering
 from storage.availability import Publication, publish
+from storage.db import Progress
 from storage.feeds import load_feed_file
-from storage.runs import run_brokering
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,35 +29,28 @@ class MorningFeed:
     header: FeedHeader | None = None  # needed for CSV; a JSON feed carries its own
 
 
-class MorningRunReport(BaseModel):
-    feeds: list[FeedResult]
-    run_id: int
-    orders: int
-    summary: dict[str, Any]
-    solver: dict[str, Any]
-    availability_cursor: int
-    availability_rows_changed: int
-    seconds: dict[str, float]
-
-
 def morning_run(
-    engine: Engine, feeds: list[MorningFeed], policy: dict[str, Any] | None = None
+    engine: Engine,
+    feeds: list[MorningFeed],
+    policy: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> MorningRunReport:
-    """Raises :class:`InvalidInput` (naming the feed file) if a feed is refused."""
+    """Raises :class:`InvalidInput` (naming the feed file) if a feed is refused. ``progress`` is
+    told how each step gets on (rows read and applied, orders brokered, rows published)."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     loaded = []
     for feed in feeds:
         try:
-            loaded.append(load_feed_file(engine, feed.path, feed.header))
+            loaded.append(load_feed_file(engine, feed.path, feed.header, progress))
         except InvalidInput as error:
             raise InvalidInput(error.problems, what=f"feed {feed.path.name}") from None
     seconds["feeds"] = round(time.perf_counter() - started, 3)
     mark = time.perf_counter()
-    run: BrokeringRunOut = run_brokering(engine, policy)
+    run: BrokeringRunOut = run_brokering(engine, policy, progress=progress)
     seconds["broker"] = round(time.perf_counter() - mark, 3)
     mark = time.perf_counter()
-    publication: Publication = publish(engine)
+    publication: Publication = publish(engine, progress)
     seconds["publish"] = round(time.perf_counter() - mark, 3)
     seconds["total"] = round(time.perf_counter() - started, 3)
     return MorningRunReport(
