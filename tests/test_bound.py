@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from engine.measures import fill_by_priority as fill_of
 from engine.params import SolveParams
 from engine.problem import build_problem
 from engine.solve import solve
+from models.solve import SolveRequest
 from models.validation import parse_solve_request
 from tests.reference import reference_optimum
 from tests.strategies import solve_requests
@@ -44,14 +46,20 @@ def _generated(orders: int, locations: int, skus: int, seed: int) -> dict[str, A
     return generate(Size(orders=orders, locations=locations, skus=skus), seed)
 
 
-@pytest.mark.slow
-@SETTINGS
-@given(raw=solve_requests(max_locations=5, max_orders=5, max_lines=2, max_quantity=3))
-def test_reported_bound_never_exceeds_the_exact_optimum(raw: dict[str, Any]) -> None:
+def _solved_both_ways(raw: dict[str, Any]) -> Iterator[tuple[SolveRequest, dict[str, Any]]]:
+    """The request solved by the whole pipeline and by the search alone, each checked."""
     for params in (SolveParams(), SEARCH_ONLY):
         request = parse_solve_request(raw)
         response = solve(request, params)
         assert_valid(request, response)
+        yield request, response
+
+
+@pytest.mark.slow
+@SETTINGS
+@given(raw=solve_requests(max_locations=5, max_orders=5, max_lines=2, max_quantity=3))
+def test_reported_bound_never_exceeds_the_exact_optimum(raw: dict[str, Any]) -> None:
+    for request, response in _solved_both_ways(raw):
         reference = reference_optimum(request)
         # money in the response is rounded to the cent, the bound too
         bound = response["solver"]["bound"]
@@ -65,9 +73,7 @@ def test_reported_bound_never_exceeds_the_exact_optimum(raw: dict[str, Any]) -> 
 @SETTINGS
 @given(raw=solve_requests(max_locations=5, max_orders=5, max_lines=2, max_quantity=3))
 def test_optimal_is_said_only_when_the_optimum_is_reached(raw: dict[str, Any]) -> None:
-    for params in (SolveParams(), SEARCH_ONLY):
-        request = parse_solve_request(raw)
-        response = solve(request, params)
+    for request, response in _solved_both_ways(raw):
         if response["solver"]["status"] != "optimal":
             continue
         reference = reference_optimum(request)
