@@ -57,13 +57,13 @@ def quiet_highs() -> Any:
 
 @dataclass(frozen=True)
 class Prices:
-    """Row duals of the relaxation, as costs (>= 0 for a scarce resource), and what follows."""
+    """What the relaxation's duals say of each candidate and shipment: the search's guide."""
 
-    stock: FloatArray  # per inventory row: what taking one unit of it costs the others
-    location_units: FloatArray  # per location with max_units: what one more unit there costs
-    location_shipments: FloatArray  # per location with max_shipments: what a shipment costs
     candidate_reduced_cost: FloatArray  # per candidate: its unit's cost less what it earns
     pair_reduced_cost: FloatArray  # per pair: the shipment's cost at these prices
+    # per pair: the most its shipment could lower the Lagrangian, its candidates' gains
+    # included (0 where it would not pay for itself)
+    pair_value: FloatArray
 
 
 @dataclass(frozen=True)
@@ -371,11 +371,9 @@ class RestrictedMaster:
         constant = float(np.dot(duals, pressed))
         bound = constant + float(pair_value.sum()) + float(np.minimum(z_reduced, 0.0).sum())
         prices = Prices(
-            stock=-y_stock,
-            location_units=-y_units,
-            location_shipments=-y_ships,
             candidate_reduced_cost=reduced,
             pair_reduced_cost=pair_reduced,
+            pair_value=pair_value,
         )
         return bound, prices, pair_value - master_pair_value
 

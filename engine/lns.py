@@ -229,11 +229,7 @@ def improve_by_neighbourhoods(
 def _favoured(data: ProblemData, prices: Prices) -> BoolArray:
     """Candidates the relaxation would use at its prices: they earn more than they cost, at a
     shipment that pays for itself."""
-    earns = np.minimum(prices.candidate_reduced_cost, 0.0) * data.candidate_upper
-    pair_value = prices.pair_reduced_cost + np.bincount(
-        data.candidate_pair, weights=earns, minlength=data.n_pairs
-    )
-    return (prices.candidate_reduced_cost < 0) & (pair_value < 0)[data.candidate_pair]
+    return (prices.candidate_reduced_cost < 0) & (prices.pair_value < 0)[data.candidate_pair]
 
 
 def _seeds_by_prices(
@@ -251,13 +247,7 @@ def _seeds_by_prices(
         weights=np.where(used_pairs, prices.pair_reduced_cost, 0.0),
         minlength=data.n_orders,
     )
-    earns = np.minimum(reduced, 0.0) * data.candidate_upper
-    pair_value = np.minimum(
-        prices.pair_reduced_cost
-        + np.bincount(data.candidate_pair, weights=earns, minlength=data.n_pairs),
-        0.0,
-    )
-    best = np.bincount(data.pair_order, weights=pair_value, minlength=data.n_orders)
+    best = np.bincount(data.pair_order, weights=prices.pair_value, minlength=data.n_orders)
     regret = now - best
     seeds = np.flatnonzero(regret > 1e-6)
     favoured = _favoured(data, prices)

@@ -185,14 +185,17 @@ def optimise(
 
     cost = allocation_cost(data, x)
     moved = bound.at_fill_of(x, deadline=deadline)
-    # Without the relaxation's (a batch too large for its master), the one-pass bound.
-    proven_bound = moved.value if moved is not None else line_bound(data, x)
+    proven_bound = moved.value if moved is not None else 0.0
     fill = fill_by_priority(data, x)
     fill_proven = False
     if stages is not None and fill_by_priority(data, stages.x) == fill:
         # the stages proved (or not) this very fill; their cost bound holds at it too
         fill_proven = stages.fill_proven
         proven_bound = max(proven_bound, stages.bound)
+    if moved is None and proven_bound <= 0.0:
+        # Neither the relaxation's nor the stages' (a batch too large for the master): the
+        # one-pass bound.
+        proven_bound = line_bound(data, x)
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)

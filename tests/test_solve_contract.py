@@ -493,3 +493,17 @@ def test_every_backend_reaches_the_contract_example(backend: str) -> None:
     assert_valid(parsed, response)
     assert response["summary"]["total_cost"] == 20.24
     assert response["solver"]["name"] == f"or-tools/{backend}"
+
+
+def test_the_same_request_gives_the_same_answer_when_the_solve_ends_on_proof() -> None:
+    from engine.generate import Size, generate
+    from engine.solve import solve
+    from models.validation import parse_solve_request
+
+    raw = generate(Size(orders=40, locations=8, skus=20), seed=3)
+    raw["policy"] = {**raw.get("policy", {}), "relative_gap": 0.0, "time_limit_s": 30.0}
+    first, second = (solve(parse_solve_request(raw)) for _ in range(2))
+    assert first["solver"]["status"] == second["solver"]["status"] == "optimal"
+    for response in (first, second):
+        response["solver"].pop("seconds")
+    assert first == second
