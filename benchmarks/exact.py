@@ -41,18 +41,26 @@ from engine.checker import check
 from engine.greedy import greedy_allocate
 from engine.measures import allocation_cost, fill_by_priority
 from engine.model import build_model, cost_objective
-from engine.problem import ProblemData, build_problem
+from engine.problem import UNLIMITED, ProblemData, build_problem
 from engine.result import SolverInfo, build_response
+from engine.usage import Usage
 from models.validation import parse_solve_request_json
 
 BEST_KNOWN = Path(__file__).with_name("best_known.json")
 
 
-def _highs(threads: int, presolve: str = "choose") -> Any:
+def _highs(
+    threads: int, presolve: str = "choose", presolve_rule_off: int = 0, log_file: str = ""
+) -> Any:
     h = quiet_highs()
     # At M, HiGHS' MIP presolve spends hours in probing's clique cover (its time limit is not
-    # checked there); "off" skips it.
+    # checked there); "off" skips all of presolve, ``presolve_rule_off`` 32768 only probing.
     h.setOptionValue("presolve", presolve)
+    h.setOptionValue("presolve_rule_off", presolve_rule_off)
+    if log_file:  # HiGHS' own log, to follow a run of hours
+        h.setOptionValue("log_file", log_file)
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
     if threads:  # see engine.bound.quiet_highs: one scheduler size per process
         h.setOptionValue("threads", threads)
     h.setOptionValue("random_seed", 1)
@@ -88,16 +96,52 @@ def _set_objective(h: highspy.Highs, costs: np.ndarray, maximize: bool) -> None:
     h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize)
 
 
-def _set_uppers(h: highspy.Highs, model: Any, upper: np.ndarray) -> None:
+def _set_bounds(h: highspy.Highs, lower: np.ndarray, upper: np.ndarray) -> None:
     n = upper.size
-    h.changeColsBounds(n, np.arange(n, dtype=np.int32), model.lower, upper)
+    h.changeColsBounds(n, np.arange(n, dtype=np.int32), lower, upper)
 
 
-def _start(h: highspy.Highs, model: Any, data: ProblemData, x: np.ndarray) -> None:
+def _start(
+    h: highspy.Highs,
+    model: Any,
+    data: ProblemData,
+    x: np.ndarray,
+    lower: np.ndarray | None = None,
+) -> None:
+    columns = model.columns_of(data, x)
+    if lower is not None:  # columns held open by their bounds are open in the start too
+        columns = np.maximum(columns, lower)
     solution = highspy.HighsSolution()
-    solution.col_value = list(model.columns_of(data, x))
+    solution.col_value = list(columns)
     solution.value_valid = True
     h.setSolution(solution)
+
+
+def _feasible_start(
+    data: ProblemData, x_above: np.ndarray, greedy: np.ndarray, priority: int
+) -> np.ndarray:
+    """A start for the fill stage of ``priority``: the higher priorities' solved allocation plus
+    the greedy rules' for this priority, less every order of this priority that touches a stock
+    row or a location the two together overuse (a start HiGHS finds infeasible is thrown away,
+    and the higher priorities' new allocation takes stock the greedy gave this one)."""
+    line_priority = data.line_priority[data.candidate_line]
+    mine = np.where(line_priority == priority, greedy, 0)
+    x = x_above + mine
+    used = Usage.of(data, x)
+    over_stock = used.stock > data.inventory_quantity
+    over_location = np.zeros(data.n_locations, dtype=bool)
+    for capacity, count in (
+        (data.location_max_shipments, used.shipments),
+        (data.location_max_units, used.units),
+    ):
+        over_location |= (capacity != UNLIMITED) & (count > capacity)
+    touching = (mine > 0) & (
+        over_stock[data.candidate_inventory] | over_location[data.candidate_location]
+    )
+    dropped = np.zeros(data.n_orders, dtype=bool)
+    dropped[data.line_order[data.candidate_line[touching]]] = True
+    x = x_above + np.where(dropped[data.line_order[data.candidate_line]], 0, mine)
+    return x
 
 
 def solve_exactly(
@@ -107,12 +151,15 @@ def solve_exactly(
     cost_limit_s: float,
     threads: int = 0,
     presolve: str = "choose",
+    presolve_rule_off: int = 0,
+    log_file: str = "",
     log: Any = print,
 ) -> dict[str, Any]:
     """The lexicographic optimum (or the best HiGHS found and its bound), with what it took."""
-    h = _highs(threads, presolve)
+    h = _highs(threads, presolve, presolve_rule_off, log_file)
     model, full_upper = _pass_model(h, data)
     start = greedy_allocate(data, preference="cheapest")
+    x_above = np.zeros_like(start)  # the allocation of the priorities solved so far
     stages: list[dict[str, Any]] = []
     fills_proven = True
     line_priority = data.line_priority[data.candidate_line]
@@ -133,13 +180,18 @@ def solve_exactly(
         upper[model.n_x + model.n_y :][
             data.order_priority[model.partial_free_orders] < priority
         ] = 0.0
-        _set_uppers(h, model, upper)
+        # A shipment whose column binds nothing a fill stage counts (no no-split order, no
+        # location's shipments cap) only carries cost: held open, it drops out with its link
+        # row in presolve, which at M is most of the model.
+        lower = model.lower.copy()
+        y = slice(model.n_x, model.n_x + model.n_y)
+        lower[y] = np.where(~model.y_bound_by_fill & (upper[y] > 0), 1.0, lower[y])
+        _set_bounds(h, lower, upper)
         _set_objective(h, objective, maximize=True)
         h.setOptionValue("time_limit", float(fill_limit_s))
         h.setOptionValue("mip_rel_gap", 0.0)
         h.setOptionValue("mip_abs_gap", 0.98)  # fill is integral: a gap under a unit proves it
-        start_here = np.where(line_priority >= priority, start, 0)
-        _start(h, model, data, start_here)
+        _start(h, model, data, _feasible_start(data, x_above, start, priority), lower)
         h.run()
         info = h.getInfo()
         status = h.modelStatusToString(h.getModelStatus())
@@ -164,9 +216,10 @@ def solve_exactly(
             f"in {stages[-1]['seconds']} s"
         )
         h.changeRowBounds(model.fill_rows[priority], float(fill), np.inf)
+        x_above = np.where(line_priority >= priority, x, 0)
         start = np.where(line_priority >= priority, x, start)
     started = time.perf_counter()
-    _set_uppers(h, model, full_upper)
+    _set_bounds(h, model.lower, full_upper)
     _set_objective(h, cost_objective(data, model), maximize=False)
     h.setOptionValue("time_limit", float(cost_limit_s))
     h.setOptionValue("mip_rel_gap", 1e-6)
@@ -309,8 +362,18 @@ def record(
         # several instances may be solved at once, in separate processes
         fcntl.flock(lock, fcntl.LOCK_EX)
         best = json.loads(BEST_KNOWN.read_text()) if BEST_KNOWN.exists() else {}
+        if key in best and _rank(best[key]) <= _rank(entry):
+            print(f"{key}: kept the best known already recorded (as good or better)")
+            return
         best[key] = entry
         BEST_KNOWN.write_text(json.dumps(dict(sorted(best.items())), indent=2) + "\n")
+
+
+def _rank(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """Lexicographic order of two records of an instance (lower is better): more units at each
+    priority from the highest down, then less cost, then a proven one first."""
+    fill = sorted(((int(p), units) for p, units in entry["fill"].items()), reverse=True)
+    return (*(-units for _, units in fill), round(entry["cost"], 4), not entry["proven_optimal"])
 
 
 def _entry(found: dict[str, Any], response: dict[str, Any], command: str) -> dict[str, Any]:
@@ -349,6 +412,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=0, help="0: HiGHS chooses")
     parser.add_argument("--presolve", choices=("choose", "on", "off"), default="choose")
+    parser.add_argument(
+        "--presolve-rule-off",
+        type=int,
+        default=0,
+        help="HiGHS' bit mask of presolve rules to skip (32768: probing)",
+    )
+    parser.add_argument("--highs-log", default="", help="file for HiGHS' own log")
     parser.add_argument("--solver", choices=("highs", "scip"), default="highs")
     parser.add_argument(
         "--instances-dir",
@@ -378,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     cost_limit_s=args.cost_limit,
                     threads=args.threads,
                     presolve=args.presolve,
+                    presolve_rule_off=args.presolve_rule_off,
+                    log_file=args.highs_log,
                     log=log,
                 )
             record(f"{size}-seed{seed}", data, body, found, command)

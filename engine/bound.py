@@ -29,7 +29,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import highspy
@@ -78,6 +78,23 @@ class CostBound:
     columns: int  # candidates in the master when it stopped
     seconds: float
     prices: Prices | None = field(default=None, repr=False)
+    duals: Duals | None = field(default=None, repr=False)  # the best round's, per element
+
+    def at_fill(self, fill: dict[int, int], priorities: list[int]) -> CostBound | None:
+        """The bound carried to another ``fill``, or None when it says nothing there.
+
+        Its duals hold at any fill: only the fill rows' part of the Lagrangian moves, by each
+        priority's fill price times the change in its units. Without them (or where the
+        Lagrangian was cut at 0), it holds only at a fill at least as high everywhere."""
+        if fill == self.fill:
+            return self
+        if self.duals is not None and self.value > 0.0:
+            shift = sum(
+                float(price) * (fill.get(p, 0) - self.fill.get(p, 0))
+                for p, price in zip(priorities, self.duals.fill, strict=True)
+            )
+            return replace(self, value=max(0.0, self.value + shift), fill=dict(fill))
+        return self if covers(self.fill, fill) else None
 
 
 class RestrictedMaster:
@@ -274,8 +291,7 @@ class RestrictedMaster:
         return int(n)
 
     def _priority_rank(self, priority: IntArray) -> IntArray:
-        ordered = -np.array(self.data.priorities, dtype=np.int64)  # ascending
-        return np.searchsorted(ordered, -priority.astype(np.int64)).astype(np.int64)
+        return _priority_rank(self.data, priority)
 
     def _x_cost(self, candidates: IntArray) -> FloatArray:
         return self.unit_cost[candidates].astype(np.float64)
@@ -316,40 +332,32 @@ class RestrictedMaster:
         """Each element's row dual, 0 where it has no row in the master."""
         return np.where(rows >= 0, duals[np.maximum(rows, 0)], 0.0)
 
+    def element_duals(self, duals: FloatArray) -> Duals:
+        """The row duals of the master as duals per line, stock row, order, location and
+        priority (0 where the master has no row)."""
+        return Duals(
+            line=duals[self.line_row],
+            stock=self._per(duals, self.stock_row),
+            order=self._per(duals, self.order_row),
+            ships=self._per(duals, self.ships_row),
+            units=self._per(duals, self.units_row),
+            fill=duals[self.fill_row],
+        )
+
     def price(self, duals: FloatArray) -> tuple[float, Prices, FloatArray]:
         """The Lagrangian bound at ``duals`` over every candidate, the prices, and per pair what
         its candidates outside the master would add to the bound (negative: they would lower
         the master's cost; the master's own columns price out at its optimum)."""
         data = self.data
-        y_line = duals[self.line_row]
-        y_stock = self._per(duals, self.stock_row)
-        y_order = self._per(duals, self.order_row)
-        y_ships = self._per(duals, self.ships_row)
-        y_units = self._per(duals, self.units_row)
-        y_fill = duals[self.fill_row]
-        line = data.candidate_line
-        location = data.candidate_location
-        reduced = (
-            self.unit_cost
-            - y_line[line]
-            - y_stock[data.candidate_inventory]
-            - y_units[location]
-            - y_fill[self._priority_rank(data.line_priority)][line]
-        )
-        pair_reduced = data.pair_cost - y_order[data.pair_order] - y_ships[data.pair_location]
-        upper = data.candidate_upper.astype(np.float64)
-        earns = upper * np.minimum(reduced, 0.0)
-        pair_value = np.minimum(
-            pair_reduced + np.bincount(data.candidate_pair, weights=earns, minlength=data.n_pairs),
-            0.0,
-        )
+        bound, prices = lagrangian(data, self.element_duals(duals), self.fill)
         # What the master could make of each pair with the candidates it has: a pair whose
         # value is lower over every candidate than over the master's gains from more of them.
+        earns = data.candidate_upper * np.minimum(prices.candidate_reduced_cost, 0.0)
         in_master = self.candidate_column >= 0
         master_pair_value = np.where(
             self.pair_column >= 0,
             np.minimum(
-                pair_reduced
+                prices.pair_reduced_cost
                 + np.bincount(
                     data.candidate_pair,
                     weights=np.where(in_master, earns, 0.0),
@@ -359,23 +367,73 @@ class RestrictedMaster:
             ),
             0.0,
         )
-        # z per all-or-nothing order: its reduced cost is sum over its lines of q_i * y_i
-        z_reduced = np.bincount(
-            data.line_order,
-            weights=np.where(self.aon_line, data.line_quantity * y_line, 0.0),
-            minlength=data.n_orders,
-        )[self.aon_orders]
-        # each row's dual times the bound it presses on (lower for a positive dual, upper for a
-        # negative one; the signs were cut to the finite side in row_duals)
-        pressed = np.where(duals > 0, self.row_lower, np.where(duals < 0, self.row_upper, 0.0))
-        constant = float(np.dot(duals, pressed))
-        bound = constant + float(pair_value.sum()) + float(np.minimum(z_reduced, 0.0).sum())
-        prices = Prices(
-            candidate_reduced_cost=reduced,
-            pair_reduced_cost=pair_reduced,
-            pair_value=pair_value,
-        )
-        return bound, prices, pair_value - master_pair_value
+        return bound, prices, prices.pair_value - master_pair_value
+
+
+@dataclass(frozen=True)
+class Duals:
+    """A price per row of the batch's relaxation, by what the row is about. Signs as the rows
+    allow: ``<=`` rows (a line's quantity, stock, no-split, capacities) at most 0, ``>=`` rows
+    (fill) at least 0; an all-or-nothing line's row is an equality, any sign."""
+
+    line: FloatArray  # per line
+    stock: FloatArray  # per inventory row
+    order: FloatArray  # per order: its no-split row (0 for orders that may split)
+    ships: FloatArray  # per location: its shipments row (0 where unlimited)
+    units: FloatArray  # per location: its units row (0 where unlimited)
+    fill: FloatArray  # per priority, highest first (data.priorities)
+
+
+def lagrangian(data: ProblemData, duals: Duals, fill: dict[int, int]) -> tuple[float, Prices]:
+    """The Lagrangian bound on the cost of any allocation with at least ``fill`` per priority,
+    at ``duals`` (every row relaxed but the shipment links; see the module's docstring), in one
+    pass over the candidates, and the prices it implies. Valid for any duals of the right
+    signs; the LP bound at the LP's duals."""
+    aon_line = ~data.order_allow_partial[data.line_order]
+    ranks = _priority_rank(data, data.line_priority)
+    reduced = (
+        data.location_unit_cost[data.candidate_location]
+        - duals.line[data.candidate_line]
+        - duals.stock[data.candidate_inventory]
+        - duals.units[data.candidate_location]
+        - duals.fill[ranks][data.candidate_line]
+    )
+    pair_reduced = data.pair_cost - duals.order[data.pair_order] - duals.ships[data.pair_location]
+    earns = data.candidate_upper * np.minimum(reduced, 0.0)
+    pair_value = np.minimum(
+        pair_reduced + np.bincount(data.candidate_pair, weights=earns, minlength=data.n_pairs),
+        0.0,
+    )
+    # z per all-or-nothing order: its reduced cost is sum over its lines of q_i * y_i
+    z_reduced = np.bincount(
+        data.line_order,
+        weights=np.where(aon_line, data.line_quantity * duals.line, 0.0),
+        minlength=data.n_orders,
+    )[~data.order_allow_partial]
+    # each row's dual times the bound it presses on: a line's quantity (an all-or-nothing
+    # line's row is sum x - q z = 0), the stock, one location per no-split order, the
+    # capacities, the fill
+    limited_ships = data.location_max_shipments != UNLIMITED
+    limited_units = data.location_max_units != UNLIMITED
+    fill_lower = np.array([float(fill.get(p, 0)) for p in data.priorities])
+    constant = (
+        float(np.dot(np.where(aon_line, 0.0, duals.line), data.line_quantity))
+        + float(np.dot(duals.stock, data.inventory_quantity))
+        + float(duals.order[~data.order_allow_split].sum())
+        + float(np.dot(duals.ships[limited_ships], data.location_max_shipments[limited_ships]))
+        + float(np.dot(duals.units[limited_units], data.location_max_units[limited_units]))
+        + float(np.dot(duals.fill, fill_lower))
+    )
+    bound = constant + float(pair_value.sum()) + float(np.minimum(z_reduced, 0.0).sum())
+    return bound, Prices(
+        candidate_reduced_cost=reduced, pair_reduced_cost=pair_reduced, pair_value=pair_value
+    )
+
+
+def _priority_rank(data: ProblemData, priority: IntArray) -> IntArray:
+    """Each priority's place in ``data.priorities`` (highest first)."""
+    ordered = -np.array(data.priorities, dtype=np.int64)  # ascending
+    return np.searchsorted(ordered, -priority.astype(np.int64)).astype(np.int64)
 
 
 def cost_bound(
@@ -408,6 +466,7 @@ def cost_bound(
         master.add(np.flatnonzero(x > 0))
     best = -np.inf
     best_prices: Prices | None = None
+    best_duals: Duals | None = None
     iterations = 0
     converged = False
     master_value = np.nan
@@ -422,9 +481,10 @@ def cost_bound(
         if not solved:
             break
         master_value = master.value()
-        bound, prices, shortfall = master.price(master.row_duals())
+        duals = master.row_duals()
+        bound, prices, shortfall = master.price(duals)
         if bound > best:
-            best, best_prices = bound, prices
+            best, best_prices, best_duals = bound, prices, master.element_duals(duals)
         if on_prices is not None:
             on_prices(prices)
         if bound >= master_value - tolerance * max(1.0, abs(master_value)):
@@ -456,6 +516,7 @@ def cost_bound(
             columns=int((master.candidate_column >= 0).sum()),
             seconds=time.perf_counter() - started,
             prices=best_prices,
+            duals=best_duals,
         ),
         master,
     )
@@ -573,8 +634,9 @@ class BackgroundBound:
             if self._thread.is_alive():
                 return None  # the master is still solving; it is not ours to touch
         fill = fill_by_priority(self.data, x)
-        found = [b for b in self._results if covers(b.fill, fill)]
-        settled = any(b.fill == fill and b.converged for b in found)
+        priorities = self.data.priorities
+        found = [moved for b in self._results if (moved := b.at_fill(fill, priorities)) is not None]
+        settled = any(b.fill == fill and b.converged for b in self._results)
         if not settled and self._master is not None and deadline - time.perf_counter() > 0.02:
             moved, _ = cost_bound(
                 self.data,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from benchmarks.lp_bound import lp_cost_bound
+from benchmarks.lp_bound import lp_cost_bound, lp_cost_bounds
 from engine.bound import RestrictedMaster, cost_bound, covers, line_bound
 from engine.checker import assert_valid, fill_by_priority, total_cost
 from engine.generate import Size, generate
@@ -132,6 +132,27 @@ def test_the_bound_follows_the_fill_from_its_basis() -> None:
     assert moved.value == pytest.approx(alone.value, rel=1e-6)
     assert moved.value <= allocation_cost(data, high) + 1e-6
     assert first.value <= allocation_cost(data, low) + 1e-6
+
+
+@pytest.mark.parametrize("seed", [4, 6])
+def test_a_bound_carried_to_another_fill_never_exceeds_the_lp_there(seed: int) -> None:
+    # The duals hold at any fill; only the fill rows' part of the Lagrangian moves. Carried
+    # to a lower or a mixed fill it must stay under the LP bound at that fill, solved apart.
+    data = build_problem(parse_solve_request(_generated(300, 30, 200, seed)))
+    x = greedy_allocate(data, preference="cheapest")
+    found, _ = cost_bound(data, x, deadline=time.perf_counter() + 120)
+    fill = fill_of(data, x)
+    top, *_, bottom = data.priorities
+    others = [
+        {p: max(0, units - 3) for p, units in fill.items()},
+        {**fill, top: max(0, fill[top] - 2), bottom: fill[bottom] + 5},
+    ]
+    for other, lp in zip(others, lp_cost_bounds(data, others), strict=True):
+        carried = found.at_fill(other, data.priorities)
+        assert carried is not None and carried.fill == other
+        if lp.bound is not None:  # None: no fractional allocation reaches that fill
+            assert carried.value <= lp.bound + 1e-6
+    assert found.at_fill(fill, data.priorities) is found
 
 
 def test_large_batches_report_a_useful_bound() -> None:
