@@ -672,18 +672,7 @@ def line_bound(data: ProblemData, x: IntArray, *, chunk_lines: int = 200_000) ->
     for begin, end in itertools.pairwise(line_start.tolist()):
         if begin == end:
             continue
-        chunk = np.arange(begin, end)
-        upper = data.candidate_upper[chunk].astype(np.float64)
-        per_unit = data.location_unit_cost[data.candidate_location[chunk]] + data.pair_cost[
-            data.candidate_pair[chunk]
-        ] / (lines_at_pair[data.candidate_pair[chunk]] * np.maximum(upper, 1.0))
-        line = data.candidate_line[chunk].astype(np.int64)
-        order = np.lexsort((per_unit, line))
-        line, upper, per_unit = line[order], upper[order], per_unit[order]
-        taken = np.cumsum(upper)
-        first = np.searchsorted(line, line)  # each line's first position in the chunk
-        before = taken - upper - np.where(first > 0, taken[np.maximum(first - 1, 0)], 0.0)
-        slot = np.clip(np.minimum(upper, data.line_quantity[line] - before), 0.0, None)
+        per_unit, slot, line = _cheapest_units(data, lines_at_pair, begin, end)
         priority = data.line_priority[line]
         for p in data.priorities:
             keep = (priority == p) & (slot > 0)
@@ -699,3 +688,42 @@ def line_bound(data: ProblemData, x: IntArray, *, chunk_lines: int = 200_000) ->
         before = np.cumsum(offered) - offered
         bound += float(cost @ np.clip(np.minimum(offered, needed - before), 0.0, None))
     return bound
+
+
+def _cheapest_units(
+    data: ProblemData, lines_at_pair: IntArray, begin: int, end: int
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """The cheapest units each line of candidates ``begin:end`` (whole lines) could take, up to
+    its quantity: (cost per unit, units, line) per slot.
+
+    Most lines' cheapest candidate alone holds their quantity: one slot each, found with a
+    minimum per line, no sort. The others' candidates are sorted by cost within the line and
+    each takes what the cheaper ones left."""
+    upper = data.candidate_upper[begin:end].astype(np.float64)
+    pair = data.candidate_pair[begin:end]
+    per_unit = data.location_unit_cost[data.candidate_location[begin:end]] + data.pair_cost[
+        pair
+    ] / (lines_at_pair[pair] * np.maximum(upper, 1.0))
+    line = data.candidate_line[begin:end].astype(np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], line[1:] != line[:-1]]))
+    counts = np.diff(np.append(starts, line.size))
+    cheapest = np.minimum.reduceat(per_unit, starts)
+    at_cheapest = per_unit == np.repeat(cheapest, counts)
+    most_there = np.maximum.reduceat(np.where(at_cheapest, upper, 0.0), starts)
+    segment_line = line[starts]
+    quantity = data.line_quantity[segment_line].astype(np.float64)
+    held = most_there >= quantity  # the cheapest candidate covers the whole line
+    # the other lines: every candidate, sorted by cost within its line
+    rest = np.repeat(~held, counts)
+    rest_line, rest_upper, rest_cost = line[rest], upper[rest], per_unit[rest]
+    order = np.lexsort((rest_cost, rest_line))
+    rest_line, rest_upper, rest_cost = rest_line[order], rest_upper[order], rest_cost[order]
+    taken = np.cumsum(rest_upper)
+    first = np.searchsorted(rest_line, rest_line)  # each line's first position
+    before = taken - rest_upper - np.where(first > 0, taken[np.maximum(first - 1, 0)], 0.0)
+    rest_slot = np.clip(np.minimum(rest_upper, data.line_quantity[rest_line] - before), 0.0, None)
+    return (
+        np.concatenate([cheapest[held], rest_cost]),
+        np.concatenate([quantity[held], rest_slot]),
+        np.concatenate([segment_line[held], rest_line]),
+    )

@@ -65,8 +65,9 @@ class SolveParams:
     # would take a core from the search for nothing.
     bound_max_candidates: int = 100_000
     # Beyond it, the one-pass bound of engine.bound.line_bound takes about this much per
-    # candidate, kept back from the search.
-    line_bound_s_per_candidate: float = 5e-7
+    # candidate, kept back from the search (0.36 s of CPU at L's 6M candidates; twice that
+    # for a busy machine).
+    line_bound_s_per_candidate: float = 1e-7
 
     # --- tolerances -----------------------------------------------------------------------
     # A saving smaller than this is no saving (money is summed in float64).
