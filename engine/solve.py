@@ -192,10 +192,10 @@ def optimise(
         # the stages proved (or not) this very fill; their cost bound holds at it too
         fill_proven = stages.fill_proven
         proven_bound = max(proven_bound, stages.bound)
-    if moved is None and proven_bound <= 0.0:
-        # Neither the relaxation's nor the stages' (a batch too large for the master): the
-        # one-pass bound.
-        proven_bound = line_bound(data, x)
+    if moved is None or not moved.converged:
+        # No relaxation (a batch too large for its master), or one the clock cut short, whose
+        # first rounds' duals can be far weaker: the one-pass bound too (a linear pass).
+        proven_bound = max(proven_bound, line_bound(data, x))
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)
