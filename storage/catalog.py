@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sqlalchemy import Connection, Engine, select
 
-from engine.ledger import UNSET, LocationRules
-from engine.snapshot import Catalog
+from ledger.rules import UNSET, LocationRules
+from ledger.snapshot import Catalog
 from models.inventory import Catalog as CatalogIn
 from storage import tables
 from storage.db import executemany, write_transaction

@@ -1,5 +1,5 @@
 """Event batches: each event counts once, in the order it occurred, by the rules of
-:mod:`engine.ledger`; a batch with a bad row is refused whole.
+:mod:`ledger.rules`; a batch with a bad row is refused whole.
 
 A batch is applied in one write transaction: positions, events (each event's row is also its
 position's history entry), holds, reservations and the
@@ -19,8 +19,8 @@ import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine
 
-from engine import ledger
-from engine.ledger import Effect, LocationRules, Outcome, Position
+from ledger import rules as ledger
+from ledger.rules import Effect, LocationRules, Outcome, Position
 from models.inventory import (
     ApproveEvent,
     EventBatch,
@@ -404,7 +404,7 @@ class _BatchApplier:
         where: list[tuple[str | int, ...]],
     ) -> None:
         """Sales, variances, receipts and returns of positions no other event touches: all at
-        once, by :func:`engine.ledger.apply_stock_events`."""
+        once, by :func:`ledger.rules.apply_stock_events`."""
         if rows.size == 0:
             return
         occurred = stock.occurred_us[rows]

@@ -23,7 +23,7 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
-from engine.ledger import (
+from ledger.rules import (
     QUANTITY_LIMIT,
     beyond_limits,
     feed_is_stale,

@@ -1,4 +1,4 @@
-"""A brokering run's engine side: the queue and a snapshot in, one solve response out; and, at
+"""A brokering run's ledger side: the queue and a snapshot in, one solve response out; and, at
 commit, what the stock at that moment still covers.
 
 The whole queue goes in one solve request: a location that rejected an order, or that an order
