@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from benchmarks.resources import fresh_postgres
 from models.inventory import FeedResult, parse_catalog, parse_feed_header
 from storage.catalog import apply_catalog
 from storage.db import make_engine
@@ -43,15 +44,6 @@ BACKENDS = [
         ],
     ),
 ]
-
-
-def fresh_postgres(url: str) -> Engine:
-    """An engine on an emptied PostgreSQL database (the tests own it)."""
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    return engine
 
 
 def new_ledger(backend: str, tmp_path) -> Engine:

@@ -14,13 +14,14 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from benchmarks.resources import fresh_postgres
 from models.inventory import parse_catalog
 from storage.catalog import apply_catalog
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.orders import submit_orders
 from storage.snapshots import snapshot
-from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, feed, fresh_postgres
+from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, feed
 
 pytestmark = pytest.mark.slow
 
