@@ -21,16 +21,13 @@ from sqlalchemy import Connection, Engine
 
 from ledger import rules as ledger
 from ledger.rules import Effect, LocationRules, Outcome, Position
+from models.event_reader import EventBatch, NumberedEvent, StockEventColumns, parse_event_rows
 from models.inventory import (
     ApproveEvent,
-    EventBatch,
     EventBatchResult,
-    NumberedEvent,
     RejectedEvent,
     ShippedEvent,
-    StockEventColumns,
     VarianceEvent,
-    parse_event_rows,
     to_us,
 )
 from models.problems import InvalidInput, Problem

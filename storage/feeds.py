@@ -30,14 +30,8 @@ from ledger.rules import (
     feed_reserved_factor,
     too_far_ahead,
 )
-from models.inventory import (
-    FeedChunk,
-    FeedHeader,
-    FeedResult,
-    JsonFeedStream,
-    read_csv_feed,
-    to_us,
-)
+from models.feed_reader import FeedChunk, JsonFeedStream, read_csv_feed
+from models.inventory import FeedHeader, FeedResult, to_us
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
 from storage.db import (
