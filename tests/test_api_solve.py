@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -129,13 +130,23 @@ def test_a_long_solve_does_not_block_other_requests(server: str) -> None:
     long_request["policy"]["time_limit_s"] = 4.0
     finished: dict[str, float] = {}
 
+    sent = threading.Event()
+
+    def trace(event: str, _info: dict[str, Any]) -> None:
+        if event == "http11.send_request_body.complete":
+            sent.set()  # the server has the whole request: from here on it parses and solves
+
     def post_long() -> None:
-        httpx.post(f"{server}/v1/solve", json=long_request, timeout=120)
+        with httpx.Client(timeout=120) as client:
+            request = client.build_request(
+                "POST", f"{server}/v1/solve", json=long_request, extensions={"trace": trace}
+            )
+            client.send(request)
         finished["solve"] = time.monotonic()
 
     thread = threading.Thread(target=post_long)
     thread.start()
-    time.sleep(1.0)  # the solve is under way
+    assert sent.wait(timeout=60), "the solve request was never sent"
     assert httpx.get(f"{server}/healthz", timeout=30).status_code == 200
     finished["health"] = time.monotonic()
     thread.join()
