@@ -23,6 +23,7 @@ The change-set kinds and the order they are applied in are documented in :mod:`s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -373,7 +374,7 @@ class ScenarioSource:
                 loc = ("variants", self.variant_places[loc[1]], *loc[2:])
         return ScenarioProblem(loc, msg, self.line_of(loc), type, variant)
 
-    def invalid(self, problems: list[tuple[Path_, str]]) -> ScenarioInvalid:
+    def invalid(self, problems: Sequence[tuple[Path_, str]]) -> ScenarioInvalid:
         """A refusal for problems found after parsing."""
         return ScenarioInvalid([self.problem(loc, msg) for loc, msg in problems], self.file)
 

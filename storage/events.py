@@ -216,8 +216,8 @@ def load_position_arrays(connection: Connection, keys: np.ndarray) -> PositionAr
     driver as a thousand rows instead of a million tuples."""
     n = int(keys.size)
     found = PositionArrays(
-        keys, np.zeros(n, dtype=bool), *(np.zeros(n, dtype=np.int64) for _ in range(3)),
-        np.full(n, -1, dtype=np.int64),
+        keys, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64),
     )  # fmt: skip
     if n == 0:
         return found
@@ -646,9 +646,10 @@ class _BatchApplier:
             quantity = event.quantity
             pair = (loc, sku_id)
             position = self.positions.get(pair, Position())
-            effect = self._effect(numbered, event, loc, occurred_us, rules, position, detail)
-            if effect is None:
+            found = self._effect(numbered, event, loc, occurred_us, rules, position, detail)
+            if found is None:
                 return
+            effect = found
         after = ledger.apply_effect(position, effect)
         if ledger.beyond_limits(after.on_hand, after.reserved, after.held):
             self._limit_problem(numbered.where, after.on_hand, after.held)

@@ -301,7 +301,7 @@ class _FeedApplier:
         self.skus = skus
         self.sku_index = pd.Index(list(skus.keys()), dtype=object)
         self.sku_values = np.fromiter(skus.values(), dtype=np.int64, count=len(skus))
-        last_feed = dict(
+        last_feed: dict[int, int | None] = dict(
             connection.exec_driver_sql("SELECT id, feed_as_of_us FROM locations").all()
         )
         self.stale = {loc for loc, last in last_feed.items() if feed_is_stale(as_of_us, last)}
