@@ -139,11 +139,6 @@ def describe_fill_difference(difference: dict[str, int]) -> str:
     return " · ".join(differing) if differing else "equal"
 
 
-def lp_bound_for(entry: dict[str, Any], strategy: str) -> float | None:
-    lp = entry.get("lp", {}).get(strategy)
-    return None if not isinstance(lp, dict) else lp.get("bound")
-
-
 # --- targets ----------------------------------------------------------------------------------
 
 

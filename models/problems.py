@@ -46,10 +46,6 @@ class InvalidInput(ValueError):
         head = f"{self.what} refused: {len(self.problems)} problem(s)"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
 
-    def as_body(self) -> dict[str, Any]:
-        """The JSON body of a 422 response."""
-        return {"detail": [p.as_dict() for p in self.problems]}
-
 
 def problems_from_validation_error(error: ValidationError, prefix: Path = ()) -> list[Problem]:
     """Pydantic's errors as problems, with the input's paths (``orders.3.lines.0.quantity``)."""

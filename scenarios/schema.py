@@ -221,12 +221,6 @@ class ChangeSet(_ScenarioModel):
     demand: DemandChange | None = None
     policy: PolicyOverride | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            self.locations or self.inventory or self.safety_stock or self.demand or self.policy
-        )
-
 
 class Variant(ChangeSet):
     name: str = Field(min_length=1, max_length=80)
