@@ -18,9 +18,7 @@ from typing import IO, Any
 import numpy as np
 import orjson
 import pandas as pd
-from pydantic import (
-    ValidationError,
-)
+from pydantic import ValidationError
 
 from models.inventory import (
     EVENT_ADAPTER,
@@ -34,29 +32,19 @@ from models.inventory import (
     ReturnEvent,
     SaleEvent,
     VarianceEvent,
-    declared,
     from_us,
+    id_length_range,
+    quantity_range,
 )
-from models.problems import (
-    NO_NUL_PATTERN,
-    InvalidInput,
-    Problem,
-    describe_row,
-    row_problems,
-)
-from models.solve import (
-    Id,
-    Sku,
-)
+from models.problems import InvalidInput, Problem, describe_row, row_problems
+from models.solve import Id, Sku
 
-# The fast path's limits, read from the schema's types (see models.inventory.declared).
-_ID_MIN, _ID_MAX = declared(Id, "min_length"), declared(Id, "max_length")
-_SKU_MIN, _SKU_MAX = declared(Sku, "min_length"), declared(Sku, "max_length")
-_MOVE_MIN, _MOVE_MAX = declared(EventQuantity, "ge"), declared(EventQuantity, "le")
-_COUNT_MIN, _COUNT_MAX = declared(CountQuantity, "ge"), declared(CountQuantity, "le")
-# The fast path tests ids for a NUL with ``in``: that is the schema's pattern and no other.
-if declared(Id, "pattern") != NO_NUL_PATTERN or declared(Sku, "pattern") != NO_NUL_PATTERN:
-    raise RuntimeError("ids have a new pattern: models/event_reader.py must test it too")
+# The fast path's limits, read from the schema's types (ids are tested for a NUL, as the schema's
+# pattern does: id_length_range refuses to load should the pattern change).
+_ID_MIN, _ID_MAX = id_length_range(Id)
+_SKU_MIN, _SKU_MAX = id_length_range(Sku)
+_MOVE_MIN, _MOVE_MAX = quantity_range(EventQuantity)
+_COUNT_MIN, _COUNT_MAX = quantity_range(CountQuantity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,32 +15,22 @@ from typing import IO, Any
 import ijson
 import numpy as np
 import pandas as pd
-from pydantic import (
-    ValidationError,
-)
+from pydantic import ValidationError
 
 from models.inventory import (
     FEED_COLUMNS,
     FEED_ROW_ADAPTER,
     FeedHeader,
     FeedQuantity,
-    declared,
+    id_length_range,
     parse_feed_header,
+    quantity_range,
 )
-from models.problems import (
-    NO_NUL_PATTERN,
-    InvalidInput,
-    Problem,
-    row_problems,
-)
+from models.problems import InvalidInput, Problem, row_problems
 from models.solve import Sku
 
-# The checks' limits, read from the schema's types (see models.inventory.declared). A NUL is the
-# one character an id may not hold: the checks test for it, as the schema's pattern does.
-_SKU_MIN, _SKU_MAX = declared(Sku, "min_length"), declared(Sku, "max_length")
-_QUANTITY_MIN, _QUANTITY_MAX = declared(FeedQuantity, "ge"), declared(FeedQuantity, "le")
-if declared(Sku, "pattern") != NO_NUL_PATTERN:
-    raise RuntimeError("skus have a new pattern: models/feed_reader.py must test it too")
+_SKU_MIN, _SKU_MAX = id_length_range(Sku)  # the schema's own limits (models.inventory)
+_QUANTITY_MIN, _QUANTITY_MAX = quantity_range(FeedQuantity)
 
 
 @dataclass(frozen=True, slots=True)

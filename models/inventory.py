@@ -34,16 +34,7 @@ from models.problems import (
     sort_problems,
     unique_problems,
 )
-from models.solve import (
-    MAX_QUANTITY,
-    Id,
-    Latitude,
-    Longitude,
-    Money,
-    Order,
-    Policy,
-    Sku,
-)
+from models.solve import MAX_QUANTITY, Id, Latitude, Longitude, Money, Order, Policy, Sku
 from models.validation import order_problems
 
 # The contract's limits (shared/contract/inventory.md "Events"): an event moves 1 to 1e9 units (a
@@ -86,6 +77,20 @@ def declared(annotated: Any, constraint: str) -> Any:
             if value is not None:
                 return value
     raise LookupError(f"{annotated} declares no {constraint}")
+
+
+def quantity_range(quantity: Any) -> tuple[int, int]:
+    """The least and the greatest value a quantity type such as :data:`EventQuantity` allows."""
+    return declared(quantity, "ge"), declared(quantity, "le")
+
+
+def id_length_range(id_type: Any) -> tuple[int, int]:
+    """The shortest and the longest an id type (``Id``, ``Sku``) may be, for a reader that tests
+    ids with plain comparisons and a NUL test. Raises ``RuntimeError`` if the type declares a
+    pattern other than "no NUL": that test would then no longer be the schema's."""
+    if declared(id_type, "pattern") != NO_NUL_PATTERN:
+        raise RuntimeError(f"{id_type} has a new pattern: the fast readers must test it too")
+    return declared(id_type, "min_length"), declared(id_type, "max_length")
 
 
 # --- events -----------------------------------------------------------------------------------

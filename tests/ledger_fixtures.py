@@ -46,13 +46,19 @@ BACKENDS = [
 ]
 
 
-def new_ledger(backend: str, tmp_path) -> Engine:
+def migrated_database(backend: str, tmp_path) -> Engine:
+    """An empty database of ``backend`` (sqlite or postgres) migrated to the newest schema."""
     if backend == "postgres":
         assert POSTGRES_URL is not None
         engine = fresh_postgres(POSTGRES_URL)
     else:
         engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     upgrade(engine)
+    return engine
+
+
+def new_ledger(backend: str, tmp_path) -> Engine:
+    engine = migrated_database(backend, tmp_path)
     apply_catalog(engine, parse_catalog(CATALOG))
     return engine
 

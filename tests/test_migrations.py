@@ -15,13 +15,9 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
 
-from benchmarks.resources import fresh_postgres
-from storage.db import make_engine
-from storage.migrate import upgrade
 from storage.tables import metadata
-from tests.ledger_fixtures import BACKENDS, POSTGRES_URL
+from tests.ledger_fixtures import BACKENDS, migrated_database
 
 # Differences the migrations make on purpose, per dialect, as autogenerate words them:
 # (operation, table, columns).
@@ -36,16 +32,6 @@ DELIBERATE: dict[str, set[tuple[str, str, tuple[str, ...]]]] = {
         ("add_fk", "positions", ("sku_id",)),
     },
 }
-
-
-def _migrated(backend: str, tmp_path: Path) -> Engine:
-    if backend == "postgres":
-        assert POSTGRES_URL is not None
-        engine = fresh_postgres(POSTGRES_URL)
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    upgrade(engine)
-    return engine
 
 
 def _described(difference: Any) -> tuple[str, str, tuple[str, ...]]:
@@ -63,7 +49,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def test_the_migrated_schema_is_the_one_tables_py_declares(backend: str, tmp_path: Path) -> None:
-    engine = _migrated(backend, tmp_path)
+    engine = migrated_database(backend, tmp_path)
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "compare_server_default": True}
