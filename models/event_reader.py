@@ -24,14 +24,11 @@ from models.inventory import (
     EVENT_ADAPTER,
     EVENT_KINDS,
     STOCK_KINDS,
+    STOCK_MOVES,
     VARIANCE_REASONS,
     CountQuantity,
     Event,
     EventQuantity,
-    ReceiptEvent,
-    ReturnEvent,
-    SaleEvent,
-    VarianceEvent,
     from_us,
     id_length_range,
     quantity_range,
@@ -95,13 +92,7 @@ class EventBatch:
         }  # fmt: skip
         if s.reason[position] is not None:
             fields["reason"] = s.reason[position]
-        model: dict[str, type[SaleEvent | VarianceEvent | ReceiptEvent | ReturnEvent]] = {
-            "sale": SaleEvent,
-            "variance": VarianceEvent,
-            "receipt": ReceiptEvent,
-            "return": ReturnEvent,
-        }
-        event = model[fields["kind"]].model_construct(**fields)
+        event = STOCK_MOVES[fields["kind"]].model_construct(**fields)
         return NumberedEvent(self.where[int(s.index[position])], event, int(s.index[position]))
 
 

@@ -190,8 +190,11 @@ def _kind_of(model: type[_Event]) -> str:
 
 EVENT_KINDS = tuple(_kind_of(model) for model in get_args(get_args(Event)[0]))
 # The moves of stock the ledger applies in bulk (as columns); the other kinds one by one.
-STOCK_MOVES = (SaleEvent, VarianceEvent, ReceiptEvent, ReturnEvent)
-STOCK_KINDS = frozenset(_kind_of(model) for model in STOCK_MOVES)
+StockMove = SaleEvent | VarianceEvent | ReceiptEvent | ReturnEvent
+STOCK_MOVES: dict[str, type[StockMove]] = {
+    _kind_of(model): model for model in (SaleEvent, VarianceEvent, ReceiptEvent, ReturnEvent)
+}
+STOCK_KINDS = frozenset(STOCK_MOVES)
 VARIANCE_REASONS = frozenset(get_args(VarianceReason))
 
 
