@@ -128,7 +128,7 @@ def run_backend(url: str, work: Path, args: argparse.Namespace) -> dict[str, flo
             Path(str(work / "bench.db") + suffix).unlink(missing_ok=True)
         engine = make_engine(url)
     else:
-        from tests.ledger_fixtures import fresh_postgres
+        from benchmarks.resources import fresh_postgres
 
         engine = fresh_postgres(url)
     upgrade(engine)

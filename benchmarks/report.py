@@ -139,11 +139,6 @@ def describe_fill_difference(difference: dict[str, int]) -> str:
     return " · ".join(differing) if differing else "equal"
 
 
-def lp_bound_for(entry: dict[str, Any], strategy: str) -> float | None:
-    lp = entry.get("lp", {}).get(strategy)
-    return None if not isinstance(lp, dict) else lp.get("bound")
-
-
 # --- targets ----------------------------------------------------------------------------------
 
 
@@ -336,17 +331,13 @@ def _memory_target(case: dict[str, Any]) -> Target:
 
 
 def evaluate_targets(
-    results: dict[str, Any], best: BestKnown, protocol: dict[str, list[int]] | None = None
+    results: dict[str, Any], best: BestKnown, protocol: dict[str, list[int]]
 ) -> list[Target]:
     """Every target of issue 9, per instance, for the optimal strategy; then the latency.
 
-    ``protocol`` (size -> seeds, default the benchmark's) names the instances that must appear
-    even when they were not run: each of their targets is then "not measured (not run)".
+    ``protocol`` (size -> seeds: the benchmark's ``benchmarks.run.SEEDS``) names the instances that
+    must appear even when they were not run: each of their targets is then "not measured (not run)".
     """
-    if protocol is None:
-        from benchmarks.run import SEEDS
-
-        protocol = SEEDS
     instances = results.get("instances", {})
     names = {f"{size}-seed{seed}" for size, seeds in protocol.items() for seed in seeds}
     rows: list[Target] = []
@@ -531,7 +522,7 @@ def _bold(verdict: str) -> str:
     return f"**{verdict}**" if verdict in (MET, NOT_MET) else verdict
 
 
-def write_table(results: dict[str, Any], best: BestKnown) -> str:
+def write_table(results: dict[str, Any], best: BestKnown, protocol: dict[str, list[int]]) -> str:
     """The results page: machine, one row per instance x strategy, best knowns, LP, targets."""
     machine = results.get("machine", {})
     instances = results.get("instances", {})
@@ -601,7 +592,7 @@ def write_table(results: dict[str, Any], best: BestKnown) -> str:
         "| instance | target | measured | verdict |",
         "|---|---|---|---|",
     ]
-    for target in evaluate_targets(results, best):
+    for target in evaluate_targets(results, best, protocol):
         lines.append(
             f"| {target.scope} | {target.target} | {target.measured} | {_bold(target.verdict)} |"
         )

@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from benchmarks.resources import free_port
 from engine.generate import SIZES, generate
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -393,16 +393,10 @@ def measure_latency(bodies: list[bytes]) -> dict[str, Any]:
     return record
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _http_latency(bodies: list[bytes]) -> dict[str, Any]:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -619,11 +613,11 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     option = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
     (out_dir / "results.json").write_bytes(orjson.dumps(results, option=option) + b"\n")
-    (out_dir / "results.md").write_text(write_table(results, best))
+    (out_dir / "results.md").write_text(write_table(results, best, SEEDS))
     write_plot(results, best, out_dir / "results.png")
     for name, why in best.refused.items():
         log(f"[best known] {name} refused: {why}")
-    for target in evaluate_targets(results, best):
+    for target in evaluate_targets(results, best, SEEDS):
         log(f"[target] {target.scope}: {target.target}: {target.measured} -> {target.verdict}")
 
 
@@ -695,13 +689,15 @@ def machine() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["case"]:
-        return _child_main(argv[1:])
-    from cli.bench import build_arguments, run
-
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
-    build_arguments(parser)
-    return run(parser.parse_args(argv))
+    # One case, in the fresh process the suite starts for it. The suite itself runs from the
+    # command line (``omnibroker bench``), which sits above this package.
+    if argv[:1] != ["case"]:
+        print(
+            "usage: python -m benchmarks.run case ... (the suite: omnibroker bench)",
+            file=sys.stderr,
+        )
+        return 2
+    return _child_main(argv[1:])
 
 
 if __name__ == "__main__":

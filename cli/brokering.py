@@ -22,7 +22,7 @@ from storage.orders import get_order, submit_orders
 from storage.runs import get_run
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     orders = subparsers.add_parser("orders", help="the order queue")
     orders_commands = orders.add_subparsers(dest="orders_command", metavar="ACTION", required=True)
     submit = orders_commands.add_parser("submit", help="queue orders (an order or {orders: [...]})")

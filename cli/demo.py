@@ -19,7 +19,7 @@ from cli.io import write_json
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample_batch.json"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo", help="broker the bundled sample batch and print a summary"
     )

@@ -12,7 +12,7 @@ import orjson
 from engine.generate import SIZES, Size, generate
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "generate",
         help="write a realistic solve request (US geography, long-tail skus)",

@@ -22,7 +22,7 @@ from storage.positions import get_history, get_position
 from storage.snapshots import snapshot
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = subparsers.add_parser("db", help="database schema (migrations)")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = db_commands.add_parser("upgrade", help="create or migrate the schema to the newest")

@@ -8,9 +8,12 @@ goes to stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from cli.io import EXIT_BAD_INPUT, report_invalid
 from core.settings import DatabaseUnavailable, SettingsInvalid
@@ -31,29 +34,38 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-# Which module registers each command, so that running one command imports only its module
-# (the ledger's SQLAlchemy, the scenarios' matplotlib and the API's FastAPI stay unloaded for
-# `omnibroker solve`). tests/test_cli_main.py holds this table to what the modules register.
-COMMAND_OWNERS: dict[str, str] = {
-    "demo": "cli.demo",
-    "solve": "cli.solve",
-    "serve": "cli.serve",
-    "check": "cli.check",
-    "generate": "cli.generate",
-    "bench": "cli.bench",
-    "db": "cli.inventory",
-    "catalog": "cli.inventory",
-    "feed": "cli.inventory",
-    "events": "cli.inventory",
-    "snapshot": "cli.inventory",
-    "position": "cli.inventory",
-    "orders": "cli.brokering",
-    "broker": "cli.brokering",
-    "availability": "cli.brokering",
-    "morning-run": "cli.brokering",
-    "scenario": "cli.scenario",
-    "runs": "cli.runs",
-}
+def command_owners(modules: Sequence[str] = COMMAND_MODULES) -> dict[str, str]:
+    """Which module registers each command, so that running one command imports only its module
+    (the ledger's SQLAlchemy, the scenarios' matplotlib and the API's FastAPI stay unloaded for
+    `omnibroker solve`).
+
+    Read from each module's source, not imported (importing them is what this avoids): the names
+    its ``register(subparsers)`` passes to ``subparsers.add_parser``. tests/test_cli_main.py holds
+    this reading to what the modules do register.
+    """
+    owners: dict[str, str] = {}
+    for module in modules:
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None, module
+        tree = ast.parse(Path(spec.origin).read_text(), spec.origin)
+        register = next(
+            node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name == "register"
+        )
+        subparsers = register.args.args[0].arg
+        for node in ast.walk(register):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add_parser"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == subparsers
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                owners[str(node.args[0].value)] = module
+    return owners
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
@@ -69,7 +81,7 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    owner = COMMAND_OWNERS.get(argv[0]) if argv else None
+    owner = command_owners().get(argv[0]) if argv else None
     parser = build_parser((owner,) if owner else COMMAND_MODULES)
     args = parser.parse_args(argv)
     # The one place where refusals become exit status 2 and a message, never a traceback:

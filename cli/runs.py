@@ -9,7 +9,7 @@ from pathlib import Path
 from cli.ledger_common import add_database_option, engine_of, handles_bad_input
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     runs = subparsers.add_parser("runs", help="brokering runs: reports")
     actions = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     report = actions.add_parser(

@@ -20,7 +20,7 @@ from scenarios.schema import ScenarioInvalid, load_scenario, slug
 EXIT_BAD_INPUT = 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "scenario",
         help="what-if studies: run a scenario file's variants against its baseline",

@@ -10,7 +10,7 @@ from cli.io import read_bytes, report_invalid, write_json
 from engine.backends import BACKENDS, DEFAULT_BACKEND
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "solve",
         help="allocate a batch of orders (request JSON in, response JSON out)",

@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.problem import IntArray, ProblemData
 from engine.reasons import unallocated_reasons
+from models.summary import response_summary
 
 
 @dataclass(frozen=True)
@@ -115,30 +116,15 @@ def build_response(
 
     units_cost = float(np.dot(x, data.location_unit_cost[data.candidate_location]))
     total_cost = float(shipment_cost.sum()) + units_cost
-    order_units = np.bincount(data.line_order, weights=line_units, minlength=data.n_orders)
-    order_requested = np.bincount(
-        data.line_order, weights=data.line_quantity, minlength=data.n_orders
+    summary = response_summary(
+        order_requested=np.bincount(
+            data.line_order, weights=data.line_quantity, minlength=data.n_orders
+        ),
+        order_allocated=np.bincount(data.line_order, weights=line_units, minlength=data.n_orders),
+        order_priority=data.order_priority,
+        order_shipments=np.bincount(data.pair_order[used_pairs], minlength=data.n_orders),
+        total_cost=total_cost,
     )
-    shipments_per_order = np.bincount(data.pair_order[used_pairs], minlength=data.n_orders)
-    line_priority = data.line_priority
-
-    summary = {
-        "orders": data.n_orders,
-        "orders_fully_allocated": int(np.count_nonzero(order_units >= order_requested)),
-        "units_requested": int(data.line_quantity.sum()),
-        "units_allocated": int(line_units.sum()),
-        "shipments": int(used_pairs.size),
-        "split_orders": int(np.count_nonzero(shipments_per_order > 1)),
-        "total_cost": round(total_cost, 2),
-        "by_priority": [
-            {
-                "priority": priority,
-                "units_requested": int(data.line_quantity[line_priority == priority].sum()),
-                "units_allocated": int(line_units[line_priority == priority].sum()),
-            }
-            for priority in data.priorities
-        ],
-    }
     response = {
         "allocations": allocations,
         "unallocated": unallocated,

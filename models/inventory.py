@@ -1,27 +1,17 @@
-"""Wire schemas of the inventory contract (``shared/contract/inventory.md``) and the readers that
-turn feeds and event batches into validated rows, or refuse them whole.
+"""Wire schemas of the inventory contract (``shared/contract/inventory.md``): events, feeds, the
+catalog, positions, snapshots, the outbound availability feed, queued orders and brokering runs.
 
-Events, feeds, positions, snapshots, the outbound availability feed, queued orders and brokering
-runs. A batch or feed with any bad row is refused whole: :class:`~models.problems.InvalidInput`
-lists every bad row with its line number and reason (``loc`` ``["line", 17, "quantity"]`` for CSV
-and JSON lines, ``["rows", 16, "quantity"]`` / ``["events", 16, ...]`` for a JSON document).
+The readers that turn bytes into validated rows live apart: :mod:`models.event_reader` (event
+batches) and :mod:`models.feed_reader` (CSV and JSON feeds). Their fast paths read every limit
+they check from the types declared here (:func:`declared`), so the two cannot drift.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import IO, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-import ijson
-import numpy as np
-import orjson
-import pandas as pd
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -44,22 +34,13 @@ from models.problems import (
     sort_problems,
     unique_problems,
 )
-from models.solve import (
-    MAX_ID_LENGTH,
-    MAX_QUANTITY,
-    Id,
-    Latitude,
-    Longitude,
-    Money,
-    Order,
-    Policy,
-    Sku,
-)
+from models.solve import MAX_QUANTITY, Id, Latitude, Longitude, Money, Order, Policy, Sku
 from models.validation import order_problems
 
 # The contract's limits (shared/contract/inventory.md "Events"): an event moves 1 to 1e9 units (a
 # cycle count may say 0), a feed row holds 0 to 1e9, so no position's sum can overflow int64.
-# The fast readers below check the same bounds; tests/test_limits.py holds the two to agreement.
+# The readers' fast paths read these bounds with :func:`declared`; tests/test_limits.py holds the
+# fast paths and the schema to agreement on every edge.
 EventQuantity = Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
 CountQuantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
 FeedQuantity = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
@@ -84,6 +65,32 @@ def from_us(moment_us: int | None) -> datetime | None:
     if moment_us is None:
         return None
     return datetime.fromtimestamp(moment_us / 1_000_000, tz=UTC)
+
+
+def declared(annotated: Any, constraint: str) -> Any:
+    """The value of ``constraint`` (``ge``, ``le``, ``min_length``, ``max_length``, ``pattern``)
+    as declared on an ``Annotated`` type such as :data:`EventQuantity` or ``Id``. Raises
+    ``LookupError`` when the type declares no such constraint."""
+    for meta in get_args(annotated)[1:]:
+        for item in [meta, *getattr(meta, "metadata", [])]:
+            value = getattr(item, constraint, None)
+            if value is not None:
+                return value
+    raise LookupError(f"{annotated} declares no {constraint}")
+
+
+def quantity_range(quantity: Any) -> tuple[int, int]:
+    """The least and the greatest value a quantity type such as :data:`EventQuantity` allows."""
+    return declared(quantity, "ge"), declared(quantity, "le")
+
+
+def id_length_range(id_type: Any) -> tuple[int, int]:
+    """The shortest and the longest an id type (``Id``, ``Sku``) may be, for a reader that tests
+    ids with plain comparisons and a NUL test. Raises ``RuntimeError`` if the type declares a
+    pattern other than "no NUL": that test would then no longer be the schema's."""
+    if declared(id_type, "pattern") != NO_NUL_PATTERN:
+        raise RuntimeError(f"{id_type} has a new pattern: the fast readers must test it too")
+    return declared(id_type, "min_length"), declared(id_type, "max_length")
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -174,280 +181,21 @@ Event = Annotated[
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-EVENT_KINDS = ("sale", "variance", "receipt", "return", "approve", "shipped", "rejected")
 
 
-@dataclass(frozen=True, slots=True)
-class NumberedEvent:
-    """An event and where it stood in its batch (its line number), for problems found later."""
-
-    where: tuple[str | int, ...]
-    event: Event
-    index: int = -1  # place in the batch (the first of two equal ids counts)
+def _kind_of(model: type[_Event]) -> str:
+    (kind,) = get_args(model.model_fields["kind"].annotation)
+    return str(kind)
 
 
-STOCK_KINDS = frozenset({"sale", "variance", "receipt", "return"})
-VARIANCE_REASONS = frozenset({"lost", "damaged", "defective", "found", "count"})
-# ASCII digits only: str patterns' \d would also take "٣" and "²".
-_ISO_WITH_ZONE = re.compile(
-    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)", re.ASCII
-)
-
-
-@dataclass(frozen=True, slots=True)
-class StockEventColumns:
-    """Sales, variances, receipts and returns of a batch, validated in bulk, as columns."""
-
-    index: np.ndarray  # place in the batch
-    id: list[str]
-    kind: list[str]
-    location_id: list[str]
-    sku: list[str]
-    quantity: np.ndarray
-    occurred_us: np.ndarray
-    reason: list[str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class EventBatch:
-    """A validated batch: the common stock moves as columns, every other event as an object."""
-
-    ids: list[str]  # every event's id, in batch order
-    where: list[tuple[str | int, ...]]  # every event's place (line number), in batch order
-    stock: StockEventColumns
-    others: list[NumberedEvent]
-
-    def numbered(self, position: int) -> NumberedEvent:
-        """A stock row as an event object (for the event-by-event path)."""
-        s = self.stock
-        fields: dict[str, Any] = {
-            "id": s.id[position], "kind": s.kind[position], "location_id": s.location_id[position],
-            "sku": s.sku[position], "quantity": int(s.quantity[position]),
-            "occurred_at": from_us(int(s.occurred_us[position])),
-        }  # fmt: skip
-        if s.reason[position] is not None:
-            fields["reason"] = s.reason[position]
-        model: dict[str, type[SaleEvent | VarianceEvent | ReceiptEvent | ReturnEvent]] = {
-            "sale": SaleEvent,
-            "variance": VarianceEvent,
-            "receipt": ReceiptEvent,
-            "return": ReturnEvent,
-        }
-        event = model[fields["kind"]].model_construct(**fields)
-        return NumberedEvent(self.where[int(s.index[position])], event, int(s.index[position]))
-
-
-def _is_fast_stock_row(row: Any, known_locations: Mapping[str, Any]) -> bool:
-    """True when the row is certainly a valid stock event (a subset of what the schema accepts:
-    plain types, an ISO time with its zone, the contract's limits); anything else goes through
-    pydantic, row by row, which alone says what is wrong."""
-    if type(row) is not dict:
-        return False
-    kind = row.get("kind")
-    if type(kind) is not str or kind not in STOCK_KINDS:
-        return False
-    event_id, location, sku, quantity, occurred, reason = (
-        row.get("id"), row.get("location_id"), row.get("sku"), row.get("quantity"),
-        row.get("occurred_at"), row.get("reason"),
-    )  # fmt: skip
-    if kind == "variance" and (type(reason) is not str or reason not in VARIANCE_REASONS):
-        return False
-    return (
-        type(event_id) is str
-        and 0 < len(event_id) <= MAX_ID_LENGTH
-        and "\x00" not in event_id
-        and type(location) is str
-        and location in known_locations
-        and type(sku) is str
-        and 0 < len(sku) <= MAX_ID_LENGTH
-        and "\x00" not in sku
-        and type(quantity) is int
-        and (
-            1 <= quantity <= MAX_QUANTITY
-            or (quantity == 0 and kind == "variance" and reason == "count")
-        )
-        and type(occurred) is str
-        and _ISO_WITH_ZONE.fullmatch(occurred) is not None
-    )
-
-
-def parse_event_rows(
-    data: bytes | str | IO[bytes], known_locations: Mapping[str, Any]
-) -> EventBatch:
-    """Validate a batch (JSON array, ``{"events": [...]}`` or JSON lines) into an
-    :class:`EventBatch`. Raises :class:`InvalidInput` listing every bad row; nothing applies then.
-
-    The rows that are plainly well-formed stock moves are checked with a few type tests each and
-    their times parsed in one vectorised call; every other row is validated by the pydantic
-    schema, which alone decides what is refused and why."""
-    text = _event_text(data)
-    items: list[tuple[tuple[str | int, ...], Any]] = []
-    stripped = text.lstrip()
-    if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
-        items = list(read_event_batch(text))
-    else:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-        try:
-            decoded = orjson.loads("[" + ",".join(line for _, line in lines) + "]")
-            items = [(("line", n), row) for (n, _), row in zip(lines, decoded, strict=True)]
-        except orjson.JSONDecodeError:
-            # Some line is not JSON: decode line by line so each bad one is named.
-            items = [(("line", n), line) for n, line in lines]
-    fast = [i for i, (_, row) in enumerate(items) if _is_fast_stock_row(row, known_locations)]
-    rows = [items[i][1] for i in fast]
-    occurred = pd.to_datetime(
-        pd.Series([r["occurred_at"] for r in rows], dtype=object),
-        format="ISO8601",
-        utc=True,
-        errors="coerce",
-    )
-    parsed_ok = ~occurred.isna().to_numpy()
-    if not parsed_ok.all():  # e.g. month 13: let the schema say what is wrong
-        fast = [i for i, ok in zip(fast, parsed_ok.tolist(), strict=True) if ok]
-        rows = [r for r, ok in zip(rows, parsed_ok.tolist(), strict=True) if ok]
-        occurred = occurred[parsed_ok]
-    fast_set = set(fast)
-    slow_items = [(i, items[i]) for i in range(len(items)) if i not in fast_set]
-    others: list[NumberedEvent] = []
-    problems: list[Problem] = []
-    if slow_items:
-        try:
-            parsed = parse_events([item for _, item in slow_items], known_locations)
-        except InvalidInput as error:
-            problems = error.problems
-            parsed = []
-        others = [
-            NumberedEvent(n.where, n.event, index)
-            for (index, _), n in zip(slow_items, parsed, strict=False)
-        ]
-    if problems:
-        raise InvalidInput(problems, what="event batch")
-    ids = [""] * len(items)
-    for index, row in zip(fast, rows, strict=True):
-        ids[index] = row["id"]
-    for numbered in others:
-        ids[numbered.index] = numbered.event.id
-    stock = StockEventColumns(
-        index=np.asarray(fast, dtype=np.int64),
-        id=[r["id"] for r in rows],
-        kind=[r["kind"] for r in rows],
-        location_id=[r["location_id"] for r in rows],
-        sku=[r["sku"] for r in rows],
-        quantity=np.asarray([r["quantity"] for r in rows], dtype=np.int64),
-        occurred_us=occurred.dt.as_unit("us").astype("int64").to_numpy()
-        if rows
-        else np.zeros(0, dtype=np.int64),
-        reason=[r.get("reason") if r["kind"] == "variance" else None for r in rows],
-    )
-    return EventBatch(ids, [where for where, _ in items], stock, others)
-
-
-def parse_events(
-    items: Iterable[tuple[tuple[str | int, ...], Any]], known_locations: Mapping[str, Any]
-) -> list[NumberedEvent]:
-    """Validate a batch: every item against its kind's schema and its location against the known
-    ones. ``items`` are (where, decoded JSON or raw JSON text). Raises :class:`InvalidInput` with
-    every bad row; returns the events in batch order."""
-    problems: list[Problem] = []
-    parsed: list[NumberedEvent] = []
-    for where, item in items:
-        try:
-            if isinstance(item, str | bytes):
-                event = EVENT_ADAPTER.validate_json(item)
-            else:
-                event = EVENT_ADAPTER.validate_python(item)
-        except ValidationError as exc:
-            problems.extend(_row_problems(exc, where))
-            continue
-        if event.location_id not in known_locations:
-            problems.append(
-                Problem(
-                    (*where, "location_id"),
-                    f"{_describe(where)}: unknown location {event.location_id!r}",
-                    "unknown_location",
-                )
-            )
-            continue
-        parsed.append(NumberedEvent(where, event))
-    if problems:
-        raise InvalidInput(problems, what="event batch")
-    return parsed
-
-
-def read_event_batch(data: bytes | str | IO[bytes]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """Items of an event batch: a JSON array, ``{"events": [...]}``, or JSON lines (one event per
-    line). JSON lines are yielded as raw text (validated straight from JSON, the fast path)."""
-    text = _event_text(data)
-    stripped = text.lstrip()
-    if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
-        try:
-            document = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(
-                [Problem((), f"body is not valid JSON: {exc}", "json_invalid")], what="event batch"
-            ) from None
-        if isinstance(document, dict) and "events" not in document:
-            # One event alone: a batch of JSON lines with one line.
-            yield ("line", 1), document
-            return
-        if isinstance(document, dict):
-            document = document["events"]
-        if not isinstance(document, list):
-            raise InvalidInput(
-                [Problem((), 'expected a JSON array of events, {"events": [...]} or JSON lines')],
-                what="event batch",
-            )
-        for index, item in enumerate(document):
-            yield ("events", index), item
-        return
-    for number, line in enumerate(io.StringIO(text), start=1):
-        if line.strip():
-            yield ("line", number), line
-
-
-def _event_text(data: bytes | str | IO[bytes]) -> str:
-    if not isinstance(data, bytes | str):
-        data = data.read()
-    if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InvalidInput(
-            [Problem(("line", line), f"line {line}: not UTF-8 ({exc.reason})", "utf8_invalid")],
-            what="event batch",
-        ) from None
-
-
-def _is_single_document(text: str) -> bool:
-    # A JSON-lines batch also starts with "{"; it is one document only if it parses as one.
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
-def _describe(where: tuple[str | int, ...]) -> str:
-    kind, number = where[0], where[1]
-    return f"line {number}" if kind == "line" else f"{kind}[{number}]"
-
-
-def _row_problems(error: ValidationError, where: tuple[str | int, ...]) -> list[Problem]:
-    problems = []
-    for problem in problems_from_validation_error(error, prefix=where):
-        # The discriminated union puts the kind's tag in the path ("sale"); drop it, the row is
-        # the useful part for an integrator.
-        loc = tuple(
-            part
-            for i, part in enumerate(problem.loc)
-            if not (i == len(where) and part in EVENT_KINDS)
-        )
-        field = ".".join(str(part) for part in loc[len(where) :])
-        msg = f"{_describe(where)}: {field + ': ' if field else ''}{problem.msg}"
-        problems.append(Problem(loc, msg, problem.type))
-    return problems
+EVENT_KINDS = tuple(_kind_of(model) for model in get_args(get_args(Event)[0]))
+# The moves of stock the ledger applies in bulk (as columns); the other kinds one by one.
+StockMove = SaleEvent | VarianceEvent | ReceiptEvent | ReturnEvent
+STOCK_MOVES: dict[str, type[StockMove]] = {
+    _kind_of(model): model for model in (SaleEvent, VarianceEvent, ReceiptEvent, ReturnEvent)
+}
+STOCK_KINDS = frozenset(STOCK_MOVES)
+VARIANCE_REASONS = frozenset(get_args(VarianceReason))
 
 
 # --- full feeds -------------------------------------------------------------------------------
@@ -477,345 +225,6 @@ def parse_feed_header(raw: Mapping[str, Any]) -> FeedHeader:
         return FeedHeader.model_validate(dict(raw))
     except ValidationError as exc:
         raise InvalidInput(problems_from_validation_error(exc), what="feed") from None
-
-
-@dataclass(frozen=True, slots=True)
-class FeedChunk:
-    """Validated rows of a feed, as arrays: ``location_id`` the ledger's integer ids, ``sku`` the
-    codes, ``line`` where each row stood in the file."""
-
-    line: np.ndarray
-    location_id: np.ndarray
-    sku: np.ndarray
-    quantity: np.ndarray
-
-
-_DIGITS = re.compile(r"[0-9]+")
-
-
-def read_csv_feed(
-    source: IO[bytes] | str, location_ids: Mapping[str, int], chunk_rows: int = 500_000
-) -> Iterator[tuple[FeedChunk, list[Problem]]]:
-    """Stream a CSV feed (header ``location_id,sku,quantity``) in chunks, each validated with
-    vectorised checks. Yields (valid rows, problems of the chunk); line 1 is the header."""
-    try:
-        reader = pd.read_csv(
-            source,
-            dtype=object,  # plain Python strings: hash lookups and checks run fastest on them
-            keep_default_na=False,
-            skip_blank_lines=False,  # a blank line is a bad row, and line numbers stay true
-            chunksize=chunk_rows,
-            engine="c",
-        )
-    except pd.errors.EmptyDataError as exc:
-        raise InvalidInput(
-            [Problem(("line", 1), f"line 1: not a CSV feed ({exc})", "csv_invalid")], what="feed"
-        ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(
-            [Problem((), f"not a well-formed CSV feed: {exc}", "csv_invalid")], what="feed"
-        ) from None
-    location_map = (
-        pd.Series(location_ids, dtype="int64") if location_ids else pd.Series([], dtype="int64")
-    )
-    try:
-        for frame in reader:
-            if not isinstance(frame.index, pd.RangeIndex):
-                # pandas takes a first data row with one field too many as naming an index
-                # column (and then shifts every column): refuse the feed instead.
-                raise InvalidInput(
-                    [Problem(("line", 2), "line 2: more fields than the header", "csv_invalid")],
-                    what="feed",
-                )
-            missing = [column for column in FEED_COLUMNS if column not in frame.columns]
-            if missing:
-                raise InvalidInput(
-                    [
-                        Problem(
-                            ("line", 1), f"line 1: the header lacks {', '.join(missing)}", "missing"
-                        )
-                    ],
-                    what="feed",
-                )
-            yield _validate_feed_frame(frame, location_map)
-    except InvalidInput:
-        raise
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(
-            [Problem((), f"not a well-formed CSV feed: {exc}", "csv_invalid")], what="feed"
-        ) from None
-
-
-def _validate_feed_frame(
-    frame: pd.DataFrame, location_map: pd.Series
-) -> tuple[FeedChunk, list[Problem]]:
-    lines = frame.index.to_numpy(dtype=np.int64) + 2
-    location = frame["location_id"]
-    sku = frame["sku"].to_numpy(dtype=object)
-    quantity_text = frame["quantity"]
-    quantity = pd.to_numeric(quantity_text, errors="coerce")
-    if quantity.dtype.kind == "i":
-        bad_quantity = ((quantity < 0) | (quantity > MAX_QUANTITY)).to_numpy()
-    else:
-        # Some value is not a plain integer ("2.0", "x", "") or is past int64 (2^64, 1e20): find
-        # which, the slow way, but only in the chunks that need it. Never cast before the range
-        # check: 2^63 would wrap.
-        plain = quantity_text.str.fullmatch(_DIGITS.pattern).fillna(False).to_numpy(dtype=bool)
-        numbers = pd.to_numeric(quantity_text.where(plain, "0"), errors="coerce")
-        bad_quantity = ~plain | (numbers > MAX_QUANTITY).to_numpy()
-        quantity = numbers.where(~bad_quantity, 0)
-    location_id = location.map(location_map)
-    unknown_location = location_id.isna().to_numpy()
-    sku_length = frame["sku"].str.len().fillna(0).to_numpy()
-    empty_sku = sku_length == 0
-    # too long, or holding a NUL (PostgreSQL cannot store it): both refused as the schema does
-    long_sku = (sku_length > MAX_ID_LENGTH) | frame["sku"].str.contains("\x00", regex=False).fillna(
-        False
-    ).to_numpy(dtype=bool)
-    bad = unknown_location | empty_sku | long_sku | bad_quantity
-    problems: list[Problem] = []
-    if bad.any():
-        for index in np.flatnonzero(bad):
-            line = int(lines[index])
-            if unknown_location[index]:
-                value = location.iat[index]
-                given = isinstance(value, str) and value != ""
-                reason = f"unknown location {value!r}" if given else "location_id is missing"
-                problems.append(
-                    Problem(
-                        ("line", line, "location_id"),
-                        f"line {line}: {reason}",
-                        "unknown_location" if given else "missing",
-                    )
-                )
-            if empty_sku[index]:
-                problems.append(
-                    Problem(("line", line, "sku"), f"line {line}: sku is missing", "missing")
-                )
-            if long_sku[index]:
-                problems.append(
-                    Problem(
-                        ("line", line, "sku"),
-                        f"line {line}: sku is longer than {MAX_ID_LENGTH} characters or "
-                        "holds a NUL character",
-                        "string_invalid",
-                    )
-                )
-            if bad_quantity[index]:
-                value = quantity_text.iat[index]
-                problems.append(
-                    Problem(
-                        ("line", line, "quantity"),
-                        f"line {line}: quantity {value!r} is not an integer in "
-                        f"[0, {MAX_QUANTITY:,}]",
-                        "quantity_invalid",
-                    )
-                )
-    keep = ~bad
-    chunk = FeedChunk(
-        line=lines[keep],
-        location_id=location_id.to_numpy()[keep].astype(np.int64),
-        sku=sku[keep],
-        quantity=quantity.to_numpy()[keep].astype(np.int64),
-    )
-    return chunk, problems
-
-
-def read_json_feed(
-    source: IO[bytes], location_ids: Mapping[str, int], chunk_rows: int = 200_000
-) -> tuple[FeedHeader | None, Iterator[tuple[FeedChunk, list[Problem]]]]:
-    """Stream a JSON feed document ``{"source", "basis", "as_of", "rows": [...]}``.
-
-    The header fields may stand before or after ``rows``; when they come first (as they should),
-    the header is returned before any row is read, otherwise it is ``None`` here and read
-    afterwards with :func:`JsonFeedStream.header`. Returns (header, chunks)."""
-    stream = JsonFeedStream(source, location_ids, chunk_rows)
-    return stream.leading_header(), stream.chunks()
-
-
-_SCALAR_EVENTS = frozenset({"string", "number", "boolean", "null"})
-
-
-class JsonFeedStream:
-    """An incremental reader of one JSON feed document (a seekable byte stream), on ijson's C
-    parser (yajl2_c): rows are decoded one by one from the bytes, so a feed of millions of rows
-    never sits whole in memory, and no read boundary can split a character or a number.
-
-    Two passes over the bytes: the header is read from the parser's events, which stop where
-    ``rows`` starts when the header came first; the rows are then built as objects in C."""
-
-    _READ_BYTES = 1 << 20
-
-    def __init__(self, source: IO[bytes], location_ids: Mapping[str, int], chunk_rows: int) -> None:
-        self._source = source
-        self._start = source.tell()
-        self._locations = location_ids
-        self._chunk_rows = chunk_rows
-        self._rows_seen = False
-
-    def _rewind(self) -> IO[bytes]:
-        self._source.seek(self._start)
-        return self._source
-
-    def _top_level_fields(self, stop_at_rows: bool) -> dict[str, Any]:
-        """The document's fields other than ``rows`` (a nested value stands as ``{}`` or ``[]``,
-        for the header's check to name); stops where ``rows`` starts if asked to."""
-        fields: dict[str, Any] = {}
-        with _json_errors():
-            events = ijson.parse(self._rewind(), buf_size=self._READ_BYTES)
-            first = next(events, None)
-            if first is None or first[1] != "start_map":
-                raise InvalidInput(
-                    [Problem((), "a JSON feed is an object with rows", "model_type")], what="feed"
-                )
-            for prefix, event, value in events:
-                if prefix == "rows":
-                    if event != "start_array":
-                        raise InvalidInput(
-                            [Problem(("rows",), "rows must be an array", "list_type")],
-                            what="feed",
-                        )
-                    self._rows_seen = True
-                    if stop_at_rows:
-                        return fields
-                    for inner_prefix, _, _ in events:  # skip the rows, in C
-                        if inner_prefix == "rows":  # its end_array
-                            break
-                elif "." not in prefix and prefix:
-                    if event in _SCALAR_EVENTS:
-                        fields[prefix] = value
-                    elif event == "start_map":
-                        fields[prefix] = {}
-                    elif event == "start_array":
-                        fields[prefix] = []
-        return fields
-
-    def leading_header(self) -> FeedHeader | None:
-        """The header if its fields stand before ``rows``, else None."""
-        fields = self._top_level_fields(stop_at_rows=True)
-        if all(name in fields for name in ("source", "basis", "as_of")) or not self._rows_seen:
-            return parse_feed_header(fields)
-        return None
-
-    def header(self) -> FeedHeader:
-        """The header, wherever its fields stand (reads the document to its end)."""
-        return parse_feed_header(self._top_level_fields(stop_at_rows=False))
-
-    def chunks(self) -> Iterator[tuple[FeedChunk, list[Problem]]]:
-        """Validated rows in chunks, each with the problems of its rows (``("rows", index)``)."""
-        if not self._rows_seen:
-            raise InvalidInput([Problem(("rows",), "field required", "missing")], what="feed")
-        rows, problems = _FeedColumns(), list[Problem]()
-        location_of = self._locations.get
-        with _json_errors():
-            items = ijson.items(
-                self._rewind(), "rows.item", use_float=True, buf_size=self._READ_BYTES
-            )
-            for index, raw in enumerate(items):
-                # Inline, as this runs per row: a row of plain types within the contract's
-                # limits is taken as it is; any other is checked by the schema, which says why.
-                if type(raw) is dict:
-                    location, sku, quantity = (
-                        raw.get("location_id"),
-                        raw.get("sku"),
-                        raw.get("quantity"),
-                    )
-                    if (
-                        type(location) is str
-                        and type(sku) is str
-                        and 0 < len(sku) <= MAX_ID_LENGTH
-                        and "\x00" not in sku
-                        and type(quantity) is int
-                        and 0 <= quantity <= MAX_QUANTITY
-                        and (location_id := location_of(location)) is not None
-                    ):
-                        rows.add(index, location_id, sku, quantity)
-                        if len(rows.line) >= self._chunk_rows:
-                            yield rows.chunk(), problems
-                            rows, problems = _FeedColumns(), list[Problem]()
-                        continue
-                _check_feed_row(index, raw, self._locations, rows, problems)
-        yield rows.chunk(), problems
-
-
-class _FeedColumns:
-    """Valid rows gathered column by column (no tuple per row), then handed over as arrays."""
-
-    __slots__ = ("line", "location_id", "quantity", "sku")
-
-    def __init__(self) -> None:
-        self.line: list[int] = []
-        self.location_id: list[int] = []
-        self.sku: list[str] = []
-        self.quantity: list[int] = []
-
-    def add(self, line: int, location_id: int, sku: str, quantity: int) -> None:
-        self.line.append(line)
-        self.location_id.append(location_id)
-        self.sku.append(sku)
-        self.quantity.append(quantity)
-
-    def chunk(self) -> FeedChunk:
-        return FeedChunk(
-            np.asarray(self.line, dtype=np.int64),
-            np.asarray(self.location_id, dtype=np.int64),
-            np.asarray(self.sku, dtype=object),
-            np.asarray(self.quantity, dtype=np.int64),
-        )
-
-
-@contextmanager
-def _json_errors() -> Iterator[None]:
-    """The parser's errors as a refusal naming what it found, and where (yajl's excerpt)."""
-    try:
-        yield
-    except ijson.JSONError as exc:
-        text = exc.args[0] if exc.args else str(exc)
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        where = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
-        raise InvalidInput(
-            [Problem((), f"feed JSON is malformed: {where}", "json_invalid")], what="feed"
-        ) from None
-
-
-def _check_feed_row(
-    index: int,
-    raw: Any,
-    locations: Mapping[str, int],
-    rows: _FeedColumns,
-    problems: list[Problem],
-) -> None:
-    where = ("rows", index)
-    try:
-        row = FEED_ROW_ADAPTER.validate_python(raw)
-    except ValidationError as exc:
-        problems.extend(_row_problems(exc, where))
-        location = raw.get("location_id") if isinstance(raw, dict) else None
-        if isinstance(location, str) and location not in locations:
-            problems.append(_unknown_feed_location(index, location))
-        return
-    location_id = locations.get(row.location_id)
-    if location_id is None:
-        problems.append(_unknown_feed_location(index, row.location_id))
-        return
-    rows.add(index, location_id, row.sku, row.quantity)
-
-
-def _unknown_feed_location(index: int, location: str) -> Problem:
-    return Problem(
-        ("rows", index, "location_id"),
-        f"rows[{index}]: unknown location {location!r}",
-        "unknown_location",
-    )
-
-
-def feed_rows_to_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> None:
-    """Write feed rows as the CSV the loader reads (used by tests and the benchmark)."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FEED_COLUMNS)
-    for row in rows:
-        writer.writerow((row["location_id"], row["sku"], row["quantity"]))
 
 
 # --- the catalog: locations, skus and the settings of the ledger ------------------------------

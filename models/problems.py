@@ -6,7 +6,7 @@ so an OMS integrator parses one format whether pydantic or a cross-reference che
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +45,6 @@ class InvalidInput(ValueError):
     def describe(self) -> str:
         head = f"{self.what} refused: {len(self.problems)} problem(s)"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
-
-    def as_body(self) -> dict[str, Any]:
-        """The JSON body of a 422 response."""
-        return {"detail": [p.as_dict() for p in self.problems]}
 
 
 def problems_from_validation_error(error: ValidationError, prefix: Path = ()) -> list[Problem]:
@@ -102,3 +98,29 @@ class Problems(BaseModel):
     """The body of every refusal (401, 403, 404, 408, 413, 422): every problem found, at once."""
 
     detail: list[ProblemOut]
+
+
+def describe_row(where: Path) -> str:
+    """A row's place as an integrator reads it: ``line 17`` or ``events[16]``."""
+    kind, number = where[0], where[1]
+    return f"line {number}" if kind == "line" else f"{kind}[{number}]"
+
+
+def row_problems(
+    error: ValidationError, where: Path, union_tags: Collection[str] = ()
+) -> list[Problem]:
+    """A row's validation errors as problems at the row's place, each message led by it.
+
+    A discriminated union (the events' ``kind``) puts its tag in the path (``sale``): name the
+    tags in ``union_tags`` to drop them, the row is the useful part for an integrator."""
+    problems = []
+    for problem in problems_from_validation_error(error, prefix=where):
+        loc = tuple(
+            part
+            for i, part in enumerate(problem.loc)
+            if not (i == len(where) and part in union_tags)
+        )
+        field = ".".join(str(part) for part in loc[len(where) :])
+        msg = f"{describe_row(where)}: {field + ': ' if field else ''}{problem.msg}"
+        problems.append(Problem(loc, msg, problem.type))
+    return problems

@@ -141,7 +141,8 @@ def tables_from_request(request: dict[str, Any]) -> dict[str, Any]:
     :func:`request_from_tables`, for editing a generated or saved request in pandas."""
     locations = pd.DataFrame(request["locations"]).reindex(columns=list(LOCATION_COLUMNS))
     inventory = pd.DataFrame(request["inventory"], columns=list(INVENTORY_COLUMNS))
-    order_rows, line_rows = [], []
+    order_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
     for order in request["orders"]:
         row = {k: v for k, v in order.items() if k not in ("lines", "ship_to")}
         ship_to = order.get("ship_to") or {}

@@ -110,8 +110,9 @@ def baseline_request(source: ScenarioSource, *, seed: int | None = None) -> dict
             size = network.size
         else:
             # The schema's validator guarantees all three when no size name is given.
-            assert None not in (network.orders, network.locations, network.skus)
-            size = Size(orders=network.orders, locations=network.locations, skus=network.skus)  # type: ignore[arg-type]
+            assert network.orders is not None
+            assert network.locations is not None and network.skus is not None
+            size = Size(orders=network.orders, locations=network.locations, skus=network.skus)
         request = generate(size, network.seed if seed is None else seed)
     else:
         request = _merged_request_files(source)
@@ -421,9 +422,9 @@ def render_report(result: ScenarioResult, outputs: dict[str, Path]) -> str:
         "## Flow maps",
         "",
     ]
-    for variant in result.results:
-        path = outputs[f"map:{variant.name}"]
-        lines += [f"### {variant.name}", "", f"![Flows: {variant.name}]({path.name})", ""]
+    for done in result.results:
+        path = outputs[f"map:{done.name}"]
+        lines += [f"### {done.name}", "", f"![Flows: {done.name}]({path.name})", ""]
     return "\n".join(lines)
 
 

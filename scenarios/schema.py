@@ -23,6 +23,7 @@ The change-set kinds and the order they are applied in are documented in :mod:`s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -220,12 +221,6 @@ class ChangeSet(_ScenarioModel):
     demand: DemandChange | None = None
     policy: PolicyOverride | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            self.locations or self.inventory or self.safety_stock or self.demand or self.policy
-        )
-
 
 class Variant(ChangeSet):
     name: str = Field(min_length=1, max_length=80)
@@ -373,7 +368,7 @@ class ScenarioSource:
                 loc = ("variants", self.variant_places[loc[1]], *loc[2:])
         return ScenarioProblem(loc, msg, self.line_of(loc), type, variant)
 
-    def invalid(self, problems: list[tuple[Path_, str]]) -> ScenarioInvalid:
+    def invalid(self, problems: Sequence[tuple[Path_, str]]) -> ScenarioInvalid:
         """A refusal for problems found after parsing."""
         return ScenarioInvalid([self.problem(loc, msg) for loc, msg in problems], self.file)
 

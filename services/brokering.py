@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
-from engine.brokering_run import (
+from ledger.brokering_run import (
     OfferedRow,
     SolveFunction,
     apply_cut,
@@ -28,7 +28,7 @@ from engine.brokering_run import (
     cut_back,
     remaining_after,
 )
-from engine.snapshot import Snapshot
+from ledger.snapshot import Snapshot
 from models.inventory import BrokeringRunOut, from_us
 from storage.catalog import sku_id_map
 from storage.db import Progress, now_us, read_transaction, write_transaction

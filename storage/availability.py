@@ -21,7 +21,7 @@ from typing import IO
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from engine.availability import (
+from ledger.availability import (
     ONLINE,
     PICKUP,
     Availability,

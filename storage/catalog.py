@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sqlalchemy import Connection, Engine, select
 
-from engine.ledger import UNSET, LocationRules
-from engine.snapshot import Catalog
+from ledger.rules import UNSET, LocationRules
+from ledger.snapshot import Catalog
 from models.inventory import Catalog as CatalogIn
 from storage import tables
 from storage.db import executemany, write_transaction
@@ -140,7 +140,9 @@ def settings_as_of(connection: Connection, version: int, current: Catalog) -> Se
         "SELECT scope, location_id, sku_id, code, name, value, text_value FROM setting_history"
         f" WHERE version <= {int(version)} ORDER BY version"
     ).all()
-    newest: dict[tuple[object, ...], tuple[int | None, str | None]] = {}
+    # (scope, location_id, sku_id, code, name): location_id, sku_id and code are set by scope.
+    SettingKey = tuple[str, int | None, int | None, str | None, str]
+    newest: dict[SettingKey, tuple[int | None, str | None]] = {}
     for scope, location_id, sku_id, code, name, value, text_value in rows:
         newest[(scope, location_id, sku_id, code, name)] = (value, text_value)
     location_safety = np.full(current.location_safety_stock.size, UNSET, dtype=np.int64)
@@ -153,17 +155,27 @@ def settings_as_of(connection: Connection, version: int, current: Catalog) -> Se
     for (scope, location_id, sku_id, code, name), (value, text_value) in newest.items():
         if scope == "kind" and value is not None:
             kind_safety[str(code)] = int(value)
-        elif scope == "location" and value is not None and location_id < location_safety.size:  # type: ignore[operator]
+        elif (
+            scope == "location"
+            and value is not None
+            and location_id is not None
+            and location_id < location_safety.size
+        ):
             location_safety[location_id] = value
-        elif scope == "sku" and sku_id < sku_safety.size:  # type: ignore[operator]
+        elif scope == "sku" and sku_id is not None and sku_id < sku_safety.size:
             if name == "category":
                 sku_category[sku_id] = text_value
             elif value is not None:
                 (sku_safety if name == "safety_stock" else sku_threshold_own)[sku_id] = value
         elif scope == "category" and value is not None:
             category_threshold[str(code)] = int(value)
-        elif scope == "position" and value is not None:
-            position_safety[(int(location_id), int(sku_id))] = int(value)  # type: ignore[arg-type]
+        elif (
+            scope == "position"
+            and value is not None
+            and location_id is not None
+            and sku_id is not None
+        ):
+            position_safety[(location_id, sku_id)] = value
     # The sku's own threshold wins over its category's (as in :func:`load_catalog_arrays`).
     sku_threshold = sku_threshold_own.copy()
     for sku_id in np.flatnonzero(sku_threshold_own == UNSET).tolist():
@@ -282,7 +294,7 @@ def load_catalog_arrays(connection: Connection) -> Catalog:
     sku_rows = connection.execute(
         select(s.c.id, s.c.code, s.c.category, s.c.safety_stock, s.c.online_threshold)
     ).all()
-    size = max((r.id for r in sku_rows), default=0) + 1
+    size = max((row.id for row in sku_rows), default=0) + 1
     sku_code = np.full(size, None, dtype=object)
     sku_category = np.full(size, None, dtype=object)
     sku_safety = np.full(size, UNSET, dtype=np.int64)
@@ -292,16 +304,16 @@ def load_catalog_arrays(connection: Connection) -> Catalog:
             select(tables.categories.c.code, tables.categories.c.online_threshold)
         ).all()
     )
-    for r in sku_rows:
-        sku_code[r.id] = r.code
-        sku_category[r.id] = r.category
-        if r.safety_stock is not None:
-            sku_safety[r.id] = r.safety_stock
+    for sku in sku_rows:
+        sku_code[sku.id] = sku.code
+        sku_category[sku.id] = sku.category
+        if sku.safety_stock is not None:
+            sku_safety[sku.id] = sku.safety_stock
         # The sku's own threshold wins over its category's.
-        if r.online_threshold is not None:
-            sku_threshold[r.id] = r.online_threshold
-        elif r.category in category_threshold:
-            sku_threshold[r.id] = category_threshold[r.category]
+        if sku.online_threshold is not None:
+            sku_threshold[sku.id] = sku.online_threshold
+        elif sku.category in category_threshold:
+            sku_threshold[sku.id] = category_threshold[sku.category]
     kind_safety = dict(
         connection.execute(
             select(tables.safety_stock_by_kind.c.kind, tables.safety_stock_by_kind.c.quantity)

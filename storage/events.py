@@ -1,5 +1,5 @@
 """Event batches: each event counts once, in the order it occurred, by the rules of
-:mod:`engine.ledger`; a batch with a bad row is refused whole.
+:mod:`ledger.rules`; a batch with a bad row is refused whole.
 
 A batch is applied in one write transaction: positions, events (each event's row is also its
 position's history entry), holds, reservations and the
@@ -19,18 +19,15 @@ import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine
 
-from engine import ledger
-from engine.ledger import Effect, LocationRules, Outcome, Position
+from ledger import rules as ledger
+from ledger.rules import Effect, LocationRules, Outcome, Position
+from models.event_reader import EventBatch, NumberedEvent, StockEventColumns, parse_event_rows
 from models.inventory import (
     ApproveEvent,
-    EventBatch,
     EventBatchResult,
-    NumberedEvent,
     RejectedEvent,
     ShippedEvent,
-    StockEventColumns,
     VarianceEvent,
-    parse_event_rows,
     to_us,
 )
 from models.problems import InvalidInput, Problem
@@ -219,8 +216,8 @@ def load_position_arrays(connection: Connection, keys: np.ndarray) -> PositionAr
     driver as a thousand rows instead of a million tuples."""
     n = int(keys.size)
     found = PositionArrays(
-        keys, np.zeros(n, dtype=bool), *(np.zeros(n, dtype=np.int64) for _ in range(3)),
-        np.full(n, -1, dtype=np.int64),
+        keys, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64),
     )  # fmt: skip
     if n == 0:
         return found
@@ -404,7 +401,7 @@ class _BatchApplier:
         where: list[tuple[str | int, ...]],
     ) -> None:
         """Sales, variances, receipts and returns of positions no other event touches: all at
-        once, by :func:`engine.ledger.apply_stock_events`."""
+        once, by :func:`ledger.rules.apply_stock_events`."""
         if rows.size == 0:
             return
         occurred = stock.occurred_us[rows]
@@ -649,9 +646,10 @@ class _BatchApplier:
             quantity = event.quantity
             pair = (loc, sku_id)
             position = self.positions.get(pair, Position())
-            effect = self._effect(numbered, event, loc, occurred_us, rules, position, detail)
-            if effect is None:
+            found = self._effect(numbered, event, loc, occurred_us, rules, position, detail)
+            if found is None:
                 return
+            effect = found
         after = ledger.apply_effect(position, effect)
         if ledger.beyond_limits(after.on_hand, after.reserved, after.held):
             self._limit_problem(numbered.where, after.on_hand, after.held)

@@ -23,21 +23,15 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
-from engine.ledger import (
+from ledger.rules import (
     QUANTITY_LIMIT,
     beyond_limits,
     feed_is_stale,
     feed_reserved_factor,
     too_far_ahead,
 )
-from models.inventory import (
-    FeedChunk,
-    FeedHeader,
-    FeedResult,
-    JsonFeedStream,
-    read_csv_feed,
-    to_us,
-)
+from models.feed_reader import FeedChunk, JsonFeedStream, read_csv_feed
+from models.inventory import FeedHeader, FeedResult, to_us
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
 from storage.db import (
@@ -307,7 +301,7 @@ class _FeedApplier:
         self.skus = skus
         self.sku_index = pd.Index(list(skus.keys()), dtype=object)
         self.sku_values = np.fromiter(skus.values(), dtype=np.int64, count=len(skus))
-        last_feed = dict(
+        last_feed: dict[int, int | None] = dict(
             connection.exec_driver_sql("SELECT id, feed_as_of_us FROM locations").all()
         )
         self.stale = {loc for loc, last in last_feed.items() if feed_is_stale(as_of_us, last)}

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from engine.brokering_run import QueuedOrder
+from ledger.brokering_run import QueuedOrder
 from models.inventory import from_us
 from models.order_updates import OrderUpdate, OrderUpdatesPage
 from storage.db import bulk_insert, is_sqlite, read_transaction

@@ -98,11 +98,3 @@ def get_order(engine: Engine, order_id: str) -> OrderStatus:
             ],
             excluded_location_ids=sorted(excluded),
         )
-
-
-def queue_size(connection: Connection) -> int:
-    return int(
-        connection.exec_driver_sql(
-            "SELECT COUNT(*) FROM orders WHERE status = 'queued'"
-        ).scalar_one()
-    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select, text
 
-from engine.ledger import Position, atp_of
+from ledger.rules import Position, atp_of
 from models.inventory import PositionChange, PositionHistory, PositionOut, from_us
 from models.problems import InvalidInput, Problem
 from storage import tables

@@ -12,9 +12,9 @@ import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, select
 
-from engine.brokering_run import CommitState, QueuedOrder
-from engine.ledger import UNSET
-from engine.snapshot import build_snapshot
+from ledger.brokering_run import CommitState, QueuedOrder
+from ledger.rules import UNSET
+from ledger.snapshot import build_snapshot
 from models.inventory import BrokeringRunOut, from_us
 from models.problems import InvalidInput, Problem
 from storage import tables

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from engine.ledger import UNSET
-from engine.snapshot import Snapshot, build_snapshot
+from ledger.rules import UNSET
+from ledger.snapshot import Snapshot, build_snapshot
 from storage.catalog import load_catalog_arrays, settings_as_of
 from storage.db import is_sqlite, now_us, read_transaction
 

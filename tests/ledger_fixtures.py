@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from benchmarks.resources import fresh_postgres
 from models.inventory import FeedResult, parse_catalog, parse_feed_header
 from storage.catalog import apply_catalog
 from storage.db import make_engine
@@ -45,22 +46,19 @@ BACKENDS = [
 ]
 
 
-def fresh_postgres(url: str) -> Engine:
-    """An engine on an emptied PostgreSQL database (the tests own it)."""
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    return engine
-
-
-def new_ledger(backend: str, tmp_path) -> Engine:
+def migrated_database(backend: str, tmp_path) -> Engine:
+    """An empty database of ``backend`` (sqlite or postgres) migrated to the newest schema."""
     if backend == "postgres":
         assert POSTGRES_URL is not None
         engine = fresh_postgres(POSTGRES_URL)
     else:
         engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     upgrade(engine)
+    return engine
+
+
+def new_ledger(backend: str, tmp_path) -> Engine:
+    engine = migrated_database(backend, tmp_path)
     apply_catalog(engine, parse_catalog(CATALOG))
     return engine
 

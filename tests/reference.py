@@ -257,25 +257,35 @@ def _line_options(upper_by_location: list[int], quantity: int) -> Iterator[tuple
             yield split
 
 
+def _every_line_option(request: SolveRequest) -> list[list[tuple[int, ...]]]:
+    """For each line (in batch order), every split of it over the locations that may serve it."""
+    orders, locations = request.orders, request.locations
+    stock = {(row.location_id, row.sku): row.quantity for row in request.inventory}
+    options = []
+    for order in orders:
+        for line in order.lines:
+            uppers = [
+                min(line.quantity, stock.get((location.id, line.sku), 0))
+                if _may_serve(request, order, location)
+                else 0
+                for location in locations
+            ]
+            options.append(list(_line_options(uppers, line.quantity)))
+    return options
+
+
+def enumeration_size(request: SolveRequest) -> int:
+    """How many candidate allocations :func:`exhaustive_optimum` would try."""
+    return math.prod(len(choices) for choices in _every_line_option(request))
+
+
 def exhaustive_optimum(request: SolveRequest) -> ReferenceOptimum:
     """The lexicographic optimum by trying every allocation. Micro requests only (a few lines,
     a few locations, quantities of 1 to 3): raises ValueError beyond ``MAX_CANDIDATES``."""
     orders, locations = request.orders, request.locations
     stock = {(row.location_id, row.sku): row.quantity for row in request.inventory}
     lines = [(o, li) for o, order in enumerate(orders) for li in range(len(order.lines))]
-    eligible = {
-        (o, k): _may_serve(request, order, location)
-        for o, order in enumerate(orders)
-        for k, location in enumerate(locations)
-    }
-    options = []
-    for o, li in lines:
-        line = orders[o].lines[li]
-        uppers = [
-            min(line.quantity, stock.get((location.id, line.sku), 0)) if eligible[o, k] else 0
-            for k, location in enumerate(locations)
-        ]
-        options.append(list(_line_options(uppers, line.quantity)))
+    options = _every_line_option(request)
     count = math.prod(len(choices) for choices in options)
     if count > MAX_CANDIDATES:
         raise ValueError(f"{count} candidate allocations: too many to enumerate")

@@ -25,9 +25,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
+from benchmarks.resources import fresh_postgres
 from core.settings import get_settings
 from storage import session
-from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, fresh_postgres
+from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL
 
 KEY = "fuzz-key-0123456789abcdef"
 AUTH = {"X-API-Key": KEY}

@@ -19,6 +19,7 @@ import uvicorn
 
 from api.app import create_app
 from api.slow_clients import HeaderTimeoutH11Protocol
+from benchmarks.resources import free_port
 from core.settings import get_settings
 from storage import session
 
@@ -149,9 +150,7 @@ def test_serve_with_an_unsupported_database_exits_2_in_one_line(tmp_path):
 
 
 def test_serve_with_an_unreachable_database_exits_2_in_one_line(tmp_path):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"postgresql+psycopg://omni:secret@127.0.0.1:{port}/omni"
     status, err = serve({"OMNIBROKER_DATABASE_URL": url}, tmp_path)
     assert status == 2

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from benchmarks.resources import free_port
 from engine.generate import Size, generate
 
 DATA = Path(__file__).parent / "data"
@@ -82,16 +83,10 @@ def _without_nulls(value: object) -> object:
     return value
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """A real uvicorn process on a loopback port."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -135,13 +130,23 @@ def test_a_long_solve_does_not_block_other_requests(server: str) -> None:
     long_request["policy"]["time_limit_s"] = 4.0
     finished: dict[str, float] = {}
 
+    sent = threading.Event()
+
+    def trace(event: str, _info: dict[str, Any]) -> None:
+        if event == "http11.send_request_body.complete":
+            sent.set()  # the server has the whole request: from here on it parses and solves
+
     def post_long() -> None:
-        httpx.post(f"{server}/v1/solve", json=long_request, timeout=120)
+        with httpx.Client(timeout=120) as client:
+            request = client.build_request(
+                "POST", f"{server}/v1/solve", json=long_request, extensions={"trace": trace}
+            )
+            client.send(request)
         finished["solve"] = time.monotonic()
 
     thread = threading.Thread(target=post_long)
     thread.start()
-    time.sleep(1.0)  # the solve is under way
+    assert sent.wait(timeout=60), "the solve request was never sent"
     assert httpx.get(f"{server}/healthz", timeout=30).status_code == 200
     finished["health"] = time.monotonic()
     thread.join()

@@ -1,4 +1,4 @@
-"""Brokering runs (engine/brokering_run.py, services/brokering.py): one solve request for the whole
+"""Brokering runs (ledger/brokering_run.py, services/brokering.py): one solve request for the whole
 queue with the exclusions in it, every stocked row offered, runs that never stop the ledger and
 never promise a unit twice, orders that may not split held to one location over all runs."""
 
@@ -7,14 +7,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine.brokering_run import (
+from engine.solve import solve
+from ledger.brokering_run import (
     CommitState,
     OfferedRow,
     QueuedOrder,
     broker,
     cut_back,
 )
-from engine.solve import solve
 from models.solve import SolveRequest
 from services.brokering import run_brokering
 from storage.events import apply_event_batch

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -726,13 +725,10 @@ def test_check_allocations_on_bare_rows() -> None:
 # --- scale ----------------------------------------------------------------------------------------
 
 
-def test_ten_thousand_orders_are_checked_in_seconds() -> None:
+def test_ten_thousand_orders_are_checked() -> None:
+    # How long it takes is a figure of benchmarks/speeds.py, not a verdict of a unit test.
     request, response = _large_batch(orders=10_000, locations=100)
-    started = time.perf_counter()
-    violations = check(request, response)
-    elapsed = time.perf_counter() - started
-    assert violations == []
-    assert elapsed < 5.0, f"{elapsed:.1f} s"
+    assert check(request, response) == []
 
 
 def _large_batch(orders: int, locations: int) -> tuple[SolveRequest, Raw]:

@@ -7,9 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from benchmarks.resources import fresh_postgres
 from core.settings import get_settings
 from storage import session
-from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, fresh_postgres, ship_order
+from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, ship_order
 
 KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "second-key-0123456789abcdef"

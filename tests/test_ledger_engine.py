@@ -1,4 +1,4 @@
-"""The pure rules of engine/ledger.py: each event kind, feeds, safety stock, ATP, and the
+"""The pure rules of ledger/rules.py: each event kind, feeds, safety stock, ATP, and the
 vectorised path held to the event-by-event rules on random batches."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import ledger
-from engine.ledger import (
+from ledger import rules as ledger
+from ledger.rules import (
     COUNT,
     FOUND,
     RECEIPT,

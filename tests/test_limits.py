@@ -7,22 +7,18 @@ from __future__ import annotations
 import copy
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import Field, Strict, ValidationError
 
-from models.inventory import (
-    EVENT_ADAPTER,
-    FEED_ROW_ADAPTER,
-    _is_fast_stock_row,
-    parse_event_rows,
-    read_csv_feed,
-    read_json_feed,
-)
-from models.problems import InvalidInput
-from models.solve import MAX_QUANTITY
+from models.event_reader import _is_fast_stock_row, parse_event_rows
+from models.feed_reader import FeedChunk, JsonFeedStream, read_csv_feed
+from models.inventory import EVENT_ADAPTER, FEED_ROW_ADAPTER, declared
+from models.problems import InvalidInput, Problem
+from models.solve import MAX_ID_LENGTH, MAX_QUANTITY, Id
 from models.validation import parse_solve_request
 
 KNOWN = {"S-017": 1}
@@ -143,11 +139,18 @@ def csv_verdict(text: str) -> set[str] | None:
     return {str(p.loc[-1]) for p in problems} or None
 
 
+def json_feed_chunks(document: dict[str, Any]) -> Iterator[tuple[FeedChunk, list[Problem]]]:
+    """The JSON feed reader's chunks, as storage reads them: the header first, then the rows."""
+    stream = JsonFeedStream(io.BytesIO(json.dumps(document).encode()), KNOWN, chunk_rows=1000)
+    stream.leading_header()
+    return stream.chunks()
+
+
 def json_feed_verdict(quantity: Any) -> set[str] | None:
     document = {"source": "erp", "basis": "physical", "as_of": "2026-11-27T05:00:00Z",
                 "rows": [{"location_id": "S-017", "sku": "X", "quantity": quantity}]}  # fmt: skip
     try:
-        _, chunks = read_json_feed(io.BytesIO(json.dumps(document).encode()), KNOWN)
+        chunks = json_feed_chunks(document)
         problems = [p for _, chunk_problems in chunks for p in chunk_problems]
     except InvalidInput as error:  # the document as a whole: its problem has no field
         return {"(document) " + p.msg for p in error.problems}
@@ -276,5 +279,13 @@ def test_feed_readers_and_feed_schema_agree_on_skus(sku: str) -> None:
     assert [p.loc for p in csv_problems] == [("line", 2, "sku")]
     document = {"source": "erp", "basis": "physical", "as_of": "2026-11-27T05:00:00Z",
                 "rows": [row]}  # fmt: skip
-    _, chunks = read_json_feed(io.BytesIO(json.dumps(document).encode()), KNOWN)
+    chunks = json_feed_chunks(document)
     assert [p.loc for _, ps in chunks for p in ps] == [("rows", 0, "sku")]
+
+
+def test_the_readers_limits_are_read_from_the_types_that_declare_them() -> None:
+    bounded = Annotated[int, Strict(), Field(ge=3, le=7)]
+    assert (declared(bounded, "ge"), declared(bounded, "le")) == (3, 7)
+    assert declared(Id, "max_length") == MAX_ID_LENGTH
+    with pytest.raises(LookupError):
+        declared(bounded, "max_length")

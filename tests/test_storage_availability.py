@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from engine.availability import Availability, changes
+from ledger.availability import Availability, changes
 from models.inventory import parse_catalog
 from storage.availability import export_csv, publish, read_feed
 from storage.catalog import apply_catalog

@@ -14,13 +14,14 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from benchmarks.resources import fresh_postgres
 from models.inventory import parse_catalog
 from storage.catalog import apply_catalog
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.orders import submit_orders
 from storage.snapshots import snapshot
-from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, feed, fresh_postgres
+from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, feed
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +72,41 @@ def database(tmp_path: Path, backend: str, locations: int = 0):
     return engine, target
 
 
+def ledger_lock_held(engine) -> bool:
+    """Whether some process holds the ledger's write lock right now."""
+    from storage.db import LEDGER_LOCK_KEY, is_sqlite
+
+    with engine.connect() as connection:
+        if not is_sqlite(connection):
+            held = connection.execute(
+                text(
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key AND granted"
+                ),
+                {"key": LEDGER_LOCK_KEY},
+            ).scalar_one()
+            return held > 0
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except Exception:  # "database is locked": a writer is at work
+            return True
+        raw.execute("ROLLBACK")
+        return False
+
+
+def wait_until_it_writes(engine, process: subprocess.Popen) -> None:
+    """Return once ``process`` holds the ledger's write lock: it is in its write transaction.
+    Fails if the process ends first (the work was too small to be caught half-way)."""
+    deadline = time.monotonic() + 120  # a guard against a hang, not a measure
+    while not ledger_lock_held(engine):
+        assert process.poll() is None, (
+            "it finished before it could be caught writing: " + process.communicate()[1].decode()
+        )
+        assert time.monotonic() < deadline, "it never took the ledger's write lock"
+        time.sleep(0.01)
+
+
 def test_feed_load_killed_half_way_leaves_previous_state_intact(tmp_path, backend):
     engine, path = database(tmp_path, backend, locations=40)
     feed(engine, [("S-017", "TEE", 5), ("WH-EAST", "TEE", 9)], "2026-11-27T05:00:00Z")
@@ -82,8 +118,7 @@ def test_feed_load_killed_half_way_leaves_previous_state_intact(tmp_path, backen
             out.write("".join(f"S-{i:04d},SKU-{j:05d},{j % 7}\n" for j in range(50_000)))
     process = cli("feed", "load", str(big), "--source", "erp", "--basis", "physical",
                   "--as-of", "2026-11-28T05:00:00Z", "--db", path)  # fmt: skip
-    time.sleep(2.5)
-    assert process.poll() is None, "the load finished before it could be killed; make it bigger"
+    wait_until_it_writes(engine, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     engine.dispose()
@@ -151,8 +186,7 @@ def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path, backend):
     ]  # fmt: skip
     submit_orders(engine, {"orders": orders[:300]})
     first = cli("broker", "--time-limit", "5", "--db", path)
-    time.sleep(0.05)
-    submit_orders(engine, {"orders": orders[300:]})  # more orders arrive while it runs
+    submit_orders(engine, {"orders": orders[300:]})  # more orders arrive as it starts
     second = cli("broker", "--time-limit", "5", "--db", path)
     runs = []
     for process in (first, second):
@@ -184,29 +218,6 @@ def test_two_concurrent_brokering_runs_never_double_allocate(tmp_path, backend):
     assert runs[0]["summary"]["units_allocated"] + runs[1]["summary"]["units_allocated"] == reserved
 
 
-def ledger_lock_held(engine) -> bool:
-    """Whether some process holds the ledger's write lock right now."""
-    from storage.db import LEDGER_LOCK_KEY, is_sqlite
-
-    with engine.connect() as connection:
-        if not is_sqlite(connection):
-            held = connection.execute(
-                text(
-                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key AND granted"
-                ),
-                {"key": LEDGER_LOCK_KEY},
-            ).scalar_one()
-            return held > 0
-        raw = connection.connection.driver_connection
-        raw.execute("PRAGMA busy_timeout = 0")
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-        except Exception:  # "database is locked": a writer is at work
-            return True
-        raw.execute("ROLLBACK")
-        return False
-
-
 def test_brokering_run_killed_half_way_leaves_no_reservation(tmp_path, backend):
     engine, path = database(tmp_path, backend, locations=20)
     skus = [f"SKU-{j}" for j in range(100)]
@@ -220,11 +231,7 @@ def test_brokering_run_killed_half_way_leaves_no_reservation(tmp_path, backend):
     ]  # fmt: skip
     submit_orders(engine, {"orders": orders})
     process = cli("broker", "--time-limit", "30", "--db", path)
-    deadline = time.monotonic() + 60
-    while not ledger_lock_held(engine):
-        assert process.poll() is None, process.communicate()[1].decode()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until_it_writes(engine, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     engine.dispose()

@@ -1,4 +1,4 @@
-"""A brokering run's engine side: the queue and a snapshot in, one solve response out; and, at
+"""A brokering run's ledger side: the queue and a snapshot in, one solve response out; and, at
 commit, what the stock at that moment still covers.
 
 The whole queue goes in one solve request: a location that rejected an order, or that an order
@@ -18,7 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from models.solve import Location, Order, Policy, SolveRequest
+from models.summary import response_summary
 
 SolveFunction = Callable[[SolveRequest], dict[str, Any]]
 
@@ -243,35 +246,18 @@ def summarise(
     orders: list[dict[str, Any]], response: dict[str, Any], total_cost: float | None = None
 ) -> dict[str, Any]:
     """The response's summary over the queue's orders (those a request left out included)."""
-    allocations, shipments = response["allocations"], response["shipments"]
-    requested: dict[str, int] = {}
-    priority_of: dict[str, int] = {}
-    for order in orders:
-        requested[order["id"]] = sum(line["quantity"] for line in order["lines"])
-        priority_of[order["id"]] = order.get("priority", 0)
     allocated: dict[str, int] = defaultdict(int)
-    for allocation in allocations:
+    for allocation in response["allocations"]:
         allocated[allocation["order_id"]] += allocation["quantity"]
-    per_order_shipments: dict[str, int] = defaultdict(int)
-    for shipment in shipments:
-        per_order_shipments[shipment["order_id"]] += 1
-    by_priority: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for order_id, units in requested.items():
-        by_priority[priority_of[order_id]][0] += units
-        by_priority[priority_of[order_id]][1] += allocated.get(order_id, 0)
-    cost = response["summary"]["total_cost"] if total_cost is None else total_cost
-    return {
-        "orders": len(orders),
-        "orders_fully_allocated": sum(
-            1 for order_id, units in requested.items() if allocated.get(order_id, 0) >= units
+    shipments: dict[str, int] = defaultdict(int)
+    for shipment in response["shipments"]:
+        shipments[shipment["order_id"]] += 1
+    return response_summary(
+        order_requested=np.array(
+            [sum(line["quantity"] for line in order["lines"]) for order in orders], dtype=np.int64
         ),
-        "units_requested": sum(requested.values()),
-        "units_allocated": sum(allocated.values()),
-        "shipments": len(shipments),
-        "split_orders": sum(1 for n in per_order_shipments.values() if n > 1),
-        "total_cost": round(cost, 2),
-        "by_priority": [
-            {"priority": p, "units_requested": v[0], "units_allocated": v[1]}
-            for p, v in sorted(by_priority.items(), reverse=True)
-        ],
-    }
+        order_allocated=np.array([allocated[order["id"]] for order in orders], dtype=np.int64),
+        order_priority=np.array([order.get("priority", 0) for order in orders], dtype=np.int64),
+        order_shipments=np.array([shipments[order["id"]] for order in orders], dtype=np.int64),
+        total_cost=response["summary"]["total_cost"] if total_cost is None else total_cost,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.ledger import UNSET, available_to_promise, resolve_safety_stock
+from ledger.rules import UNSET, available_to_promise, resolve_safety_stock
 
 
 @dataclass(frozen=True, slots=True)

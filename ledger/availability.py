@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.ledger import UNSET
-from engine.snapshot import Snapshot
+from ledger.rules import UNSET
+from ledger.snapshot import Snapshot
 
 ONLINE = "online"
 PICKUP = "pickup"
