@@ -1,0 +1,191 @@
+"""The solve's fixed passes over every candidate, timed one by one: prints figures, asserts nothing.
+
+    python -m benchmarks.fixed_passes                   # 1.4M and 14M candidates
+    python -m benchmarks.fixed_passes --locations 100   # 1.4M only
+
+The instance is the ledger's morning run (benchmarks/inventory_bench.py): every location stocks
+every sku a few units deep and is offered to every line, 10,000 orders of one or two lines, so a
+batch over 1,000 locations has about 14 million candidates and 10 million inventory rows. The
+request is built as a brokering run builds it (validated orders and locations, inventory rows as
+plain tuples), not timed.
+
+Each pass runs on its own after the ones it needs; "peak" is the resident memory it added at its
+highest over what the process held when it started (sampled every few milliseconds), "held"
+what it left behind. Run the same script against another checkout to compare
+(``PYTHONPATH=/path/to/old/tree python -m benchmarks.fixed_passes``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from engine.brokering_run import OfferedRow
+from engine.candidates import cheapness_rank
+from engine.greedy import greedy_allocate
+from engine.lns import _Index
+from engine.problem import ProblemData, build_problem
+from engine.result import SolverInfo, build_response
+from models.solve import Location, Order, Policy, SolveRequest
+
+_PAGE = 4096
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+class _PeakSampler:
+    """The highest resident memory seen while a pass runs, sampled in a thread."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            self._stop.wait(0.003)
+
+    def __enter__(self) -> _PeakSampler:
+        self.peak = _rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+
+def timed(name: str, work: Callable[[], Any]) -> Any:
+    """Run one pass; print its wall, its peak over the start and what it left resident."""
+    gc.collect()
+    before = _rss_bytes()
+    started = time.perf_counter()
+    with _PeakSampler() as sampler:
+        out = work()
+    wall = time.perf_counter() - started
+    after = _rss_bytes()
+    mib = 1 << 20
+    print(
+        f"  {name:<28} {wall:7.2f} s   peak +{(sampler.peak - before) / mib:7.0f} MiB"
+        f"   held +{(after - before) / mib:7.0f} MiB",
+        flush=True,
+    )
+    return out
+
+
+def morning_request(locations: int, skus: int, orders: int, seed: int) -> SolveRequest:
+    """The morning run's request: every location stocks every sku (0-19 units, a store keeps
+    1 back), every location ships, orders as benchmarks/inventory_bench.py queues them."""
+    rng = np.random.default_rng(seed)
+    location_rows = [
+        {
+            "id": f"L-{i:05d}",
+            "kind": "warehouse" if i % 20 == 0 else "store",
+            "lat": 25.0 + (i * 7919 % 2300) / 100,
+            "lon": -124.0 + (i * 104729 % 5600) / 100,
+            "max_shipments": None if i % 20 == 0 else 200,
+        }
+        for i in range(locations)
+    ]
+    quantity = rng.integers(0, 20, size=(locations, skus))
+    quantity[np.arange(locations) % 20 != 0] -= 1
+    location_of, sku_of = np.nonzero(quantity > 0)
+    codes = [f"SKU-{j:06d}" for j in range(skus)]
+    location_codes = [row["id"] for row in location_rows]
+    inventory = [
+        OfferedRow(location_codes[loc], codes[sku], q)
+        for loc, sku, q in zip(
+            location_of.tolist(),
+            sku_of.tolist(),
+            quantity[location_of, sku_of].tolist(),
+            strict=True,
+        )
+    ]
+    sku = rng.integers(0, skus, size=(orders, 2))
+    units = rng.integers(1, 3, size=(orders, 2))
+    n_lines = rng.integers(1, 3, size=orders)
+    priority = rng.choice([0, 0, 0, 1, 2], size=orders)
+    pickup = rng.random(orders) < 0.1
+    store = rng.integers(1, locations, size=orders)
+    split = rng.random(orders) < 0.8
+    partial = rng.random(orders) < 0.9
+    order_rows: list[Order] = []
+    for k in range(orders):
+        lines = [
+            {"id": str(j + 1), "sku": codes[int(sku[k, j])], "quantity": int(units[k, j])}
+            for j in range(int(n_lines[k]))
+        ]
+        if len({line["sku"] for line in lines}) < len(lines):
+            lines = lines[:1]
+        order: dict[str, Any] = {
+            "id": f"SO-{k}",
+            "priority": int(priority[k]),
+            "lines": lines,
+            "allow_split": bool(split[k]),
+            "allow_partial": bool(partial[k]),
+        }
+        if pickup[k] and int(store[k]) % 20 != 0:
+            order.update(delivery="pickup", pickup_location_id=f"L-{int(store[k]):05d}")
+        else:
+            order.update(
+                delivery="ship",
+                ship_to={
+                    "lat": 25.0 + float(rng.random()) * 23,
+                    "lon": -124.0 + float(rng.random()) * 56,
+                },
+            )
+        order_rows.append(Order.model_validate(order))
+    return SolveRequest.model_construct(
+        locations=[Location.model_validate(row) for row in location_rows],
+        inventory=inventory,  # type: ignore[arg-type]  # OfferedRow: InventoryRow's fields
+        orders=order_rows,
+        policy=Policy.model_validate({"time_limit_s": 10}),
+    )
+
+
+def run(locations: int, skus: int, orders: int, seed: int) -> None:
+    request = morning_request(locations, skus, orders, seed)
+    print(
+        f"\n{orders:,} orders x {locations:,} locations, {len(request.inventory):,} inventory rows",
+        flush=True,
+    )
+    data: ProblemData = timed("problem build", lambda: build_problem(request))
+    print(f"  ({data.n_candidates:,} candidates, {data.n_pairs:,} pairs)")
+    nearest = timed("greedy, nearest", lambda: greedy_allocate(data))
+    timed("greedy, cheapest", lambda: greedy_allocate(data, preference="cheapest"))
+    timed("cheapness ranks", lambda: cheapness_rank(data))
+    timed("search index", lambda: _Index(data, nearest))
+    info = SolverInfo("bench", False, 0.0, 0.0, 1.0, 0.0, "optimal")
+    response = timed("response", lambda: build_response(data, nearest, info))
+    print(f"  ({len(response['allocations']):,} allocations)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--locations", type=int, nargs="+", default=[100, 1000], help="one run per count"
+    )
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    for locations in args.locations:
+        run(locations, args.skus, args.orders, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
