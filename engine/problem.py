@@ -135,6 +135,25 @@ class ProblemData:
             self._cache["order_line_slices"] = cached
         return cached  # type: ignore[return-value]
 
+    def candidates_grouped_by_line(self) -> bool:
+        """Are the candidates grouped by line, lines in index order (as the builder emits them)?"""
+        cached = self._cache.get("candidates_grouped_by_line")
+        if cached is None:
+            line = self.candidate_line
+            cached = bool(np.all(line[1:] >= line[:-1]))
+            self._cache["candidates_grouped_by_line"] = cached
+        return cached  # type: ignore[return-value]
+
+    def line_candidate_start(self) -> IntArray:
+        """Where each line's candidates start in line order (length n_lines + 1): their
+        positions in the candidate arrays when :meth:`candidates_grouped_by_line`."""
+        cached = self._cache.get("line_candidate_start")
+        if cached is None:
+            counts = np.bincount(self.candidate_line, minlength=self.n_lines)
+            cached = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            self._cache["line_candidate_start"] = cached
+        return cached  # type: ignore[return-value]
+
 
 def build_problem(request: SolveRequest) -> ProblemData:
     """Index a validated request and compute distances, eligibility and candidates, vectorised."""
@@ -288,8 +307,8 @@ def _with_candidates(data: ProblemData) -> ProblemData:
     # Index columns in int32 when every index fits (half the memory of int64, and faster to
     # gather); int64 otherwise.
     joined = int(per_line.sum())
-    index_dtype = _index_dtype(max(joined, data.n_lines, data.inventory_quantity.size))
-    upper_dtype = _index_dtype(int(data.line_quantity.max(initial=0)))
+    column_dtype = index_dtype(max(joined, data.n_lines, data.inventory_quantity.size))
+    upper_dtype = index_dtype(int(data.line_quantity.max(initial=0)))
 
     # Per-order and per-location trigonometry once; gathered per candidate in the chunks.
     order_phi = np.radians(np.nan_to_num(data.order_lat))
@@ -305,13 +324,13 @@ def _with_candidates(data: ProblemData) -> ProblemData:
     # written are never resident, so only what the filters keep costs memory; the columns are
     # cut to length at the end.
     dtypes = {
-        "candidate_line": index_dtype,
-        "candidate_location": index_dtype,
-        "candidate_inventory": index_dtype,
-        "candidate_pair": index_dtype,
+        "candidate_line": column_dtype,
+        "candidate_location": column_dtype,
+        "candidate_inventory": column_dtype,
+        "candidate_pair": column_dtype,
         "candidate_upper": upper_dtype,
-        "pair_order": index_dtype,
-        "pair_location": index_dtype,
+        "pair_order": column_dtype,
+        "pair_location": column_dtype,
         "pair_distance_km": np.dtype(np.float64),
         "pair_cost": np.dtype(np.float64),
     }
@@ -446,7 +465,7 @@ _JOIN_CHUNK = 4_000_000
 _INT32_MAX = np.iinfo(np.int32).max
 
 
-def _index_dtype(largest: int) -> np.dtype[np.signedinteger[Any]]:
+def index_dtype(largest: int) -> np.dtype[np.signedinteger[Any]]:
     """int32 when every value up to ``largest`` fits in it, else int64."""
     return np.dtype(np.int32) if largest < _INT32_MAX else np.dtype(np.int64)
 
