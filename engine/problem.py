@@ -154,6 +154,24 @@ class ProblemData:
             self._cache["line_candidate_start"] = cached
         return cached  # type: ignore[return-value]
 
+    def candidates_of_lines(self, lines: IntArray) -> IntArray:
+        """The candidates of the given lines (distinct, ascending), as candidate indices in
+        ascending order."""
+        if not self.candidates_grouped_by_line():
+            return np.flatnonzero(np.isin(self.candidate_line, lines))
+        start = self.line_candidate_start()
+        return concatenated_ranges(start[lines], start[lines + 1])
+
+
+def concatenated_ranges(starts: IntArray, ends: IntArray) -> IntArray:
+    """The concatenation of ``arange(s, e)`` for each pair, vectorised."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return offsets + np.arange(total, dtype=np.int64)
+
 
 def build_problem(request: SolveRequest) -> ProblemData:
     """Index a validated request and compute distances, eligibility and candidates, vectorised."""
