@@ -215,7 +215,10 @@ def _pairs_serving_complete(
 ) -> BoolArray:
     """Per pair: does the location stock every line of the order in full, under a unit cap that
     holds the order's units? (Read from the stock and caps, which callers may have cut below
-    what ``candidate_upper`` says.)"""
+    what ``candidate_upper`` says.) The same for both preferences: found once per problem."""
+    cached = data._cache.get("pairs_serving_complete")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
     short = np.empty(data.n_candidates, dtype=bool)
     for lo in range(0, data.n_candidates, _CHUNK):  # in chunks: two int64 gathers of 45M: 720 MB
         hi = lo + _CHUNK
@@ -228,6 +231,7 @@ def _pairs_serving_complete(
     viable &= np.bincount(space.pair, minlength=data.n_pairs) == pair_lines
     unit_cap = data.location_max_units[data.pair_location]
     viable &= (unit_cap == UNLIMITED) | (unit_cap >= _units_per_order(data)[data.pair_order])
+    data._cache["pairs_serving_complete"] = viable  # a byte per pair
     return viable
 
 
@@ -364,7 +368,7 @@ def _serve_split(
     stock, ships_left, units_left = left.stock, left.ships, left.units
     # The order's candidates by line, then preference: sorted per order, as only a minority of
     # orders get here. int64: the key multiplies the line by the number of pairs.
-    rank = pair_rank[space.pair[c0:c1]]
+    rank = pair_rank[space.pair[c0:c1]].astype(np.int64)
     local_line = space.line[c0:c1].astype(np.int64) - first_line
     sequence = np.argsort(local_line * max(data.n_pairs, 1) + rank)
     positions = (sequence + c0).tolist()
@@ -422,7 +426,7 @@ def _serve_from_one_location(
     n_lines = lines.order_start[order + 1] - first_line
     stock, ships_left, units_left = left.stock, left.ships, left.units
     # The order's candidates by location (in preference order), then line.
-    rank = pair_rank[space.pair[c0:c1]]
+    rank = pair_rank[space.pair[c0:c1]].astype(np.int64)
     local_line = space.line[c0:c1].astype(np.int64) - first_line
     sequence = np.argsort(rank * n_lines + local_line)
     positions = (sequence + c0).tolist()
@@ -490,14 +494,23 @@ def _pairs_ranked(data: ProblemData, measure: FloatArray) -> tuple[IntArray, Int
         key += measure
         sequence = np.argsort(key, kind="stable")
         del key
-    rank = np.empty(data.n_pairs, dtype=np.int64)
-    rank[sequence] = np.arange(data.n_pairs, dtype=np.int64)
+    rank = np.empty(data.n_pairs, dtype=_compact(data.n_pairs))
+    rank[sequence] = np.arange(data.n_pairs, dtype=rank.dtype)
     return sequence.astype(np.int64, copy=False), rank
 
 
 def _pairs_in_order(data: ProblemData) -> bool:
     """Are the pairs strictly sorted by (order, location), as the problem builder emits them?
-    Checked in chunks, in int64 (order x locations may not fit the index dtype)."""
+    Checked in chunks, in int64 (order x locations may not fit the index dtype); once per
+    problem."""
+    cached = data._cache.get("pairs_in_order")
+    if cached is None:
+        cached = _pairs_strictly_rising(data)
+        data._cache["pairs_in_order"] = cached
+    return cached  # type: ignore[return-value]
+
+
+def _pairs_strictly_rising(data: ProblemData) -> bool:
     stride = max(data.n_locations, 1)
     for lo in range(0, max(data.n_pairs - 1, 0), _CHUNK):
         hi = min(lo + _CHUNK + 1, data.n_pairs)
