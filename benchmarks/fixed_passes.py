@@ -32,6 +32,7 @@ from engine.greedy import greedy_allocate
 from engine.lns import _Index
 from engine.problem import ProblemData, build_problem
 from engine.result import SolverInfo, build_response
+from engine.solve import solve
 from models.solve import Location, Order, Policy, SolveRequest
 
 _PAGE = 4096
@@ -70,14 +71,15 @@ def timed(name: str, work: Callable[[], Any]) -> Any:
     """Run one pass; print its wall, its peak over the start and what it left resident."""
     gc.collect()
     before = _rss_bytes()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with _PeakSampler() as sampler:
         out = work()
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     after = _rss_bytes()
     mib = 1 << 20
     print(
-        f"  {name:<28} {wall:7.2f} s   peak +{(sampler.peak - before) / mib:7.0f} MiB"
+        f"  {name:<28} {wall:7.2f} s  (CPU {cpu:6.2f} s)   peak +{(sampler.peak - before) / mib:7.0f} MiB"
         f"   held +{(after - before) / mib:7.0f} MiB",
         flush=True,
     )
@@ -154,7 +156,9 @@ def morning_request(locations: int, skus: int, orders: int, seed: int) -> SolveR
     )
 
 
-def run(locations: int, skus: int, orders: int, seed: int) -> None:
+def run(
+    locations: int, skus: int, orders: int, seed: int, solve_limit_s: float | None = None
+) -> None:
     request = morning_request(locations, skus, orders, seed)
     print(
         f"\n{orders:,} orders x {locations:,} locations, {len(request.inventory):,} inventory rows",
@@ -169,6 +173,18 @@ def run(locations: int, skus: int, orders: int, seed: int) -> None:
     info = SolverInfo("bench", False, 0.0, 0.0, 1.0, 0.0, "optimal")
     response = timed("response", lambda: build_response(data, nearest, info))
     print(f"  ({len(response['allocations']):,} allocations)")
+    if solve_limit_s is not None:
+        del response, nearest
+        data._cache.clear()
+        policy = request.policy.model_copy(update={"time_limit_s": solve_limit_s})
+        request = request.model_copy(update={"policy": policy})
+        started = time.perf_counter()
+        answer = timed(f"solve, {solve_limit_s:g} s limit", lambda: solve(request, started=started))
+        print(
+            f"  (status {answer['solver']['status']}, units"
+            f" {answer['summary']['units_allocated']:,}, cost {answer['summary']['total_cost']:,},"
+            f" solver.seconds {answer['solver']['seconds']})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,9 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--solve",
+        type=float,
+        metavar="LIMIT_S",
+        help="then the whole solve with this time limit, from the request (the build again)",
+    )
     args = parser.parse_args(argv)
     for locations in args.locations:
-        run(locations, args.skus, args.orders, args.seed)
+        run(locations, args.skus, args.orders, args.seed, args.solve)
     return 0
 
 
