@@ -372,7 +372,11 @@ class _StockBySku:
     @classmethod
     def of(cls, data: ProblemData) -> _StockBySku:
         stocked = np.flatnonzero(data.inventory_quantity > 0)
-        rows = stocked[np.argsort(data.inventory_sku[stocked], kind="stable")]
+        sku = data.inventory_sku[stocked]
+        if len(data.sku_ids) <= _RADIX_SORTED_KEYS:
+            sku = sku.astype(np.uint16)  # numpy's stable sort of 16-bit keys is a radix sort
+        rows = stocked[np.argsort(sku, kind="stable")]
+        del sku
         counts = np.bincount(data.inventory_sku[rows], minlength=len(data.sku_ids))
         return cls(rows, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
@@ -508,14 +512,13 @@ class _Columns:
     def append(self, data: ProblemData, joined: _Joined, distance_km: FloatArray) -> None:
         """A chunk's eligible candidates, and the pairs they form (sorted by order, location)."""
         stride = max(data.n_locations, 1)
-        unique_keys, first, candidate_pair = np.unique(
-            joined.order * stride + joined.location, return_index=True, return_inverse=True
+        unique_keys, candidate_pair, pair_distance_km = _pairs_of_chunk(
+            joined.order, joined.location, distance_km, stride
         )
         pairs = slice(self.n_pairs, self.n_pairs + unique_keys.size)
         pair_order = unique_keys // stride
         pair_location = unique_keys % stride
-        pair_distance_km = distance_km[first]
-        del unique_keys, first
+        del unique_keys
         self.columns["pair_order"][pairs] = pair_order
         self.columns["pair_location"][pairs] = pair_location
         self.columns["pair_distance_km"][pairs] = pair_distance_km
@@ -545,6 +548,49 @@ class _Columns:
             built[name] = column[:length].copy()
             del column
         return built
+
+
+def _pairs_of_chunk(
+    order: IntArray, location: IntArray, distance_km: FloatArray, stride: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The distinct (order, location) keys ``order * stride + location`` of a chunk, ascending;
+    each candidate's index among them; each key's distance (the same for all its candidates).
+
+    A chunk's orders are consecutive, so its keys span a small range: marking them in a dense
+    table finds them in key order without sorting the chunk (``np.unique`` sorts; several
+    times slower at millions of candidates). A sparse chunk (few candidates per key of its
+    range) takes ``np.unique``."""
+    if order.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+    base = int(order.min()) * stride
+    span = (int(order.max()) + 1) * stride - base
+    if span > _DENSE_KEYS_PER_CANDIDATE * order.size:
+        unique_keys, first, inverse = np.unique(
+            order * stride + location, return_index=True, return_inverse=True
+        )
+        return unique_keys, inverse.reshape(-1), distance_km[first]
+    local = order * stride
+    local += location
+    local -= base
+    present = np.zeros(span, dtype=bool)
+    present[local] = True
+    keys = np.flatnonzero(present)
+    del present
+    index_of_key = np.full(span, -1, dtype=index_dtype(keys.size))
+    index_of_key[keys] = np.arange(keys.size, dtype=index_of_key.dtype)
+    candidate_pair = index_of_key[local]
+    del index_of_key, local
+    pair_distance_km = np.empty(keys.size, dtype=np.float64)
+    pair_distance_km[candidate_pair] = distance_km
+    keys += base
+    return keys, candidate_pair, pair_distance_km
+
+
+# Keys below this sort stably in linear time (as 16-bit integers).
+_RADIX_SORTED_KEYS = 1 << 16
+
+# A chunk's key range may be this many times its candidates for the dense table of pairs.
+_DENSE_KEYS_PER_CANDIDATE = 6
 
 
 def _candidate_upper(data: ProblemData, joined: _Joined) -> IntArray:
