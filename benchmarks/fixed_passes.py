@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import inventory_bench
 from engine.brokering_run import OfferedRow
 from engine.candidates import cheapness_rank
 from engine.greedy import greedy_allocate
@@ -87,24 +88,18 @@ def timed(name: str, work: Callable[[], Any]) -> Any:
 
 
 def morning_request(locations: int, skus: int, orders: int, seed: int) -> SolveRequest:
-    """The morning run's request: every location stocks every sku (0-19 units, a store keeps
-    1 back), every location ships, orders as benchmarks/inventory_bench.py queues them."""
+    """The morning run's request: the ledger benchmark's network and queued orders, every
+    location stocking every sku (0-19 units, a store keeps 1 back), stores shipping at most 200
+    orders; a fifth of the orders may not split and a tenth are all or nothing."""
     rng = np.random.default_rng(seed)
-    location_rows = [
-        {
-            "id": f"L-{i:05d}",
-            "kind": "warehouse" if i % 20 == 0 else "store",
-            "lat": 25.0 + (i * 7919 % 2300) / 100,
-            "lon": -124.0 + (i * 104729 % 5600) / 100,
-            "max_shipments": None if i % 20 == 0 else 200,
-        }
-        for i in range(locations)
-    ]
+    location_rows = inventory_bench.catalog(locations)["locations"]
+    for row in location_rows:
+        row["max_shipments"] = None if row["kind"] == "warehouse" else 200
     quantity = rng.integers(0, 20, size=(locations, skus))
-    quantity[np.arange(locations) % 20 != 0] -= 1
+    quantity[[row["kind"] == "store" for row in location_rows]] -= 1
     location_of, sku_of = np.nonzero(quantity > 0)
-    codes = [f"SKU-{j:06d}" for j in range(skus)]
     location_codes = [row["id"] for row in location_rows]
+    codes = [f"SKU-{j:06d}" for j in range(skus)]
     inventory = [
         OfferedRow(location_codes[loc], codes[sku], q)
         for loc, sku, q in zip(
@@ -114,44 +109,16 @@ def morning_request(locations: int, skus: int, orders: int, seed: int) -> SolveR
             strict=True,
         )
     ]
-    sku = rng.integers(0, skus, size=(orders, 2))
-    units = rng.integers(1, 3, size=(orders, 2))
-    n_lines = rng.integers(1, 3, size=orders)
-    priority = rng.choice([0, 0, 0, 1, 2], size=orders)
-    pickup = rng.random(orders) < 0.1
-    store = rng.integers(1, locations, size=orders)
+    queued = inventory_bench.orders(orders, locations, skus, rng)
     split = rng.random(orders) < 0.8
     partial = rng.random(orders) < 0.9
-    order_rows: list[Order] = []
-    for k in range(orders):
-        lines = [
-            {"id": str(j + 1), "sku": codes[int(sku[k, j])], "quantity": int(units[k, j])}
-            for j in range(int(n_lines[k]))
-        ]
-        if len({line["sku"] for line in lines}) < len(lines):
-            lines = lines[:1]
-        order: dict[str, Any] = {
-            "id": f"SO-{k}",
-            "priority": int(priority[k]),
-            "lines": lines,
-            "allow_split": bool(split[k]),
-            "allow_partial": bool(partial[k]),
-        }
-        if pickup[k] and int(store[k]) % 20 != 0:
-            order.update(delivery="pickup", pickup_location_id=f"L-{int(store[k]):05d}")
-        else:
-            order.update(
-                delivery="ship",
-                ship_to={
-                    "lat": 25.0 + float(rng.random()) * 23,
-                    "lon": -124.0 + float(rng.random()) * 56,
-                },
-            )
-        order_rows.append(Order.model_validate(order))
     return SolveRequest.model_construct(
         locations=[Location.model_validate(row) for row in location_rows],
         inventory=inventory,  # type: ignore[arg-type]  # OfferedRow: InventoryRow's fields
-        orders=order_rows,
+        orders=[
+            Order.model_validate({**order, "allow_split": bool(s), "allow_partial": bool(p)})
+            for order, s, p in zip(queued, split.tolist(), partial.tolist(), strict=True)
+        ],
         policy=Policy.model_validate({"time_limit_s": 10}),
     )
 

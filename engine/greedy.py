@@ -24,9 +24,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
-from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
+from engine.problem import (
+    UNLIMITED,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    ProblemData,
+    group_offsets,
+)
 
 # Remaining capacity of a location without a limit: larger than any batch can consume.
 _NO_LIMIT = 1 << 62
@@ -78,31 +84,35 @@ def greedy_allocate(
     pair_sequence, pair_rank = _pairs_ranked(data, _location_measure(data, preference))
     complete = _CompleteServers.of(data, space, pair_sequence)
     del pair_sequence
-    left = _Left.of(data)
-    # Plain lists for the loop: scalar indexing of a list is far cheaper than of an ndarray.
-    lines = _Lines(
-        order_start=data.order_line_slices().tolist(),
-        quantity=data.line_quantity.tolist(),
-        order_units=_units_per_order(data).tolist(),
-        allow_split=data.order_allow_split.tolist(),
-        allow_partial=data.order_allow_partial.tolist(),
-        repeated_sku=_orders_repeating_a_sku(data).tolist(),
+    run = _Pass(
+        n_pairs=data.n_pairs,
+        space=space,
+        pair_rank=pair_rank,
+        complete=complete,
+        # Plain lists for the loop: scalar indexing of a list is far cheaper than of an ndarray.
+        lines=_Lines(
+            order_start=data.order_line_slices().tolist(),
+            quantity=data.line_quantity.tolist(),
+            order_units=_units_per_order(data).tolist(),
+            allow_split=data.order_allow_split.tolist(),
+            allow_partial=data.order_allow_partial.tolist(),
+            repeated_sku=_orders_repeating_a_sku(data).tolist(),
+        ),
+        left=_Left.of(data),
+        taken={},
     )
-    taken: dict[int, int] = {}  # position in line space -> units
-
     for order in order_sequence(data).tolist():
-        c0, c1 = space.order_start[order], space.order_start[order + 1]
-        if c0 == c1:
+        if space.order_start[order] == space.order_start[order + 1]:
             continue  # no eligible location holds any of its skus
-        if _serve_complete(order, complete, lines, left, taken):
+        if _serve_complete(run, order):
             continue  # 1. the nearest location that serves the whole order
-        if not lines.allow_split[order] and not lines.allow_partial[order]:
-            continue  # 3. no split, all or nothing, and no single location completes it
-        if lines.allow_split[order]:
-            _serve_split(data, order, space, pair_rank, lines, left, taken)  # 2.
-        else:
-            _serve_from_one_location(data, order, space, pair_rank, lines, left, taken)  # 3.
+        if run.lines.allow_split[order]:
+            _serve_split(run, order)  # 2.
+        elif run.lines.allow_partial[order]:
+            _serve_from_one_location(run, order)  # 3.
+        # else 3. no split, all or nothing, and no single location completes it
 
+    taken = run.taken
     if taken:
         in_line = np.fromiter(taken.keys(), np.int64, len(taken))
         candidates = in_line if space.sort is None else space.sort[in_line]
@@ -194,9 +204,9 @@ class _CompleteServers:
         position = _candidates_by_pair(data, space, viable, viable_pairs, block_sizes)
         del viable
         return cls(
-            order_start=_offsets(np.bincount(viable_orders, minlength=data.n_orders)).tolist(),
+            order_start=group_offsets(np.bincount(viable_orders, minlength=data.n_orders)).tolist(),
             location=data.pair_location[viable_pairs].astype(np.int32),
-            order_candidate_start=_offsets(
+            order_candidate_start=group_offsets(
                 np.bincount(viable_orders, weights=block_sizes, minlength=data.n_orders).astype(
                     np.int64
                 )
@@ -246,7 +256,7 @@ def _candidates_by_pair(
     line: their positions in line space. A scatter, no sort: each line has at most one candidate
     per location (inventory rows are unique per location and sku)."""
     block_start = np.full(data.n_pairs, -1, dtype=np.int64)
-    block_start[viable_pairs] = _offsets(block_sizes)[:-1]
+    block_start[viable_pairs] = group_offsets(block_sizes)[:-1]
     order_line_start = data.order_line_slices()
     # Positions in line space fit int32 whenever the candidates do.
     position = np.empty(int(block_sizes.sum()), dtype=_compact(data.n_candidates))
@@ -304,11 +314,10 @@ class _Left:
         )
 
 
-def _serve_complete(
-    order: int, complete: _CompleteServers, lines: _Lines, left: _Left, taken: dict[int, int]
-) -> bool:
+def _serve_complete(run: _Pass, order: int) -> bool:
     """Step 1: serve the order whole from its first location (in preference order) that still
     can; False when none can."""
+    complete, lines, left, taken = run.complete, run.lines, run.left, run.taken
     v0, v1 = complete.order_start[order], complete.order_start[order + 1]
     if v0 == v1:
         return False
@@ -351,29 +360,67 @@ def _serve_complete(
     return True
 
 
-def _serve_split(
-    data: ProblemData,
-    order: int,
-    space: _LineSpace,
-    pair_rank: IntArray,
-    lines: _Lines,
-    left: _Left,
-    taken: dict[int, int],
-) -> None:
+@dataclass(frozen=True)
+class _Pass:
+    """One greedy pass: what it reads, and what it has taken so far (``taken``: units per
+    position in line space)."""
+
+    n_pairs: int
+    space: _LineSpace
+    pair_rank: IntArray
+    complete: _CompleteServers
+    lines: _Lines
+    left: _Left
+    taken: dict[int, int]
+
+
+@dataclass(frozen=True)
+class _InTurn:
+    """An order's candidates in the turn steps 2 and 3 take them: by line, then preference
+    (``line_first``), or by location in preference order, then line. Sorted per order, as
+    only a minority of orders get past step 1."""
+
+    first_line: int
+    n_lines: int
+    positions: list[int]  # in line space
+    locations: list[int]
+    rows: list[int]
+    lines: list[int]
+    ranks: list[int]  # the location's rank in preference order
+
+    @classmethod
+    def of(cls, run: _Pass, order: int, *, line_first: bool) -> _InTurn:
+        space, lines = run.space, run.lines
+        c0, c1 = space.order_start[order], space.order_start[order + 1]
+        first_line = lines.order_start[order]
+        n_lines = lines.order_start[order + 1] - first_line
+        # int64: the keys multiply a rank or a line by up to the number of pairs
+        rank = run.pair_rank[space.pair[c0:c1]].astype(np.int64)
+        local_line = space.line[c0:c1].astype(np.int64) - first_line
+        if line_first:
+            sequence = np.argsort(local_line * max(run.n_pairs, 1) + rank)
+        else:
+            sequence = np.argsort(rank * n_lines + local_line)
+        return cls(
+            first_line=first_line,
+            n_lines=n_lines,
+            positions=(sequence + c0).tolist(),
+            locations=space.location[c0:c1][sequence].tolist(),
+            rows=space.inventory[c0:c1][sequence].tolist(),
+            lines=(local_line[sequence] + first_line).tolist(),
+            ranks=rank[sequence].tolist(),
+        )
+
+
+def _serve_split(run: _Pass, order: int) -> None:
     """Step 2: line by line from the locations first in preference order with stock, within
     their capacities; an all-or-nothing order that ends up short gives everything back."""
-    c0, c1 = space.order_start[order], space.order_start[order + 1]
-    first_line = lines.order_start[order]
-    n_lines = lines.order_start[order + 1] - first_line
+    space, lines, left, taken = run.space, run.lines, run.left, run.taken
+    turn = _InTurn.of(run, order, line_first=True)
+    first_line, n_lines = turn.first_line, turn.n_lines
+    positions, cand_locations, cand_rows = turn.positions, turn.locations, turn.rows
     stock, ships_left, units_left = left.stock, left.ships, left.units
-    # The order's candidates by line, then preference: sorted per order, as only a minority of
-    # orders get here. int64: the key multiplies the line by the number of pairs.
-    rank = pair_rank[space.pair[c0:c1]].astype(np.int64)
-    local_line = space.line[c0:c1].astype(np.int64) - first_line
-    sequence = np.argsort(local_line * max(data.n_pairs, 1) + rank)
-    positions = (sequence + c0).tolist()
-    cand_locations = space.location[c0:c1][sequence].tolist()
-    cand_rows = space.inventory[c0:c1][sequence].tolist()
+    c0 = space.order_start[order]
     line_bounds = (space.line_start[first_line : first_line + n_lines + 1] - c0).tolist()
     order_taken: list[tuple[int, int]] = []
     used: set[int] = set()
@@ -410,35 +457,19 @@ def _serve_split(
         taken[positions[k]] = units
 
 
-def _serve_from_one_location(
-    data: ProblemData,
-    order: int,
-    space: _LineSpace,
-    pair_rank: IntArray,
-    lines: _Lines,
-    left: _Left,
-    taken: dict[int, int],
-) -> None:
+def _serve_from_one_location(run: _Pass, order: int) -> None:
     """Step 3 (no split, partial allowed): the single location that serves the most units, the
     first in preference order on ties."""
-    c0, c1 = space.order_start[order], space.order_start[order + 1]
-    first_line = lines.order_start[order]
-    n_lines = lines.order_start[order + 1] - first_line
+    lines, left, taken = run.lines, run.left, run.taken
+    turn = _InTurn.of(run, order, line_first=False)
+    positions, cand_locations, cand_rows = turn.positions, turn.locations, turn.rows
+    cand_lines, ranks = turn.lines, turn.ranks
     stock, ships_left, units_left = left.stock, left.ships, left.units
-    # The order's candidates by location (in preference order), then line.
-    rank = pair_rank[space.pair[c0:c1]].astype(np.int64)
-    local_line = space.line[c0:c1].astype(np.int64) - first_line
-    sequence = np.argsort(rank * n_lines + local_line)
-    positions = (sequence + c0).tolist()
-    cand_locations = space.location[c0:c1][sequence].tolist()
-    cand_rows = space.inventory[c0:c1][sequence].tolist()
-    cand_lines = (local_line[sequence] + first_line).tolist()
-    ranks = rank[sequence].tolist()
     bounds = [k for k in range(len(ranks)) if k == 0 or ranks[k] != ranks[k - 1]]
     bounds.append(len(ranks))
-    best_run, best_units = -1, 0
-    for run in range(len(bounds) - 1):
-        lo, hi = bounds[run], bounds[run + 1]
+    best_group, best_units = -1, 0
+    for group in range(len(bounds) - 1):
+        lo, hi = bounds[group], bounds[group + 1]
         location = cand_locations[lo]
         if ships_left[location] < 1:
             continue
@@ -451,10 +482,10 @@ def _serve_from_one_location(
             servable += units
         servable = min(servable, units_left[location])
         if servable > best_units:
-            best_run, best_units = run, servable
-    if best_run < 0:
+            best_group, best_units = group, servable
+    if best_group < 0:
         return
-    lo, hi = bounds[best_run], bounds[best_run + 1]
+    lo, hi = bounds[best_group], bounds[best_group + 1]
     location = cand_locations[lo]
     ships_left[location] -= 1
     for k in range(lo, hi):
@@ -469,11 +500,6 @@ def _serve_from_one_location(
 def _compact(largest: int) -> type[np.signedinteger[Any]]:
     """int32 when every value up to ``largest`` fits in it, else int64."""
     return np.int32 if largest < np.iinfo(np.int32).max else np.int64
-
-
-def _offsets(counts: npt.NDArray[np.int64]) -> IntArray:
-    """Start offsets of consecutive groups of the given sizes, plus the end (length n + 1)."""
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def _pairs_ranked(data: ProblemData, measure: FloatArray) -> tuple[IntArray, IntArray]:

@@ -11,12 +11,12 @@ Ids come back only when the response is written (:mod:`engine.result`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,8 @@ from models.solve import SolveRequest
 IntArray = npt.NDArray[np.signedinteger[Any]]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+_T = TypeVar("_T")
 
 UNLIMITED = -1  # capacity sentinel: max_shipments / max_units null
 
@@ -130,31 +132,31 @@ class ProblemData:
 
     def order_line_slices(self) -> IntArray:
         """Start offsets of each order's lines in the line arrays (length n_orders + 1)."""
-        cached = self._cache.get("order_line_slices")
-        if cached is None:
-            counts = np.bincount(self.line_order, minlength=self.n_orders)
-            cached = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            self._cache["order_line_slices"] = cached
-        return cached  # type: ignore[return-value]
+        return self._cached(
+            "order_line_slices",
+            lambda: group_offsets(np.bincount(self.line_order, minlength=self.n_orders)),
+        )
 
     def candidates_grouped_by_line(self) -> bool:
         """Are the candidates grouped by line, lines in index order (as the builder emits them)?"""
-        cached = self._cache.get("candidates_grouped_by_line")
-        if cached is None:
-            line = self.candidate_line
-            cached = bool(np.all(line[1:] >= line[:-1]))
-            self._cache["candidates_grouped_by_line"] = cached
-        return cached  # type: ignore[return-value]
+        line = self.candidate_line
+        return self._cached(
+            "candidates_grouped_by_line", lambda: bool(np.all(line[1:] >= line[:-1]))
+        )
 
     def line_candidate_start(self) -> IntArray:
         """Where each line's candidates start in line order (length n_lines + 1): their
         positions in the candidate arrays when :meth:`candidates_grouped_by_line`."""
-        cached = self._cache.get("line_candidate_start")
-        if cached is None:
-            counts = np.bincount(self.candidate_line, minlength=self.n_lines)
-            cached = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            self._cache["line_candidate_start"] = cached
-        return cached  # type: ignore[return-value]
+        return self._cached(
+            "line_candidate_start",
+            lambda: group_offsets(np.bincount(self.candidate_line, minlength=self.n_lines)),
+        )
+
+    def _cached(self, name: str, compute: Callable[[], _T]) -> _T:
+        """What ``compute`` returns, computed once per problem (the data never changes)."""
+        if name not in self._cache:
+            self._cache[name] = compute()
+        return self._cache[name]  # type: ignore[return-value]
 
     def candidates_of_lines(self, lines: IntArray) -> IntArray:
         """The candidates of the given lines (distinct, ascending), as candidate indices in
@@ -163,6 +165,11 @@ class ProblemData:
             return np.flatnonzero(np.isin(self.candidate_line, lines))
         start = self.line_candidate_start()
         return concatenated_ranges(start[lines], start[lines + 1])
+
+
+def group_offsets(counts: npt.NDArray[np.signedinteger[Any]]) -> IntArray:
+    """Start offsets of consecutive groups of the given sizes, plus the end (length n + 1)."""
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def concatenated_ranges(starts: IntArray, ends: IntArray) -> IntArray:
@@ -386,7 +393,7 @@ class _StockBySku:
         rows = stocked[np.argsort(sku, kind="stable")]
         del sku
         counts = np.bincount(data.inventory_sku[rows], minlength=len(data.sku_ids))
-        return cls(rows, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        return cls(rows, group_offsets(counts))
 
     def rows_per_line(self, line_sku: IntArray) -> IntArray:
         return self.start[line_sku + 1] - self.start[line_sku]
