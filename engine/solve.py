@@ -163,7 +163,7 @@ def optimise(
     # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
     # bound at their fill, so the column-generated one is not needed beside them.
     stages: StagesResult | None = None
-    if whole:
+    if whole and not late:
         stages = solve_stages(data, x, deadline=search_deadline, params=params)
         x = stages.x
 
