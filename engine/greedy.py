@@ -194,7 +194,8 @@ class _CompleteServers:
 
     @classmethod
     def of(cls, data: ProblemData, space: _LineSpace, pair_sequence: IntArray) -> _CompleteServers:
-        lines_per_order = np.diff(data.order_line_slices())
+        # int32 per pair: an order has far fewer lines than that holds
+        lines_per_order = np.diff(data.order_line_slices()).astype(np.int32)
         pair_lines = lines_per_order[data.pair_order]
         viable = _pairs_serving_complete(data, space, pair_lines)
         viable_pairs = pair_sequence[viable[pair_sequence]]  # by (order, measure, location)
@@ -255,7 +256,7 @@ def _candidates_by_pair(
     """The viable pairs' candidates packed pair after pair (in ``viable_pairs``' order), line by
     line: their positions in line space. A scatter, no sort: each line has at most one candidate
     per location (inventory rows are unique per location and sku)."""
-    block_start = np.full(data.n_pairs, -1, dtype=np.int64)
+    block_start = np.full(data.n_pairs, -1, dtype=_compact(data.n_candidates))
     block_start[viable_pairs] = group_offsets(block_sizes)[:-1]
     order_line_start = data.order_line_slices()
     # Positions in line space fit int32 whenever the candidates do.
@@ -522,7 +523,7 @@ def _pairs_ranked(data: ProblemData, measure: FloatArray) -> tuple[IntArray, Int
         del key
     rank = np.empty(data.n_pairs, dtype=_compact(data.n_pairs))
     rank[sequence] = np.arange(data.n_pairs, dtype=rank.dtype)
-    return sequence.astype(np.int64, copy=False), rank
+    return sequence.astype(rank.dtype), rank
 
 
 def _pairs_in_order(data: ProblemData) -> bool:
