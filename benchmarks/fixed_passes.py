@@ -160,8 +160,7 @@ def run(
     response = timed("response", lambda: build_response(data, nearest, info), repeat, data)
     print(f"  ({len(response['allocations']):,} allocations)")
     if solve_limit_s is not None:
-        del response, nearest
-        data._cache.clear()
+        del response, nearest, data  # the solve builds its own
         policy = request.policy.model_copy(update={"time_limit_s": solve_limit_s})
         request = request.model_copy(update={"policy": policy})
         started = time.perf_counter()
