@@ -41,7 +41,6 @@ from engine.problem import (
     IntArray,
     ProblemData,
     concatenated_ranges,
-    stable_argsort,
 )
 from engine.usage import Usage, capacity_left
 
@@ -277,7 +276,7 @@ class _Index:
         self.candidate_order = candidate_order
         # int32 positions where they fit: tens of millions of candidates at the largest batches
         index_type = np.int32 if data.n_candidates < np.iinfo(np.int32).max else np.int64
-        self.by_order: IntArray = stable_argsort(candidate_order, index_type)
+        self.by_order: IntArray = np.argsort(candidate_order, kind="stable").astype(index_type)
         self.order_start = np.searchsorted(
             candidate_order[self.by_order], np.arange(data.n_orders + 1)
         )
