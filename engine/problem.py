@@ -182,14 +182,6 @@ def concatenated_ranges(starts: IntArray, ends: IntArray) -> IntArray:
     return offsets + np.arange(total, dtype=np.int64)
 
 
-def stable_argsort(keys: IntArray, dtype: type[np.signedinteger[Any]] = np.int64) -> IntArray:
-    """``np.argsort(keys, kind="stable")`` as ``dtype``; without the sort when the keys are in
-    order already (the candidates' orders are, as the builder emits them)."""
-    if bool(np.all(keys[1:] >= keys[:-1])):
-        return np.arange(keys.size, dtype=dtype)
-    return np.argsort(keys, kind="stable").astype(dtype)
-
-
 def build_problem(request: SolveRequest) -> ProblemData:
     """Index a validated request and compute distances, eligibility and candidates, vectorised."""
     policy = request.policy

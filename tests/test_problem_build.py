@@ -121,11 +121,3 @@ def test_candidates_of_lines_are_exactly_those_lines_candidates() -> None:
         shuffled.candidates_of_lines(lines),
         np.flatnonzero(np.isin(shuffled.candidate_line, lines)),
     )
-
-
-@pytest.mark.parametrize("keys", [[0, 0, 1, 3, 3, 7], [3, 1, 3, 0, 7, 0], [], [5]])
-def test_stable_argsort_is_numpys_stable_argsort(keys: list[int]) -> None:
-    array = np.array(keys, dtype=np.int64)
-    expected = np.argsort(array, kind="stable")
-    assert np.array_equal(problem.stable_argsort(array, np.int32), expected)
-    assert problem.stable_argsort(array, np.int32).dtype == np.int32
