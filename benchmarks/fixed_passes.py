@@ -15,6 +15,7 @@ highest over what the process held when it started (sampled every few millisecon
 what it left behind; with ``--repeat N`` the best time of N runs (the machine is shared: CPU
 time is the steadier figure). Run the same script against another checkout's engine to compare: as a
 file, from outside the tree, ``PYTHONPATH=/old/checkout python /this/tree/benchmarks/fixed_passes.py``.
+Figures: benchmarks/fixed_passes.md.
 """
 
 from __future__ import annotations
