@@ -34,7 +34,14 @@ from engine.bound import Prices
 from engine.candidates import cheapness_rank
 from engine.measures import allocation_cost, lexicographically_better
 from engine.params import SolveParams
-from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
+from engine.problem import (
+    UNLIMITED,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    ProblemData,
+    concatenated_ranges,
+)
 from engine.usage import Usage, capacity_left
 
 # Orders per neighbourhood: large enough to hold an exchange chain between a few orders,
@@ -282,21 +289,11 @@ class _Index:
 
     def candidates_of(self, orders: IntArray) -> IntArray:
         starts, ends = self.order_start[orders], self.order_start[orders + 1]
-        return self.by_order[_ranges(starts, ends)]
+        return self.by_order[concatenated_ranges(starts, ends)]
 
     def candidates_at(self, rows: IntArray) -> IntArray:
         starts, ends = self.row_start[rows], self.row_start[rows + 1]
-        return self.by_row[_ranges(starts, ends)]
-
-
-def _ranges(starts: IntArray, ends: IntArray) -> IntArray:
-    """The concatenation of ``arange(s, e)`` for each pair, vectorised."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return offsets + np.arange(total, dtype=np.int64)
+        return self.by_row[concatenated_ranges(starts, ends)]
 
 
 def _single_shipment_costs(data: ProblemData, x: IntArray) -> tuple[FloatArray, FloatArray]:

@@ -26,29 +26,44 @@ from models.solve import UnallocatedReason as Reason
 def unallocated_reasons(
     data: ProblemData, x: IntArray, line_units: IntArray, *, proven: bool
 ) -> tuple[IntArray, list[Reason]]:
-    """Lines that miss units and the reason for each. Returns (line indices, reasons)."""
+    """Lines that miss units and the reason for each. Returns (line indices, reasons).
+
+    Only the candidates of the short lines and the served ones are read: at the largest batches
+    they are a small part of tens of millions."""
     short = np.flatnonzero(line_units < data.line_quantity)
     if short.size == 0:
         return short, []
 
+    served = np.flatnonzero(x)
+    served_units = x[served]
+    mine = data.candidates_of_lines(short)  # the short lines' candidates
+    mine_line = data.candidate_line[mine]
+    mine_row = data.candidate_inventory[mine]
+    mine_location = data.candidate_location[mine]
+
     remaining = data.inventory_quantity - np.bincount(
-        data.candidate_inventory, weights=x, minlength=data.inventory_quantity.size
+        data.candidate_inventory[served],
+        weights=served_units,
+        minlength=data.inventory_quantity.size,
     ).astype(np.int64)
-    candidate_stock = data.inventory_quantity[data.candidate_inventory]
-    candidate_left = remaining[data.candidate_inventory]
-    eligible_stock = _per_line(data, candidate_stock)
+    candidate_left = remaining[mine_row]
+    eligible_stock = _per_line(data, mine_line, data.inventory_quantity[mine_row])
     sku_stock = np.bincount(
         data.inventory_sku, weights=data.inventory_quantity, minlength=len(data.sku_ids)
     )
 
     order_units = np.bincount(data.line_order, weights=line_units, minlength=data.n_orders)
-    pair_units = np.bincount(data.candidate_pair, weights=x, minlength=data.n_pairs)
+    pair_units = np.bincount(
+        data.candidate_pair[served], weights=served_units, minlength=data.n_pairs
+    )
 
     # A location is full when its units are spent, or its shipments are and this order has
     # no shipment from it yet.
-    location_units = np.bincount(data.candidate_location, weights=x, minlength=data.n_locations)
+    location_units = np.bincount(
+        data.candidate_location[served], weights=served_units, minlength=data.n_locations
+    )
     location_shipments = np.bincount(
-        data.pair_location, weights=(pair_units > 0), minlength=data.n_locations
+        data.pair_location[np.flatnonzero(pair_units)], minlength=data.n_locations
     )
     units_full = (data.location_max_units != UNLIMITED) & (
         location_units >= data.location_max_units
@@ -56,13 +71,13 @@ def unallocated_reasons(
     shipments_full = (data.location_max_shipments != UNLIMITED) & (
         location_shipments >= data.location_max_shipments
     )
-    candidate_blocked = units_full[data.candidate_location] | (
-        shipments_full[data.candidate_location] & (pair_units[data.candidate_pair] == 0)
+    candidate_blocked = units_full[mine_location] | (
+        shipments_full[mine_location] & (pair_units[data.candidate_pair[mine]] == 0)
     )
-    left_open = _per_line(data, candidate_left * ~candidate_blocked)
-    left_any = _per_line(data, candidate_left)
+    left_open = _per_line(data, mine_line, candidate_left * ~candidate_blocked)
+    left_any = _per_line(data, mine_line, candidate_left)
 
-    taken_by_higher, taken_by_other = _taken_by_others(data, x)
+    taken_by_higher, taken_by_other = _taken_by_others(data, x, served, mine)
 
     reasons: list[Reason] = []
     for line in short.tolist():
@@ -92,29 +107,30 @@ def unallocated_reasons(
     return short, reasons
 
 
-def _per_line(data: ProblemData, candidate_values: npt.NDArray[np.generic]) -> IntArray:
-    return np.bincount(
-        data.candidate_line, weights=candidate_values, minlength=data.n_lines
-    ).astype(np.int64)
+def _per_line(
+    data: ProblemData, line: IntArray, candidate_values: npt.NDArray[np.generic]
+) -> IntArray:
+    """Per line, the sum of its candidates' values (``line``: each candidate's line)."""
+    return np.bincount(line, weights=candidate_values, minlength=data.n_lines).astype(np.int64)
 
 
 def _taken_by_others(
-    data: ProblemData, x: IntArray
+    data: ProblemData, x: IntArray, served: IntArray, mine: IntArray
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Per line: did a higher-priority line, or any other line, take units from its eligible
-    inventory rows?"""
-    served = x > 0
+    """Per line of the candidates ``mine``: did a higher-priority line, or any other line, take
+    units from its eligible inventory rows? (``served``: the candidates with units.)"""
     served_at = data.candidate_inventory[served]
     n_rows = data.inventory_quantity.size
     top_priority = np.full(n_rows, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(top_priority, served_at, data.line_priority[data.candidate_line[served]])
     takers = np.bincount(served_at, minlength=n_rows)
 
-    row = data.candidate_inventory
-    higher = top_priority[row] > data.line_priority[data.candidate_line]
+    row = data.candidate_inventory[mine]
+    line = data.candidate_line[mine]
+    higher = top_priority[row] > data.line_priority[line]
     # a row whose only taker is this very line does not count as taken by another
-    other = takers[row] - served.astype(np.int64) > 0
+    other = takers[row] - (x[mine] > 0) > 0
     return (
-        np.bincount(data.candidate_line, weights=higher, minlength=data.n_lines) > 0,
-        np.bincount(data.candidate_line, weights=other, minlength=data.n_lines) > 0,
+        np.bincount(line, weights=higher, minlength=data.n_lines) > 0,
+        np.bincount(line, weights=other, minlength=data.n_lines) > 0,
     )

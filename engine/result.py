@@ -86,16 +86,8 @@ def build_response(
         )
     ]
 
-    sku_ids = data.sku_ids
-    remaining = [
-        {"location_id": location_ids[location], "sku": sku_ids[sku], "quantity": quantity}
-        for location, sku, quantity in zip(
-            data.inventory_location.tolist(),
-            data.inventory_sku.tolist(),
-            (data.inventory_quantity - allocated_per_row).tolist(),
-            strict=True,
-        )
-    ]
+    remaining = _remaining_rows(data, data.inventory_quantity - allocated_per_row)
+    del allocated_per_row
 
     shipment_cost = data.pair_cost[used_pairs]
     shipments = [
@@ -114,7 +106,8 @@ def build_response(
         )
     ]
 
-    units_cost = float(np.dot(x, data.location_unit_cost[data.candidate_location]))
+    # Over the served candidates only: the others add 0.
+    units_cost = float(np.dot(units, data.location_unit_cost[data.candidate_location[served]]))
     total_cost = float(shipment_cost.sum()) + units_cost
     summary = response_summary(
         order_requested=np.bincount(
@@ -144,3 +137,15 @@ def build_response(
     if explanations is not None:
         response["explanations"] = explanations
     return response
+
+
+def _remaining_rows(data: ProblemData, quantity: IntArray) -> list[dict[str, Any]]:
+    """One row per inventory row, its quantity left. The ids are gathered as object arrays
+    (references to the same strings, in C) rather than looked up row by row in Python: this
+    list has a row per inventory row, millions at a national network's morning run."""
+    location_ids = np.array(data.location_ids, dtype=object)[data.inventory_location].tolist()
+    sku_ids = np.array(data.sku_ids, dtype=object)[data.inventory_sku].tolist()
+    return [
+        {"location_id": location_id, "sku": sku, "quantity": left}
+        for location_id, sku, left in zip(location_ids, sku_ids, quantity.tolist(), strict=True)
+    ]

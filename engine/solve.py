@@ -133,18 +133,26 @@ def optimise(
     started = time.perf_counter() if started is None else started
     deadline = deadline_of(data, params, started)
     x = greedy_allocate(data) if floor is None else floor
-    # The optimiser's floor: the better of the rules ranking locations by distance and by cost.
-    by_cost = greedy_allocate(data, preference="cheapest")
-    if lexicographically_better(data, by_cost, x):
-        x = by_cost
-    del by_cost  # one allocation per candidate held from here on, not two
+    # The optimiser's floor: the better of the rules ranking locations by distance and by cost;
+    # the second only while more than half the time is left (parse, build and the first floor
+    # took the rest, and the second costs about what the first did).
+    if params.deterministic or _time_left(deadline) > 0.5 * (deadline - started):
+        by_cost = greedy_allocate(data, preference="cheapest")
+        if lexicographically_better(data, by_cost, x):
+            x = by_cost
+        del by_cost  # one allocation per candidate held from here on, not two
     if data.n_candidates == 0:
         return PipelineResult(x, 0.0, 0.0, True, True, None, None, None)
 
     whole = data.n_candidates <= params.search_above_candidates and not params.deterministic
+    # Past the deadline already (a batch whose fixed passes took the time), nothing more starts:
+    # the floor is the answer.
+    late = not params.deterministic and _time_left(deadline) < params.min_solve_s
     # The bound needs a master small enough for HiGHS to solve in a batch's seconds; the time
     # for moving it to the answer's fill at the end is kept back from the search only then.
-    bounded = whole or _first_master_size(data, x, params) <= params.bound_max_candidates
+    bounded = whole or (
+        not late and _first_master_size(data, x, params) <= params.bound_max_candidates
+    )
     span = max(deadline - time.perf_counter(), 0.0)
     if bounded:
         final_bound_s = min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * span)
@@ -155,7 +163,7 @@ def optimise(
     # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
     # bound at their fill, so the column-generated one is not needed beside them.
     stages: StagesResult | None = None
-    if whole:
+    if whole and not late:
         stages = solve_stages(data, x, deadline=search_deadline, params=params)
         x = stages.x
 
@@ -169,7 +177,8 @@ def optimise(
         max_iterations=params.bound_iterations if params.deterministic else None,
     )
     search: SearchReport | None = None
-    if stages is None or not stages.optimal:
+    searching = params.deterministic or _time_left(search_deadline) >= params.min_solve_s
+    if (stages is None or not stages.optimal) and searching:
         if bounded:
             bound.start(in_background=not params.deterministic)
         x, search = improve_by_neighbourhoods(
@@ -192,13 +201,24 @@ def optimise(
         # the stages proved (or not) this very fill; their cost bound holds at it too
         fill_proven = stages.fill_proven
         proven_bound = max(proven_bound, stages.bound)
-    if moved is None or not moved.converged:
+    if (moved is None or not moved.converged) and _line_bound_fits(data, params, deadline):
         # No relaxation (a batch too large for its master), or one the clock cut short, whose
         # first rounds' duals can be far weaker: the one-pass bound too (a linear pass).
         proven_bound = max(proven_bound, line_bound(data, x))
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)
+
+
+def _time_left(deadline: float) -> float:
+    return deadline - time.perf_counter()
+
+
+def _line_bound_fits(data: ProblemData, params: SolveParams, deadline: float) -> bool:
+    """Is there time for the one-pass bound (half its estimate at least: it was kept back,
+    capped at half the time the search had)?"""
+    estimate_s = params.line_bound_s_per_candidate * data.n_candidates
+    return params.deterministic or _time_left(deadline) >= 0.5 * estimate_s
 
 
 def _first_master_size(data: ProblemData, x: IntArray, params: SolveParams) -> int:

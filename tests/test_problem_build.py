@@ -93,3 +93,31 @@ def test_quantities_beyond_int32_are_allocated_whole() -> None:
         allocation = greedy_allocate(data, preference)
         assert allocation.tolist() == [1_000_000_000] * 3
         assert int(allocation.sum()) == 3_000_000_000
+
+
+def test_pairs_found_by_sorting_equal_those_found_by_marking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    request = _request(1500.0)
+    marked = build_problem(request)
+    monkeypatch.setattr(problem, "_DENSE_KEYS_PER_CANDIDATE", 0)  # every chunk sorts
+    sorted_ = build_problem(request)
+    for name, column in _arrays(marked).items():
+        assert np.array_equal(getattr(sorted_, name), column, equal_nan=True), name
+
+
+def test_candidates_of_lines_are_exactly_those_lines_candidates() -> None:
+    data = build_problem(_request(None))
+    lines = np.array([0, 3, 4, data.n_lines - 1])
+    expected = np.flatnonzero(np.isin(data.candidate_line, lines))
+    assert np.array_equal(data.candidates_of_lines(lines), expected)
+    shuffled = dataclasses.replace(
+        data,
+        candidate_line=data.candidate_line[::-1].copy(),
+        _cache={},
+    )
+    assert not shuffled.candidates_grouped_by_line()
+    assert np.array_equal(
+        shuffled.candidates_of_lines(lines),
+        np.flatnonzero(np.isin(shuffled.candidate_line, lines)),
+    )
