@@ -40,6 +40,9 @@ class SolveParams:
     # (XL's 36M candidates need about 7 s to become JSON).
     response_reserve_s: float = 0.05
     response_reserve_s_per_candidate: float = 2e-7
+    # ... and this much per inventory row: the response has a `remaining` row for each (2.8 s
+    # of CPU for the ledger's 9M at the morning run, where candidates say less)
+    response_reserve_s_per_inventory_row: float = 3e-7
     # ... and this much more per candidate when the policy asks for explanations (0.13-0.32 s
     # at 0.73M candidates)
     explain_reserve_s_per_candidate: float = 5e-7

@@ -118,7 +118,11 @@ def deadline_of(data: ProblemData, params: SolveParams, started: float) -> float
     per_candidate = params.response_reserve_s_per_candidate + (
         params.explain_reserve_s_per_candidate if data.explain else 0.0
     )
-    reserve_s = params.response_reserve_s + per_candidate * data.n_candidates
+    reserve_s = (
+        params.response_reserve_s
+        + per_candidate * data.n_candidates
+        + params.response_reserve_s_per_inventory_row * data.inventory_quantity.size
+    )
     return started + max(0.01, data.time_limit_s - reserve_s)
 
 
