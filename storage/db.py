@@ -227,6 +227,20 @@ def copy_arrays(connection: Connection, table: str, columns: dict[str, np.ndarra
     cursor.close()
 
 
+@contextmanager
+def planner_settings(connection: Connection, **settings: str) -> Iterator[None]:
+    """PostgreSQL: planner settings (``enable_nestloop="off"``...) for the statements run in the
+    block, inside the transaction only. For bulk statements whose best plan the planner cannot
+    see from a freshly filled staging table's (absent) statistics."""
+    for name, value in settings.items():
+        connection.exec_driver_sql(f"SET LOCAL {name} = {value}")
+    try:
+        yield
+    finally:
+        for name in settings:
+            connection.exec_driver_sql(f"RESET {name}")
+
+
 def executemany(connection: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
     """Run one statement with ``?`` placeholders over many parameter rows, on either database."""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]

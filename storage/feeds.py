@@ -3,14 +3,15 @@ or interrupted feed leaves the ledger exactly as it was (the transaction never c
 
 Each chunk (up to a million rows) is validated with vectorised checks, its positions are read
 in one query, the new values are computed with numpy (the feed's basis, what happened after its
-``as_of``, a newer cycle count) and only positions that change are written, each with a history
-row. Of every row only an 8-byte key is kept to the end: to find duplicate rows and the skus a
-location no longer lists (they drop to zero).
+``as_of``, a newer cycle count) and only positions that change are written; every position of a
+covered location goes into the feed's checkpoint (storage/checkpoints.py), its history. Of every
+row only an 8-byte key is kept to the end: to find duplicate rows and the skus a location no
+longer lists (they drop to zero). PostgreSQL does the same on the server (see
+``_FeedApplier._write_on_server``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -40,12 +41,14 @@ from models.inventory import (
 )
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
+from storage.checkpoints import packed_sql, write_checkpoint
 from storage.db import (
     Progress,
     bulk_insert,
     bulk_update,
     copy_arrays,
     is_sqlite,
+    planner_settings,
     write_transaction,
 )
 
@@ -259,8 +262,9 @@ def replay_sql(as_of_us: int) -> str:
 
 
 def _stage_replay_on_server(connection: Connection, as_of_us: int) -> None:
-    """PostgreSQL: the replay of a feed aggregated into a temporary table by the server, and the
-    (empty) staging table its chunks are copied to."""
+    """PostgreSQL: the replay of a feed aggregated into a temporary table by the server, the
+    (empty) staging table its chunks are copied to, and the table of a chunk's rows joined to
+    their positions (temporary tables write no WAL)."""
     connection.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS feed_replay (location_id integer, sku_id integer,"
         " on_hand bigint, reserved bigint, runs bigint, PRIMARY KEY (location_id, sku_id))"
@@ -271,6 +275,11 @@ def _stage_replay_on_server(connection: Connection, as_of_us: int) -> None:
     connection.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS feed_stage (line bigint, location_id integer,"
         " sku_id integer, quantity bigint)"
+    )
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS feed_rows (tid tid, line bigint, location_id integer,"
+        " sku_id integer, present boolean, old bigint, reserved bigint, held bigint,"
+        " newer boolean, new bigint)"
     )
 
 
@@ -317,7 +326,7 @@ class _FeedApplier:
         self.lines: list[np.ndarray] = []
         self.rows = 0
         self.problems: list[Problem] = []
-        self.repeated = False
+        self.parts = 0  # parts of the feed's checkpoints written so far
         self.postgres = not is_sqlite(connection)
         if self.postgres:
             # PostgreSQL computes the new values itself: the replay stays on the server.
@@ -362,17 +371,13 @@ class _FeedApplier:
         self.covered.update(pd.unique(location).tolist())
         self.rows += int(key.size)
         # A key listed twice in one chunk would break the positions' unique index mid-write;
-        # the feed is refused by duplicate_rows() anyway, so the chunk is not written.
-        if apply and key.size and not _has_repeats(key) and not self.repeated:
+        # the feed is refused by duplicate_rows() anyway, so the chunk is not written. (A key
+        # an earlier chunk listed too is written twice, and refused with the whole feed.)
+        if apply and key.size and not _has_repeats(key):
             if self.postgres:
                 self._write_on_server(location, sku, chunk.quantity[keep], chunk.line[keep])
             else:
-                try:
-                    self._write(key, chunk.quantity[keep], chunk.line[keep])
-                except sqlite3.IntegrityError:
-                    # A key an earlier chunk listed too (its history row exists): the feed is
-                    # refused by duplicate_rows(), so nothing more is written.
-                    self.repeated = True
+                self._write(key, chunk.quantity[keep], chunk.line[keep])
 
     def take_problems(self) -> list[Problem]:
         """Problems found while writing (positions the feed would take past the limits)."""
@@ -467,6 +472,13 @@ class _FeedApplier:
                     int(key[k] >> 32), int(key[k] & 0xFFFFFFFF), int(new[k]),
                 )
             )  # fmt: skip
+        # The checkpoint: every position as the feed leaves it (a newer count's stays).
+        kept = ~past_limits
+        write_checkpoint(
+            self.connection, self.version, self.parts, key[kept],
+            np.where(newer_count, old_on_hand, new)[kept], old_reserved[kept], old_held[kept],
+        )  # fmt: skip
+        self.parts += 1
         changed = ~newer_count & ~past_limits & (~exists | (old_on_hand != new))
         if not changed.any():
             return
@@ -505,67 +517,76 @@ class _FeedApplier:
                     ", ".join(map(str, np.unique(location[updated]).tolist()))
                 ),
             )
-        n = int(changed.sum())
-        bulk_insert(
-            self.connection,
-            "position_history",
-            ("location_id", "sku_id", "version", "on_hand", "reserved", "held"),
-            zip(
-                location.tolist(),
-                sku.tolist(),
-                [v] * n,
-                new.tolist(),
-                old_reserved.tolist(),
-                old_held.tolist(),
-                strict=True,
-            ),
-        )
 
     def _write_on_server(
         self, location: np.ndarray, sku: np.ndarray, quantity: np.ndarray, line: np.ndarray
     ) -> None:
-        """PostgreSQL: the rows go to a staging table by binary COPY, and one statement computes
-        every new value, updates and inserts the positions and writes their history, all on the
-        server (no position crosses the wire). ``line`` -1 marks unlisted positions."""
+        """PostgreSQL: the rows go to a staging table by binary COPY and the server does the rest
+        (no position crosses the wire). ``line`` -1 marks unlisted positions.
+
+        First the rows are joined to their positions and to the replay by hash joins (a
+        nested loop of ten million index probes took twice as long) into ``feed_rows``, with
+        each position's new value and its row's address (``ctid``); then the positions that
+        change are updated through their addresses (no second index probe), new ones inserted,
+        and the chunk's part of the checkpoint packed, all from ``feed_rows``. The ledger's
+        write lock keeps every other writer out, so the addresses stay valid in between; the
+        update still checks each row's key, and its count."""
         connection = self.connection
-        connection.exec_driver_sql("TRUNCATE feed_stage")
+        connection.exec_driver_sql("TRUNCATE feed_stage, feed_rows")
         copy_arrays(
             connection,
             "feed_stage",
             {"line": line.astype(np.int64), "location_id": location.astype(np.int32),
              "sku_id": sku.astype(np.int32), "quantity": quantity.astype(np.int64)},
         )  # fmt: skip
-        connection.exec_driver_sql("ANALYZE feed_stage")
         chunk_locations = ", ".join(map(str, np.unique(location).tolist()))
-        v, limit, f = int(self.version), QUANTITY_LIMIT, int(self.factor)
+        params = {"as_of": int(self.as_of_us), "f": int(self.factor), "v": int(self.version),
+                  "limit": QUANTITY_LIMIT, "part": self.parts}  # fmt: skip
+        self.parts += 1
+        # A position the feed changes: neither protected by a newer count nor past the limits.
+        changes = "present AND NOT newer AND abs(new) <= %(limit)s AND old <> new"
+        with planner_settings(connection, enable_nestloop="off"):
+            expected = connection.exec_driver_sql(
+                "WITH joined AS (INSERT INTO feed_rows"
+                " SELECT p.ctid, s.line, s.location_id, s.sku_id, p.location_id IS NOT NULL,"
+                "  p.on_hand, COALESCE(p.reserved, 0), COALESCE(p.held, 0),"
+                "  COALESCE(p.counted_at_us, -1) > %(as_of)s,"
+                # on_hand as of now = the feed's value as of as_of + what happened since; an
+                # available basis adds back the reservations open at as_of (see _write).
+                "  s.quantity + COALESCE(r.on_hand, 0) + %(f)s * (COALESCE(p.reserved, 0)"
+                "   - COALESCE(r.reserved, 0) + CASE WHEN s.line < 0 THEN COALESCE(r.runs, 0)"
+                "   ELSE 0 END)"
+                " FROM feed_stage s"
+                " LEFT JOIN positions p ON p.location_id = s.location_id AND p.sku_id = s.sku_id"
+                f"  AND p.location_id IN ({chunk_locations})"
+                " LEFT JOIN feed_replay r ON r.location_id = s.location_id AND r.sku_id = s.sku_id"
+                " RETURNING present, newer, old, new)"
+                f" SELECT count(*) FROM joined WHERE {changes}",
+                params,
+            ).scalar_one()
+        with planner_settings(connection, enable_hashjoin="off", enable_mergejoin="off"):
+            updated = connection.exec_driver_sql(
+                "UPDATE positions t SET on_hand = f.new, version = %(v)s FROM feed_rows f"
+                " WHERE t.ctid = f.tid AND t.location_id = f.location_id AND t.sku_id = f.sku_id"
+                f" AND {changes.replace('present', 'f.present')}",
+                params,
+            ).rowcount
+        if updated != expected:
+            raise RuntimeError(f"feed: {updated} positions updated of {expected} (rolled back)")
         beyond = connection.exec_driver_sql(
-            "WITH src AS MATERIALIZED ("
-            " SELECT s.line, s.location_id, s.sku_id, p.location_id IS NOT NULL AS present,"
-            "  p.on_hand AS old, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.held, 0) AS held,"
-            "  COALESCE(p.counted_at_us, -1) > %(as_of)s AS newer,"
-            "  s.quantity + COALESCE(r.on_hand, 0) + %(f)s * (COALESCE(p.reserved, 0)"
-            "   - COALESCE(r.reserved, 0) + CASE WHEN s.line < 0 THEN COALESCE(r.runs, 0) ELSE 0 END)"
-            "   AS new"
-            " FROM feed_stage s"
-            " LEFT JOIN positions p ON p.location_id = s.location_id AND p.sku_id = s.sku_id"
-            f"  AND p.location_id IN ({chunk_locations})"
-            " LEFT JOIN feed_replay r ON r.location_id = s.location_id AND r.sku_id = s.sku_id),"
-            " upd AS (UPDATE positions t SET on_hand = src.new, version = %(v)s FROM src"
-            "  WHERE t.location_id = src.location_id AND t.sku_id = src.sku_id AND src.present"
-            "  AND NOT src.newer AND abs(src.new) <= %(limit)s AND src.old <> src.new"
-            f"  AND t.location_id IN ({chunk_locations})),"
-            " ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, version)"
-            "  SELECT location_id, sku_id, new, 0, 0, %(v)s FROM src"
+            "WITH ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held,"
+            "  version) SELECT location_id, sku_id, new, 0, 0, %(v)s FROM feed_rows"
             # A key an earlier chunk listed too is left alone: duplicate_rows() refuses the feed.
             "  WHERE NOT present AND abs(new) <= %(limit)s ON CONFLICT DO NOTHING),"
-            # Every row updated or inserted above, with its new values: its history row.
-            " hist AS (INSERT INTO position_history (location_id, sku_id, version, on_hand,"
-            "  reserved, held) SELECT location_id, sku_id, %(v)s, new, reserved, held FROM src"
-            "  WHERE abs(new) <= %(limit)s AND (NOT present OR (NOT newer AND old <> new))"
-            "  ON CONFLICT DO NOTHING)"
-            " SELECT line, location_id, sku_id, new FROM src"
+            # Every position as the feed leaves it (a newer count's stays), past the limits
+            # excepted (they refuse the feed).
+            " checkpoint AS (INSERT INTO feed_checkpoints (location_id, version, part, positions)"
+            "  SELECT location_id, %(v)s, %(part)s,"
+            f"  {packed_sql('sku_id', 'CASE WHEN newer THEN old ELSE new END', 'reserved', 'held')}"
+            "  FROM feed_rows WHERE newer OR abs(new) <= %(limit)s GROUP BY location_id)"
+            " SELECT line, location_id, sku_id, new FROM feed_rows"
             " WHERE abs(new) > %(limit)s AND NOT newer ORDER BY line",
-            {"as_of": int(self.as_of_us), "f": f, "v": v, "limit": limit},
+            params,
         ).all()
         for row_line, row_location, row_sku, new in beyond:
             self.problems.append(_beyond_limit_problem(row_line, row_location, row_sku, new))

@@ -1,8 +1,10 @@
 """Snapshots read from the ledger: every position's ATP at one ledger version, as arrays.
 
 The current state is read from ``positions`` inside one read transaction (a consistent view
-even while writers work); an earlier version is rebuilt from the recorded changes
-(``position_history`` and ``events``), each stamped with the version that made it.
+even while writers work); an earlier version is rebuilt from the recorded changes: each
+location's newest feed checkpoint at or before it (``feed_checkpoints``) and the changes
+recorded after that (``position_history`` and ``events``), each stamped with the version that
+made it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from engine.ledger import UNSET
 from engine.snapshot import Snapshot, build_snapshot
 from storage.catalog import load_catalog_arrays, settings_as_of
+from storage.checkpoints import newest_checkpoints_sql, read_checkpoints
 from storage.db import is_sqlite, now_us, read_transaction
 
 
@@ -68,8 +71,9 @@ def take_snapshot(
     latest = snapshot_version if snapshot_version is not None else current_version(connection)
     catalog = load_catalog_arrays(connection)
     where = []
-    if location_ids is not None:
-        where.append(f"location_id IN ({', '.join(str(int(i)) for i in location_ids) or 'NULL'})")
+    locations = None if location_ids is None else [int(i) for i in location_ids]
+    if locations is not None:
+        where.append(f"location_id IN ({', '.join(map(str, locations)) or 'NULL'})")
     wanted_skus = None
     if sku_ids is not None and len(sku_ids) > SKUS_FILTERED_IN_SQL:
         # A brokering run's queue names thousands of skus: an IN list that long costs the
@@ -85,7 +89,11 @@ def take_snapshot(
         taken_version = int(version)
         settings = settings_as_of(connection, taken_version, catalog)
         catalog = settings.catalog
-        arrays = _read_history(connection, taken_version, where)
+        arrays = _read_history(connection, taken_version, where, locations)
+        if sku_ids is not None and wanted_skus is None:
+            # The checkpoints are read per location: the few skus asked for are masked here.
+            keep = np.isin(arrays[1], np.asarray(sku_ids, dtype=np.int64))
+            arrays = tuple(a[keep] for a in arrays)
         _lay_position_settings(arrays, settings.position_safety_stock)
     if wanted_skus is not None:
         keep = np.isin(arrays[1], wanted_skus)
@@ -182,20 +190,39 @@ def _lay_position_settings(
     arrays[4][at[found]] = values[found]
 
 
-def _read_history(connection: Connection, version: int, where: list[str]) -> tuple[np.ndarray, ...]:
-    """The last recorded state of each position at or before ``version``: the newest of its
-    history rows (feeds, runs) and its events' rows, by (version, place in the batch)."""
+def _read_history(
+    connection: Connection, version: int, where: list[str], location_ids: list[int] | None
+) -> tuple[np.ndarray, ...]:
+    """The state of each position at ``version``: its location's newest feed checkpoint at or
+    before it, unless a change recorded after that checkpoint (a brokering run's or release's
+    history row, an event's row) is newer; then the newest of those, by (version, place in the
+    batch)."""
+    base = read_checkpoints(connection, version, location_ids)
     condition = "".join(f" AND {clause}" for clause in where)
+    since = f"LEFT JOIN ({newest_checkpoints_sql(version)}) n ON n.location_id = c.location_id"
     rows = connection.exec_driver_sql(
-        f"SELECT c.location_id, c.sku_id, c.on_hand, c.reserved, {UNSET} FROM (SELECT location_id, sku_id, on_hand, reserved, ROW_NUMBER() OVER ("
-        " PARTITION BY location_id, sku_id ORDER BY version DESC, seq DESC) AS newest FROM ("
+        "SELECT location_id, sku_id, on_hand, reserved FROM (SELECT c.location_id, c.sku_id,"
+        " c.on_hand, c.reserved, ROW_NUMBER() OVER (PARTITION BY c.location_id, c.sku_id"
+        " ORDER BY c.version DESC, c.seq DESC) AS newest FROM ("
         "  SELECT location_id, sku_id, version, 0 AS seq, on_hand, reserved FROM position_history"
         f"  WHERE version <= {version}{condition}"
         "  UNION ALL SELECT location_id, sku_id, version, seq, on_hand, reserved FROM events"
-        f"  WHERE version <= {version} AND sku_id IS NOT NULL{condition}) changes) c"
-        " WHERE c.newest = 1 ORDER BY c.location_id, c.sku_id"
+        f"  WHERE version <= {version} AND sku_id IS NOT NULL{condition}) c"
+        f" {since} WHERE c.version > COALESCE(n.version, 0)) changes"
+        " WHERE newest = 1"
     ).all()
-    if not rows:
-        return tuple(np.zeros(0, dtype=np.int64) for _ in COLUMNS)
-    matrix = np.array(rows, dtype=np.int64)
-    return tuple(np.ascontiguousarray(matrix[:, i]) for i in range(len(COLUMNS)))
+    later = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    later_key = (later[:, 0] << 32) | later[:, 1]
+    kept = ~np.isin(base.key, later_key)
+    key = np.concatenate((base.key[kept], later_key))
+    on_hand = np.concatenate((base.on_hand[kept], later[:, 2]))
+    reserved = np.concatenate((base.reserved[kept], later[:, 3]))
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    return (
+        key >> 32,
+        key & 0xFFFFFFFF,
+        on_hand[order],
+        reserved[order],
+        np.full(key.size, UNSET, dtype=np.int64),
+    )
