@@ -327,6 +327,7 @@ class _FeedApplier:
         self.rows = 0
         self.problems: list[Problem] = []
         self.parts = 0  # parts of the feed's checkpoints written so far
+        self.repeated = False  # a row repeats a key listed before: the feed will be refused
         self.postgres = not is_sqlite(connection)
         if self.postgres:
             # PostgreSQL computes the new values itself: the replay stays on the server.
@@ -366,18 +367,30 @@ class _FeedApplier:
         location = chunk.location_id[keep]
         sku = self._sku_ids(chunk.sku[keep])
         key = (location << 32) | sku
+        # A key listed twice would break the positions' unique index mid-write (an insert,
+        # or a second part of a checkpoint holding it); the feed is refused by
+        # duplicate_rows() anyway, so from the first repeat on nothing more is written.
+        if not self.repeated:
+            self.repeated = _has_repeats(key) or self._listed_before(location, key)
         self.keys.append(key)
         self.lines.append(chunk.line[keep])
         self.covered.update(pd.unique(location).tolist())
         self.rows += int(key.size)
-        # A key listed twice in one chunk would break the positions' unique index mid-write;
-        # the feed is refused by duplicate_rows() anyway, so the chunk is not written. (A key
-        # an earlier chunk listed too is written twice, and refused with the whole feed.)
-        if apply and key.size and not _has_repeats(key):
+        if apply and key.size and not self.repeated:
             if self.postgres:
                 self._write_on_server(location, sku, chunk.quantity[keep], chunk.line[keep])
             else:
                 self._write(key, chunk.quantity[keep], chunk.line[keep])
+
+    def _listed_before(self, location: np.ndarray, key: np.ndarray) -> bool:
+        """Whether an earlier chunk listed one of ``key``: only a location that earlier chunks
+        covered can repeat a key (one or two per chunk border in a feed sorted by location)."""
+        again = np.array([loc for loc in pd.unique(location).tolist() if loc in self.covered])
+        if again.size == 0 or not self.keys:
+            return False
+        earlier = np.concatenate(self.keys)
+        earlier = np.sort(earlier[np.isin(earlier >> 32, again)])
+        return bool(_contains(earlier, key[np.isin(location, again)]).any())
 
     def take_problems(self) -> list[Problem]:
         """Problems found while writing (positions the feed would take past the limits)."""
@@ -565,19 +578,25 @@ class _FeedApplier:
                 params,
             ).scalar_one()
         with planner_settings(connection, enable_hashjoin="off", enable_mergejoin="off"):
-            updated = connection.exec_driver_sql(
-                "UPDATE positions t SET on_hand = f.new, version = %(v)s FROM feed_rows f"
-                " WHERE t.ctid = f.tid AND t.location_id = f.location_id AND t.sku_id = f.sku_id"
-                f" AND {changes.replace('present', 'f.present')}",
+            # The keys are compared in RETURNING, not in WHERE: there the planner would take
+            # them for an index probe per row instead of going to the address.
+            updated, elsewhere = connection.exec_driver_sql(
+                "WITH updated AS (UPDATE positions t SET on_hand = f.new, version = %(v)s"
+                " FROM feed_rows f WHERE t.ctid = f.tid"
+                f" AND {changes.replace('present', 'f.present')}"
+                " RETURNING (t.location_id, t.sku_id) = (f.location_id, f.sku_id) AS same)"
+                " SELECT count(*), count(*) FILTER (WHERE NOT same) FROM updated",
                 params,
-            ).rowcount
-        if updated != expected:
-            raise RuntimeError(f"feed: {updated} positions updated of {expected} (rolled back)")
+            ).one()
+        if updated != expected or elsewhere:
+            raise RuntimeError(
+                f"feed: {updated} positions updated of {expected}, {elsewhere} of them not the"
+                " row's (rolled back)"
+            )
         beyond = connection.exec_driver_sql(
             "WITH ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held,"
             "  version) SELECT location_id, sku_id, new, 0, 0, %(v)s FROM feed_rows"
-            # A key an earlier chunk listed too is left alone: duplicate_rows() refuses the feed.
-            "  WHERE NOT present AND abs(new) <= %(limit)s ON CONFLICT DO NOTHING),"
+            "  WHERE NOT present AND abs(new) <= %(limit)s),"
             # Every position as the feed leaves it (a newer count's stays), past the limits
             # excepted (they refuse the feed).
             " checkpoint AS (INSERT INTO feed_checkpoints (location_id, version, part, positions)"
