@@ -658,7 +658,18 @@ class _FeedApplier:
         if not self.covered:
             return
         listed = np.sort(self._all_keys()[0])
-        covered = np.array(sorted(self.covered), dtype=np.int64)
+        # Every listed key is a position by now: a location with no more positions than the
+        # feed lists has none unlisted, and its keys need not be read (a full feed listing
+        # every sku reads ten million keys for nothing otherwise).
+        location, listed_count = np.unique(listed >> 32, return_counts=True)
+        stored = self.connection.exec_driver_sql(
+            "SELECT location_id, COUNT(*) FROM positions WHERE location_id IN"
+            f" ({', '.join(map(str, sorted(self.covered)))}) GROUP BY location_id"
+        ).all()
+        listed_at = dict(zip(location.tolist(), listed_count.tolist(), strict=True))
+        covered = np.array(
+            sorted(loc for loc, n in stored if n > listed_at.get(loc, 0)), dtype=np.int64
+        )
         for start in range(0, covered.size, 200):
             current_key = self._current_keys(covered[start : start + 200])
             unlisted = current_key[~_contains(listed, current_key)]

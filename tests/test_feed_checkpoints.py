@@ -20,12 +20,13 @@ from models.inventory import parse_catalog, parse_feed_header, read_csv_feed
 from services.brokering import run_brokering
 from storage.catalog import apply_catalog
 from storage.checkpoints import read_checkpoints, unpack
+from storage.db import read_transaction
 from storage.events import apply_event_batch
 from storage.feeds import load_feed
 from storage.migrate import upgrade
 from storage.orders import submit_orders
 from storage.positions import get_history
-from storage.snapshots import snapshot
+from storage.snapshots import snapshot, take_snapshot
 from tests.ledger_fixtures import (
     BACKENDS,
     CATALOG,
@@ -272,3 +273,15 @@ def test_a_feed_applied_after_migration_0006_reads_on_from_the_migrated_checkpoi
     result = load_feed(ledger_at_0005, body, "csv", header)
     later_change(ledger_at_0005)
     assert frame_of(ledger_at_0005, result.version) == [("S-017", "TEE", 3, 0, 3)]
+
+
+def test_a_snapshot_read_in_a_transaction_does_not_see_changes_committed_after_it_began(ledger):
+    # On PostgreSQL the positions are read in two halves by two connections sharing one
+    # snapshot: a change committed in between shows in neither.
+    feed(ledger, [(loc, "TEE", 1) for loc in LOCATIONS], at(1))
+    with read_transaction(ledger) as connection:
+        before = take_snapshot(connection).to_frame()["on_hand"].tolist()
+        feed(ledger, [(loc, "TEE", 2) for loc in LOCATIONS], at(2))
+        again = take_snapshot(connection).to_frame()["on_hand"].tolist()
+    assert before == again == [1, 1, 1, 1]
+    assert snapshot(ledger).to_frame()["on_hand"].tolist() == [2, 2, 2, 2]
