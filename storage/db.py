@@ -77,6 +77,16 @@ def _configure_postgres(engine: Engine) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
         dbapi_connection.commit()
+        # Packed arrays (checkpoints, published availability, their staging tables) are
+        # compressed as they are stored; pglz, the default, took 17 s to store one
+        # publication's ten million pickup rows, lz4 a tenth of that. A server built without
+        # lz4 keeps pglz.
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET default_toast_compression = 'lz4'")
+            dbapi_connection.commit()
+        except Exception:  # the server refuses the value: it has no lz4
+            dbapi_connection.rollback()
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:

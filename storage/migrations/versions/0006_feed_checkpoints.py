@@ -18,8 +18,9 @@ the first feed.
 
 Existing feed rows (``cause`` null) become checkpoints: for each feed version, every location it
 changed gets a checkpoint of all its positions as of that version (the newest of their recorded
-changes), and the rows go. On PostgreSQL the packed column is compressed with lz4 where the
-server has it (4x smaller, and pglz, the default, took longer than writing the rows).
+changes), and the rows go. On PostgreSQL the packed columns (the checkpoints', the published
+availability's) are compressed with lz4 where the server has it: 4x smaller, and pglz, the
+default, took longer than writing the rows.
 """
 
 from collections.abc import Sequence
@@ -34,6 +35,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 PACKED = np.dtype(">i8")  # sku_id, on_hand, reserved, held per position
+# Packed columns compressed with lz4 on PostgreSQL from now on: the checkpoints, and the
+# published availability's (storing one publication's nine million changed pickup rows took
+# 30 s with pglz).
+LZ4_COLUMNS = [
+    ("feed_checkpoints", "positions"),
+    ("availability_state", "sku_ids"),
+    ("availability_state", "quantities"),
+    ("availability_change_sets", "sku_ids"),
+    ("availability_change_sets", "quantities"),
+]
 
 
 def upgrade() -> None:
@@ -47,11 +58,12 @@ def upgrade() -> None:
     )
     connection = op.get_bind()
     if connection.dialect.name == "postgresql":
-        op.execute(
-            "DO $$ BEGIN"
-            " ALTER TABLE feed_checkpoints ALTER COLUMN positions SET COMPRESSION lz4;"
-            " EXCEPTION WHEN feature_not_supported THEN NULL; END $$"
-        )
+        for table, column in LZ4_COLUMNS:
+            op.execute(
+                "DO $$ BEGIN"
+                f" ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4;"
+                " EXCEPTION WHEN feature_not_supported THEN NULL; END $$"
+            )
     feed_versions = connection.exec_driver_sql(
         "SELECT version, location_id FROM position_history WHERE cause IS NULL"
         " GROUP BY version, location_id ORDER BY version, location_id"
@@ -113,3 +125,6 @@ def downgrade() -> None:
             ],
         )  # fmt: skip
     op.drop_table("feed_checkpoints")
+    if connection.dialect.name == "postgresql":
+        for table, column in LZ4_COLUMNS[1:]:
+            op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION default")
