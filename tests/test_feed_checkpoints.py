@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from alembic import command
 from sqlalchemy import Engine
 
 import storage.feeds
@@ -23,7 +24,7 @@ from storage.checkpoints import read_checkpoints, unpack
 from storage.db import read_transaction
 from storage.events import apply_event_batch
 from storage.feeds import load_feed
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 from storage.orders import submit_orders
 from storage.positions import get_history
 from storage.snapshots import snapshot, take_snapshot
@@ -285,3 +286,14 @@ def test_a_snapshot_read_in_a_transaction_does_not_see_changes_committed_after_i
         again = take_snapshot(connection).to_frame()["on_hand"].tolist()
     assert before == again == [1, 1, 1, 1]
     assert snapshot(ledger).to_frame()["on_hand"].tolist() == [2, 2, 2, 2]
+
+
+def test_migration_0006_undone_and_done_again_keeps_every_earlier_snapshot(ledger):
+    first = feed(ledger, [("S-017", "TEE", 5), ("S-017", "CAP", 2)], at(1))
+    apply_event_batch(ledger, batch(event("s", "sale", "S-017", at(2), sku="TEE", quantity=1)))
+    second = feed(ledger, [("S-017", "TEE", 7)], at(3))
+    later_change(ledger)
+    before = {v: frame_of(ledger, v) for v in (first.version, first.version + 1, second.version)}
+    command.downgrade(alembic_config(ledger), "0005")
+    upgrade(ledger)
+    assert {v: frame_of(ledger, v) for v in before} == before
