@@ -39,6 +39,7 @@ from storage.migrate import upgrade
 from storage.orders import submit_orders
 from storage.snapshots import snapshot
 
+SERVER_NOTE = ": this process + the server's, if local"
 TARGETS_S = {"feed": 60.0, "events": 30.0, "snapshot": 5.0, "morning_run": 120.0}
 
 
@@ -142,11 +143,17 @@ def run_backend(url: str, work: Path, args: argparse.Namespace) -> dict[str, flo
     cpu: dict[str, float] = {}
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
+    server: dict[str, float] = {}
+
     def timed(step: str, work_fn: Any) -> Any:
+        server_started = server_cpu_s(engine)
         started, cpu_started = time.perf_counter(), time.process_time()
         out = work_fn()
         figures[step] = time.perf_counter() - started
         cpu[step] = time.process_time() - cpu_started
+        server_now = server_cpu_s(engine)
+        if server_started is not None and server_now is not None:
+            server[step] = server_now - server_started
         return out
 
     rows = args.locations * args.skus
@@ -166,21 +173,29 @@ def run_backend(url: str, work: Path, args: argparse.Namespace) -> dict[str, flo
     header2 = parse_feed_header(
         {"source": "erp", "basis": "physical", "as_of": "2026-11-28T05:00:00Z"}
     )
+    told: list[tuple[float, str]] = []  # the run's progress messages, timed: its phases
+    morning_started = time.perf_counter()
     report = timed(
         "morning_run",
         lambda: morning_run(
             engine,
             [MorningFeed(work / "feed-day2.csv", header2)],
             {"time_limit_s": args.time_limit},
+            progress=lambda message: told.append((time.perf_counter(), message)),
         ),
     )
-    for part in ("feeds", "broker", "publish"):
-        figures[f"  {part}"] = report.seconds[part]
-    figures["  engine solve"] = report.solver["seconds"]
+    phases = run_phases(told, morning_started, report.seconds)
+    figures["  feeds"] = report.seconds["feeds"]
+    figures["  broker"] = report.seconds["broker"]
+    for phase, seconds in phases.items():
+        figures[f"    {phase}"] = seconds
+    figures["    of which the engine's solve"] = report.solver["seconds"]
+    figures["  publish"] = report.seconds["publish"]
     print(
         f"4. morning run, {report.orders:,} queued orders: {figures['morning_run']:.1f} s"
-        f" (feed {report.seconds['feeds']:.1f} s, broker {report.seconds['broker']:.1f} s"
-        f" of which the engine's solve {report.solver['seconds']:.1f} s,"
+        f" (feed {report.seconds['feeds']:.1f} s, broker {report.seconds['broker']:.1f} s:"
+        + ", ".join(f" {phase} {seconds:.1f} s" for phase, seconds in phases.items())
+        + f", of which the engine's solve {report.solver['seconds']:.1f} s;"
         f" publish {report.seconds['publish']:.1f} s); units allocated"
         f" {report.summary['units_allocated']:,}/{report.summary['units_requested']:,},"
         f" solver {report.solver['status']}, availability rows changed {report.availability_rows_changed:,}"
@@ -188,8 +203,47 @@ def run_backend(url: str, work: Path, args: argparse.Namespace) -> dict[str, flo
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     for step in TARGETS_S:
         figures[f"{step} CPU"] = cpu[step]
+        if step in server:
+            figures[f"{step} server CPU"] = server[step]
     engine.dispose()
     return figures
+
+
+def server_cpu_s(engine: Any) -> float | None:
+    """CPU seconds used so far by the database server's processes (backends and background
+    workers), read from /proc: a local PostgreSQL only, else None. A process that starts and
+    ends between two readings (an autovacuum worker) is missed."""
+    if engine.url.get_backend_name() != "postgresql":
+        return None
+    with engine.connect() as connection:
+        pids = [row[0] for row in connection.exec_driver_sql("SELECT pid FROM pg_stat_activity")]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # not on this machine, or gone
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / ticks if total else None
+
+
+def run_phases(
+    told: list[tuple[float, str]], started: float, seconds: dict[str, float]
+) -> dict[str, float]:
+    """The brokering step's phases from the times of its progress messages (``started``: when
+    the morning run began): the snapshot and the queue (until "... on a snapshot of ..."),
+    offering the rows and solving (until "committing"), and the commit (the rest)."""
+    snapshot_at = next((t for t, m in told if "on a snapshot of" in m), None)
+    commit_at = next((t for t, m in told if m.startswith("brokering: committing")), None)
+    if snapshot_at is None or commit_at is None:
+        return {}
+    broker_start = started + seconds["feeds"]
+    return {
+        "snapshot and queue": snapshot_at - broker_start,
+        "offered rows and solve": commit_at - snapshot_at,
+        "commit": broker_start + seconds["broker"] - commit_at,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,23 +300,29 @@ def main(argv: list[str] | None = None) -> int:
         scale = {"feed": 1000 * 10_000 / max(rows, 1), "events": 1_000_000 / max(args.events, 1),
                  "snapshot": 1000 * 10_000 / max(rows, 1), "morning_run": 50_000 / max(args.orders, 1)}  # fmt: skip
         full = all(v == 1.0 for v in scale.values())
-        # CPU seconds of this process beside the wall clock: on a machine shared with other work
-        # the wall clock also counts the time the process waited for a core.
+        # CPU seconds of this process (+ a local PostgreSQL server's processes) beside the wall
+        # clock: on a machine shared with other work the wall clock also counts the time the
+        # processes waited for a core.
         print(
             f"\n| step | target s{'' if full else ' (full size)'} | "
-            + " | ".join(f"{name} wall s (CPU s)" for name in results)
+            + " | ".join(
+                f"{name} wall s (CPU s{SERVER_NOTE if name == 'PostgreSQL' else ''})"
+                for name in results
+            )
             + " |"
         )
         print("|---|---|" + "---|" * len(results))
         for step in next(iter(results.values())):
-            if step.endswith(" CPU"):
+            if step.endswith("CPU"):
                 continue
             target = f"{TARGETS_S[step]:.0f}" if step in TARGETS_S else ""
             cells = []
             for figures in results.values():
                 cell = f"{figures[step]:.2f}"
                 if f"{step} CPU" in figures:
-                    cell += f" ({figures[f'{step} CPU']:.1f})"
+                    on_server = figures.get(f"{step} server CPU")
+                    extra = "" if on_server is None else f" + {on_server:.1f}"
+                    cell += f" ({figures[f'{step} CPU']:.1f}{extra})"
                 cells.append(cell)
             print(f"| {step} | {target} | " + " | ".join(cells) + " |")
         if not full:

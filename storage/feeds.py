@@ -3,14 +3,15 @@ or interrupted feed leaves the ledger exactly as it was (the transaction never c
 
 Each chunk (up to a million rows) is validated with vectorised checks, its positions are read
 in one query, the new values are computed with numpy (the feed's basis, what happened after its
-``as_of``, a newer cycle count) and only positions that change are written, each with a history
-row. Of every row only an 8-byte key is kept to the end: to find duplicate rows and the skus a
-location no longer lists (they drop to zero).
+``as_of``, a newer cycle count) and only positions that change are written; every position of a
+covered location goes into the feed's checkpoint (storage/checkpoints.py), its history. Of every
+row only an 8-byte key is kept to the end: to find duplicate rows and the skus a location no
+longer lists (they drop to zero). PostgreSQL does the same on the server (see
+``_FeedApplier._write_on_server``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -34,12 +35,14 @@ from models.feed_reader import FeedChunk, JsonFeedStream, read_csv_feed
 from models.inventory import FeedHeader, FeedResult, to_us
 from models.problems import InvalidInput, Problem
 from storage.catalog import location_id_map, register_new_skus, sku_id_map
+from storage.checkpoints import packed_sql, write_checkpoint
 from storage.db import (
     Progress,
     bulk_insert,
     bulk_update,
     copy_arrays,
     is_sqlite,
+    planner_settings,
     write_transaction,
 )
 
@@ -253,8 +256,9 @@ def replay_sql(as_of_us: int) -> str:
 
 
 def _stage_replay_on_server(connection: Connection, as_of_us: int) -> None:
-    """PostgreSQL: the replay of a feed aggregated into a temporary table by the server, and the
-    (empty) staging table its chunks are copied to."""
+    """PostgreSQL: the replay of a feed aggregated into a temporary table by the server, the
+    (empty) staging table its chunks are copied to, and the table of a chunk's rows joined to
+    their positions (temporary tables write no WAL)."""
     connection.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS feed_replay (location_id integer, sku_id integer,"
         " on_hand bigint, reserved bigint, runs bigint, PRIMARY KEY (location_id, sku_id))"
@@ -265,6 +269,11 @@ def _stage_replay_on_server(connection: Connection, as_of_us: int) -> None:
     connection.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS feed_stage (line bigint, location_id integer,"
         " sku_id integer, quantity bigint)"
+    )
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS feed_rows (tid tid, line bigint, location_id integer,"
+        " sku_id integer, present boolean, old bigint, reserved bigint, held bigint,"
+        " newer boolean, new bigint)"
     )
 
 
@@ -311,7 +320,8 @@ class _FeedApplier:
         self.lines: list[np.ndarray] = []
         self.rows = 0
         self.problems: list[Problem] = []
-        self.repeated = False
+        self.parts = 0  # parts of the feed's checkpoints written so far
+        self.repeated = False  # a row repeats a key listed before: the feed will be refused
         self.postgres = not is_sqlite(connection)
         if self.postgres:
             # PostgreSQL computes the new values itself: the replay stays on the server.
@@ -351,22 +361,30 @@ class _FeedApplier:
         location = chunk.location_id[keep]
         sku = self._sku_ids(chunk.sku[keep])
         key = (location << 32) | sku
+        # A key listed twice would break the positions' unique index mid-write (an insert,
+        # or a second part of a checkpoint holding it); the feed is refused by
+        # duplicate_rows() anyway, so from the first repeat on nothing more is written.
+        if not self.repeated:
+            self.repeated = _has_repeats(key) or self._listed_before(location, key)
         self.keys.append(key)
         self.lines.append(chunk.line[keep])
         self.covered.update(pd.unique(location).tolist())
         self.rows += int(key.size)
-        # A key listed twice in one chunk would break the positions' unique index mid-write;
-        # the feed is refused by duplicate_rows() anyway, so the chunk is not written.
-        if apply and key.size and not _has_repeats(key) and not self.repeated:
+        if apply and key.size and not self.repeated:
             if self.postgres:
                 self._write_on_server(location, sku, chunk.quantity[keep], chunk.line[keep])
             else:
-                try:
-                    self._write(key, chunk.quantity[keep], chunk.line[keep])
-                except sqlite3.IntegrityError:
-                    # A key an earlier chunk listed too (its history row exists): the feed is
-                    # refused by duplicate_rows(), so nothing more is written.
-                    self.repeated = True
+                self._write(key, chunk.quantity[keep], chunk.line[keep])
+
+    def _listed_before(self, location: np.ndarray, key: np.ndarray) -> bool:
+        """Whether an earlier chunk listed one of ``key``: only a location that earlier chunks
+        covered can repeat a key (one or two per chunk border in a feed sorted by location)."""
+        again = np.array([loc for loc in pd.unique(location).tolist() if loc in self.covered])
+        if again.size == 0 or not self.keys:
+            return False
+        earlier = np.concatenate(self.keys)
+        earlier = np.sort(earlier[np.isin(earlier >> 32, again)])
+        return bool(_contains(earlier, key[np.isin(location, again)]).any())
 
     def take_problems(self) -> list[Problem]:
         """Problems found while writing (positions the feed would take past the limits)."""
@@ -461,6 +479,13 @@ class _FeedApplier:
                     int(key[k] >> 32), int(key[k] & 0xFFFFFFFF), int(new[k]),
                 )
             )  # fmt: skip
+        # The checkpoint: every position as the feed leaves it (a newer count's stays).
+        kept = ~past_limits
+        write_checkpoint(
+            self.connection, self.version, self.parts, key[kept],
+            np.where(newer_count, old_on_hand, new)[kept], old_reserved[kept], old_held[kept],
+        )  # fmt: skip
+        self.parts += 1
         changed = ~newer_count & ~past_limits & (~exists | (old_on_hand != new))
         if not changed.any():
             return
@@ -499,67 +524,82 @@ class _FeedApplier:
                     ", ".join(map(str, np.unique(location[updated]).tolist()))
                 ),
             )
-        n = int(changed.sum())
-        bulk_insert(
-            self.connection,
-            "position_history",
-            ("location_id", "sku_id", "version", "on_hand", "reserved", "held"),
-            zip(
-                location.tolist(),
-                sku.tolist(),
-                [v] * n,
-                new.tolist(),
-                old_reserved.tolist(),
-                old_held.tolist(),
-                strict=True,
-            ),
-        )
 
     def _write_on_server(
         self, location: np.ndarray, sku: np.ndarray, quantity: np.ndarray, line: np.ndarray
     ) -> None:
-        """PostgreSQL: the rows go to a staging table by binary COPY, and one statement computes
-        every new value, updates and inserts the positions and writes their history, all on the
-        server (no position crosses the wire). ``line`` -1 marks unlisted positions."""
+        """PostgreSQL: the rows go to a staging table by binary COPY and the server does the rest
+        (no position crosses the wire). ``line`` -1 marks unlisted positions.
+
+        First the rows are joined to their positions and to the replay by hash joins (a
+        nested loop of ten million index probes took twice as long) into ``feed_rows``, with
+        each position's new value and its row's address (``ctid``); then the positions that
+        change are updated through their addresses (no second index probe), new ones inserted,
+        and the chunk's part of the checkpoint packed, all from ``feed_rows``. The ledger's
+        write lock keeps every other writer out, so the addresses stay valid in between; the
+        update still checks each row's key, and its count."""
         connection = self.connection
-        connection.exec_driver_sql("TRUNCATE feed_stage")
+        connection.exec_driver_sql("TRUNCATE feed_stage, feed_rows")
         copy_arrays(
             connection,
             "feed_stage",
             {"line": line.astype(np.int64), "location_id": location.astype(np.int32),
              "sku_id": sku.astype(np.int32), "quantity": quantity.astype(np.int64)},
         )  # fmt: skip
-        connection.exec_driver_sql("ANALYZE feed_stage")
         chunk_locations = ", ".join(map(str, np.unique(location).tolist()))
-        v, limit, f = int(self.version), QUANTITY_LIMIT, int(self.factor)
+        params = {"as_of": int(self.as_of_us), "f": int(self.factor), "v": int(self.version),
+                  "limit": QUANTITY_LIMIT, "part": self.parts}  # fmt: skip
+        self.parts += 1
+        # A position the feed changes: neither protected by a newer count nor past the limits.
+        changes = "present AND NOT newer AND abs(new) <= %(limit)s AND old <> new"
+        with planner_settings(connection, enable_nestloop="off"):
+            expected = connection.exec_driver_sql(
+                "WITH joined AS (INSERT INTO feed_rows"
+                " SELECT p.ctid, s.line, s.location_id, s.sku_id, p.location_id IS NOT NULL,"
+                "  p.on_hand, COALESCE(p.reserved, 0), COALESCE(p.held, 0),"
+                "  COALESCE(p.counted_at_us, -1) > %(as_of)s,"
+                # on_hand as of now = the feed's value as of as_of + what happened since; an
+                # available basis adds back the reservations open at as_of (see _write).
+                "  s.quantity + COALESCE(r.on_hand, 0) + %(f)s * (COALESCE(p.reserved, 0)"
+                "   - COALESCE(r.reserved, 0) + CASE WHEN s.line < 0 THEN COALESCE(r.runs, 0)"
+                "   ELSE 0 END)"
+                " FROM feed_stage s"
+                " LEFT JOIN positions p ON p.location_id = s.location_id AND p.sku_id = s.sku_id"
+                f"  AND p.location_id IN ({chunk_locations})"
+                " LEFT JOIN feed_replay r ON r.location_id = s.location_id AND r.sku_id = s.sku_id"
+                " RETURNING present, newer, old, new)"
+                f" SELECT count(*) FROM joined WHERE {changes}",
+                params,
+            ).scalar_one()
+        with planner_settings(connection, enable_hashjoin="off", enable_mergejoin="off"):
+            # The keys are compared in RETURNING, not in WHERE: there the planner would take
+            # them for an index probe per row instead of going to the address.
+            updated, elsewhere = connection.exec_driver_sql(
+                "WITH updated AS (UPDATE positions t SET on_hand = f.new, version = %(v)s"
+                " FROM feed_rows f WHERE t.ctid = f.tid"
+                f" AND {changes.replace('present', 'f.present')}"
+                " RETURNING (t.location_id, t.sku_id) = (f.location_id, f.sku_id) AS same)"
+                " SELECT count(*), count(*) FILTER (WHERE NOT same) FROM updated",
+                params,
+            ).one()
+        if updated != expected or elsewhere:
+            raise RuntimeError(
+                f"feed: {updated} positions updated of {expected}, {elsewhere} of them not the"
+                " row's (rolled back)"
+            )
         beyond = connection.exec_driver_sql(
-            "WITH src AS MATERIALIZED ("
-            " SELECT s.line, s.location_id, s.sku_id, p.location_id IS NOT NULL AS present,"
-            "  p.on_hand AS old, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.held, 0) AS held,"
-            "  COALESCE(p.counted_at_us, -1) > %(as_of)s AS newer,"
-            "  s.quantity + COALESCE(r.on_hand, 0) + %(f)s * (COALESCE(p.reserved, 0)"
-            "   - COALESCE(r.reserved, 0) + CASE WHEN s.line < 0 THEN COALESCE(r.runs, 0) ELSE 0 END)"
-            "   AS new"
-            " FROM feed_stage s"
-            " LEFT JOIN positions p ON p.location_id = s.location_id AND p.sku_id = s.sku_id"
-            f"  AND p.location_id IN ({chunk_locations})"
-            " LEFT JOIN feed_replay r ON r.location_id = s.location_id AND r.sku_id = s.sku_id),"
-            " upd AS (UPDATE positions t SET on_hand = src.new, version = %(v)s FROM src"
-            "  WHERE t.location_id = src.location_id AND t.sku_id = src.sku_id AND src.present"
-            "  AND NOT src.newer AND abs(src.new) <= %(limit)s AND src.old <> src.new"
-            f"  AND t.location_id IN ({chunk_locations})),"
-            " ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held, version)"
-            "  SELECT location_id, sku_id, new, 0, 0, %(v)s FROM src"
-            # A key an earlier chunk listed too is left alone: duplicate_rows() refuses the feed.
-            "  WHERE NOT present AND abs(new) <= %(limit)s ON CONFLICT DO NOTHING),"
-            # Every row updated or inserted above, with its new values: its history row.
-            " hist AS (INSERT INTO position_history (location_id, sku_id, version, on_hand,"
-            "  reserved, held) SELECT location_id, sku_id, %(v)s, new, reserved, held FROM src"
-            "  WHERE abs(new) <= %(limit)s AND (NOT present OR (NOT newer AND old <> new))"
-            "  ON CONFLICT DO NOTHING)"
-            " SELECT line, location_id, sku_id, new FROM src"
+            "WITH ins AS (INSERT INTO positions (location_id, sku_id, on_hand, reserved, held,"
+            "  version) SELECT location_id, sku_id, new, 0, 0, %(v)s FROM feed_rows"
+            "  WHERE NOT present AND abs(new) <= %(limit)s),"
+            # Every position as the feed leaves it (a newer count's stays), past the limits
+            # excepted (they refuse the feed).
+            " checkpoint AS (INSERT INTO feed_checkpoints (location_id, version, part, positions)"
+            "  SELECT location_id, %(v)s, %(part)s,"
+            f"  {packed_sql('sku_id', 'CASE WHEN newer THEN old ELSE new END', 'reserved', 'held')}"
+            "  FROM feed_rows WHERE newer OR abs(new) <= %(limit)s GROUP BY location_id)"
+            " SELECT line, location_id, sku_id, new FROM feed_rows"
             " WHERE abs(new) > %(limit)s AND NOT newer ORDER BY line",
-            {"as_of": int(self.as_of_us), "f": f, "v": v, "limit": limit},
+            params,
         ).all()
         for row_line, row_location, row_sku, new in beyond:
             self.problems.append(_beyond_limit_problem(row_line, row_location, row_sku, new))
@@ -612,7 +652,18 @@ class _FeedApplier:
         if not self.covered:
             return
         listed = np.sort(self._all_keys()[0])
-        covered = np.array(sorted(self.covered), dtype=np.int64)
+        # Every listed key is a position by now: a location with no more positions than the
+        # feed lists has none unlisted, and its keys need not be read (a full feed listing
+        # every sku reads ten million keys for nothing otherwise).
+        location, listed_count = np.unique(listed >> 32, return_counts=True)
+        stored = self.connection.exec_driver_sql(
+            "SELECT location_id, COUNT(*) FROM positions WHERE location_id IN"
+            f" ({', '.join(map(str, sorted(self.covered)))}) GROUP BY location_id"
+        ).all()
+        listed_at = dict(zip(location.tolist(), listed_count.tolist(), strict=True))
+        covered = np.array(
+            sorted(loc for loc, n in stored if n > listed_at.get(loc, 0)), dtype=np.int64
+        )
         for start in range(0, covered.size, 200):
             current_key = self._current_keys(covered[start : start + 200])
             unlisted = current_key[~_contains(listed, current_key)]

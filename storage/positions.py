@@ -8,6 +8,7 @@ from ledger.rules import Position, atp_of
 from models.inventory import PositionChange, PositionHistory, PositionOut, from_us
 from models.problems import InvalidInput, Problem
 from storage import tables
+from storage.checkpoints import position_in_checkpoints
 from storage.db import read_transaction
 from storage.snapshots import take_snapshot
 
@@ -60,30 +61,59 @@ def get_position(engine: Engine, location: str, sku: str) -> PositionOut:
 
 def get_history(engine: Engine, location: str, sku: str, limit: int = 1000) -> PositionHistory:
     """The position's changes, oldest first (the last ``limit``): feeds, brokering runs and
-    events together, in the order the ledger applied them."""
+    events together, in the order the ledger applied them. A feed is listed where it changed
+    the position (its checkpoint holds every position of the location, changed or not)."""
     with read_transaction(engine) as connection:
         loc, sku_id = _ids(connection, location, sku)
         rows = connection.execute(
             text(
-                "SELECT version, seq, cause, ref, at_us, on_hand, reserved, held, note FROM ("
-                " SELECT h.version, 0 AS seq, COALESCE(h.cause, c.kind) AS cause,"
-                "  COALESCE(h.ref, c.ref) AS ref, COALESCE(h.at_us, f.as_of_us) AS at_us, h.on_hand,"
-                "  h.reserved, h.held, NULL AS note"
-                "  FROM position_history h JOIN ledger_changes c ON c.version = h.version"
-                "  LEFT JOIN feeds f ON f.version = h.version"
-                "  WHERE h.location_id = :loc AND h.sku_id = :sku"
+                "SELECT h.version, 0 AS seq, COALESCE(h.cause, c.kind) AS cause,"
+                " COALESCE(h.ref, c.ref) AS ref, COALESCE(h.at_us, f.as_of_us) AS at_us,"
+                " h.on_hand, h.reserved, h.held, NULL AS note"
+                " FROM position_history h JOIN ledger_changes c ON c.version = h.version"
+                " LEFT JOIN feeds f ON f.version = h.version"
+                " WHERE h.location_id = :loc AND h.sku_id = :sku"
                 " UNION ALL SELECT version, seq, kind, id, occurred_us, on_hand, reserved, held,"
                 "  CASE WHEN outcome = 'applied' THEN NULL ELSE outcome END"
                 "  FROM events WHERE location_id = :loc AND sku_id = :sku"
-                ") changes ORDER BY version DESC, seq DESC LIMIT :limit"
             ),
-            {"loc": loc, "sku": sku_id, "limit": limit},
+            {"loc": loc, "sku": sku_id},
         ).all()
-    changes = [
-        PositionChange(
-            version=r.version, cause=r.cause, ref=r.ref, at=from_us(r.at_us), on_hand=r.on_hand,
-            reserved=r.reserved, held=r.held, note=r.note,
-        )
-        for r in reversed(rows)
-    ]  # fmt: skip
-    return PositionHistory(location_id=location, sku=sku, changes=changes)
+        changes = [_change(*r) for r in rows]
+        checkpoints = position_in_checkpoints(connection, loc, sku_id)
+        if checkpoints:
+            feeds = {
+                version: (kind, ref, as_of_us)
+                for version, kind, ref, as_of_us in connection.exec_driver_sql(
+                    "SELECT c.version, c.kind, c.ref, f.as_of_us FROM ledger_changes c"
+                    " LEFT JOIN feeds f ON f.version = c.version WHERE c.version IN"
+                    f" ({', '.join(str(version) for version, *_ in checkpoints)})"
+                ).all()
+            }
+            changes += [
+                _change(version, 0, *feeds[version], on_hand, reserved, held, None, feed=True)
+                for version, on_hand, reserved, held in checkpoints
+            ]
+    changes.sort(key=lambda change: (change[0].version, change[1]))
+    listed: list[PositionChange] = []
+    for change, _, feed in changes:
+        before = listed[-1] if listed else None
+        if feed and before and _values(before) == _values(change):
+            continue  # the feed left the position as it was
+        listed.append(change)
+    return PositionHistory(location_id=location, sku=sku, changes=listed[-limit:] if limit else [])
+
+
+def _change(
+    version: int, seq: int, cause: str, ref: str | None, at_us: int | None, on_hand: int,
+    reserved: int, held: int, note: str | None, feed: bool = False,
+) -> tuple[PositionChange, int, bool]:  # fmt: skip
+    change = PositionChange(
+        version=version, cause=cause, ref=ref, at=from_us(at_us), on_hand=on_hand,
+        reserved=reserved, held=held, note=note,
+    )  # fmt: skip
+    return change, seq, feed
+
+
+def _values(change: PositionChange) -> tuple[int, int, int]:
+    return change.on_hand, change.reserved, change.held

@@ -124,10 +124,10 @@ positions = Table(
     sqlite_with_rowid=False,
 )
 
-# Changes made by feeds and brokering runs (an event's change is its row in ``events``): one row
-# per position per ledger version, clustered by position so a position's history is one range
-# read. A feed's rows carry only the new values (a feed writes ten million of them); what made
-# the change and when are those of the version, in ``ledger_changes`` and ``feeds``.
+# Changes made by brokering runs and releases (an event's change is its row in ``events``, a
+# feed's is in ``feed_checkpoints``): one row per position per ledger version, clustered by
+# position so a position's history is one range read. Before migration 0006 feeds wrote rows
+# here too, with null ``cause``, ``ref`` and ``at_us`` (those of the version and its feed).
 position_history = Table(
     "position_history",
     metadata,
@@ -137,10 +137,22 @@ position_history = Table(
     Column("on_hand", BigInteger, nullable=False),
     Column("reserved", BigInteger, nullable=False),
     Column("held", BigInteger, nullable=False),
-    Column("cause", Text, nullable=True),  # null: the version's kind (a feed)
+    Column("cause", Text, nullable=True),  # null: the version's kind (a feed, before 0006)
     Column("ref", Text, nullable=True),  # null: the version's ref (feed:ID, run:ID)
     Column("at_us", BigInteger, nullable=True),  # null: the feed's as_of
     sqlite_with_rowid=False,
+)
+
+# What each full feed left (migration 0006): per (feed version, location, part) every position
+# of the location, packed as big-endian int64 records (sku_id, on_hand, reserved, held); see
+# storage/checkpoints.py. A feed of ten million positions writes a thousand rows.
+feed_checkpoints = Table(
+    "feed_checkpoints",
+    metadata,
+    Column("location_id", Integer, primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("part", Integer, primary_key=True),
+    Column("positions", LargeBinary, nullable=False),
 )
 
 feeds = Table(
