@@ -79,7 +79,13 @@ def solve_stages(
     follows. ``neighbourhood``: ``data`` is a neighbourhood of the search (a few hundred orders,
     the rest fixed): no proofs by full MIP, just the LP-guided stages, until ``deadline``.
     """
-    gap = data.relative_gap
+    # The policy's gap is what the answer must be proven within; a neighbourhood's MIP is small
+    # and its saving is the search's progress, so it is solved tight whatever the policy allows.
+    gap = (
+        min(data.relative_gap, params.neighbourhood_relative_gap)
+        if neighbourhood
+        else data.relative_gap
+    )
     floor_x = floor
     if data.n_candidates == 0:
         return StagesResult(floor_x, True, True, 0.0)

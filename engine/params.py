@@ -73,6 +73,9 @@ class SolveParams:
     line_bound_s_per_candidate: float = 1e-7
 
     # --- tolerances -----------------------------------------------------------------------
+    # A neighbourhood's MIP stops within this gap at most, however loose the policy's
+    # `relative_gap` (at S, 0.02 for the neighbourhoods too cost 1% more in the same time).
+    neighbourhood_relative_gap: float = 1e-4
     # A saving smaller than this is no saving (money is summed in float64).
     saving_epsilon: float = 1e-6
 
