@@ -41,7 +41,7 @@ from engine.checker import check
 from engine.greedy import greedy_allocate
 from engine.measures import allocation_cost, fill_by_priority
 from engine.model import build_model, cost_objective
-from engine.problem import UNLIMITED, ProblemData, build_problem
+from engine.problem import ProblemData, build_problem
 from engine.result import SolverInfo, build_response
 from engine.usage import Usage
 from models.validation import parse_solve_request_json
@@ -129,12 +129,7 @@ def _feasible_start(
     x = x_above + mine
     used = Usage.of(data, x)
     over_stock = used.stock > data.inventory_quantity
-    over_location = np.zeros(data.n_locations, dtype=bool)
-    for capacity, count in (
-        (data.location_max_shipments, used.shipments),
-        (data.location_max_units, used.units),
-    ):
-        over_location |= (capacity != UNLIMITED) & (count > capacity)
+    over_location = used.over_capacity(data)
     touching = (mine > 0) & (
         over_stock[data.candidate_inventory] | over_location[data.candidate_location]
     )
