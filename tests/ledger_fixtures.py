@@ -63,6 +63,18 @@ def new_ledger(backend: str, tmp_path) -> Engine:
     return engine
 
 
+def point_the_api_at(backend: str, database_file, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings for an API app on a fresh database of ``backend``: PostgreSQL's test database
+    emptied, or a new SQLite file at ``database_file``."""
+    if backend == "postgres":
+        assert POSTGRES_URL is not None
+        fresh_postgres(POSTGRES_URL).dispose()
+        monkeypatch.setenv("OMNIBROKER_DATABASE_URL", POSTGRES_URL)
+    else:
+        monkeypatch.delenv("OMNIBROKER_DATABASE_URL", raising=False)
+        monkeypatch.setenv("OMNIBROKER_DATABASE_PATH", str(database_file))
+
+
 @pytest.fixture(params=BACKENDS)
 def ledger(request, tmp_path) -> Iterator[Engine]:
     engine = new_ledger(request.param, tmp_path)

@@ -16,10 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from benchmarks.resources import fresh_postgres
 from core.settings import get_settings
 from storage import session
-from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL
+from tests.ledger_fixtures import BACKENDS, CATALOG, point_the_api_at
 
 KEY = "hostile-key-0123456789abcdef"
 AUTH = {"X-API-Key": KEY}
@@ -33,12 +32,7 @@ DEEP = b"[" * 5000 + b"]" * 5000
 
 @pytest.fixture(params=BACKENDS)
 def client(request, tmp_path, monkeypatch) -> TestClient:
-    if request.param == "postgres":
-        fresh_postgres(POSTGRES_URL).dispose()
-        monkeypatch.setenv("OMNIBROKER_DATABASE_URL", POSTGRES_URL)
-    else:
-        monkeypatch.delenv("OMNIBROKER_DATABASE_URL", raising=False)
-        monkeypatch.setenv("OMNIBROKER_DATABASE_PATH", str(tmp_path / "hostile.db"))
+    point_the_api_at(request.param, tmp_path / "hostile.db", monkeypatch)
     monkeypatch.setenv("OMNIBROKER_API_KEYS", KEY)
     monkeypatch.setenv("OMNIBROKER_FEED_INBOX", str(tmp_path))
     get_settings.cache_clear()

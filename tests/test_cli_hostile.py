@@ -4,27 +4,13 @@ traceback, and nothing applied."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from tests.cli_fixtures import db, run
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "inventory-example"
+__all__ = ["db"]  # the fixture, imported for pytest
 FEED_HEADER = ["--source", "erp", "--basis", "physical", "--as-of", "2026-11-27T05:00:00Z"]
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    status = main(list(args))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-@pytest.fixture
-def db(tmp_path, capsys) -> str:
-    path = str(tmp_path / "cli.db")
-    assert run(capsys, "catalog", "load", str(EXAMPLE / "catalog.json"), "--db", path)[0] == 0
-    return path
 
 
 def snapshot(capsys, db: str) -> str:

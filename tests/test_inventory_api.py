@@ -7,10 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from benchmarks.resources import fresh_postgres
 from core.settings import get_settings
 from storage import session
-from tests.ledger_fixtures import BACKENDS, CATALOG, POSTGRES_URL, ship_order
+from tests.ledger_fixtures import BACKENDS, CATALOG, point_the_api_at, ship_order
 
 KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "second-key-0123456789abcdef"
@@ -20,12 +19,7 @@ AUTH = {"X-API-Key": KEY}
 @pytest.fixture(params=BACKENDS)
 def configure(request, tmp_path, monkeypatch):
     """Returns a function making a client with the given settings on a fresh database."""
-    if request.param == "postgres":
-        fresh_postgres(POSTGRES_URL).dispose()
-        monkeypatch.setenv("OMNIBROKER_DATABASE_URL", POSTGRES_URL)
-    else:
-        monkeypatch.delenv("OMNIBROKER_DATABASE_URL", raising=False)
-        monkeypatch.setenv("OMNIBROKER_DATABASE_PATH", str(tmp_path / "api.db"))
+    point_the_api_at(request.param, tmp_path / "api.db", monkeypatch)
     monkeypatch.setenv("OMNIBROKER_API_KEYS", f"{KEY}, {OTHER_KEY}")
 
     def make(**env: str) -> TestClient:

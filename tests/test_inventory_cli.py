@@ -12,7 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cli.main import main
+from tests.cli_fixtures import db, run
+
+__all__ = ["db"]  # the fixture, imported for pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "inventory.md"
@@ -54,19 +56,6 @@ def test_readme_morning_run_walkthrough_works_as_written(tmp_path):
         "pickup,S-042,MUG-LOGO,3",
     ]
     assert "snapshot of version" in done.stderr
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    status = main(list(args))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-@pytest.fixture
-def db(tmp_path, capsys) -> str:
-    path = str(tmp_path / "cli.db")
-    assert run(capsys, "catalog", "load", str(EXAMPLE / "catalog.json"), "--db", path)[0] == 0
-    return path
 
 
 def test_feed_with_bad_rows_exits_2_listing_each_line(tmp_path, capsys, db):
