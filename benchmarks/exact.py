@@ -50,9 +50,17 @@ BEST_KNOWN = Path(__file__).with_name("best_known.json")
 
 
 def _highs(
-    threads: int, presolve: str = "choose", presolve_rule_off: int = 0, log_file: str = ""
+    threads: int,
+    presolve: str = "choose",
+    presolve_rule_off: int = 0,
+    log_file: str = "",
+    mip_lp_solver: str = "choose",
 ) -> Any:
     h = quiet_highs()
+    # HiGHS solves a MIP's first LP (no basis yet) with this solver, later ones by simplex: at
+    # M the dual simplex had not finished priority 0's root LP after 20 minutes, IPX took 8.
+    # (The fill stages only: the cost stage's LP is the simplex's, a minute at M.)
+    h.setOptionValue("mip_lp_solver", mip_lp_solver)
     # At M, HiGHS' MIP presolve spends hours in probing's clique cover (its time limit is not
     # checked there); "off" skips all of presolve, ``presolve_rule_off`` 32768 only probing.
     h.setOptionValue("presolve", presolve)
@@ -148,10 +156,11 @@ def solve_exactly(
     presolve: str = "choose",
     presolve_rule_off: int = 0,
     log_file: str = "",
+    mip_lp_solver: str = "choose",
     log: Any = print,
 ) -> dict[str, Any]:
     """The lexicographic optimum (or the best HiGHS found and its bound), with what it took."""
-    h = _highs(threads, presolve, presolve_rule_off, log_file)
+    h = _highs(threads, presolve, presolve_rule_off, log_file, mip_lp_solver)
     model, full_upper = _pass_model(h, data)
     start = greedy_allocate(data, preference="cheapest")
     x_above = np.zeros_like(start)  # the allocation of the priorities solved so far
@@ -214,6 +223,7 @@ def solve_exactly(
         x_above = np.where(line_priority >= priority, x, 0)
         start = np.where(line_priority >= priority, x, start)
     started = time.perf_counter()
+    h.setOptionValue("mip_lp_solver", "choose")
     _set_bounds(h, model.lower, full_upper)
     _set_objective(h, cost_objective(data, model), maximize=False)
     h.setOptionValue("time_limit", float(cost_limit_s))
@@ -414,6 +424,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="HiGHS' bit mask of presolve rules to skip (32768: probing)",
     )
     parser.add_argument("--highs-log", default="", help="file for HiGHS' own log")
+    parser.add_argument(
+        "--mip-lp-solver",
+        choices=("choose", "simplex", "ipm", "ipx", "hipo"),
+        default="choose",
+        help="HiGHS' solver for the first LP of each fill stage's MIP",
+    )
     parser.add_argument("--solver", choices=("highs", "scip"), default="highs")
     parser.add_argument(
         "--instances-dir",
@@ -445,6 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     presolve=args.presolve,
                     presolve_rule_off=args.presolve_rule_off,
                     log_file=args.highs_log,
+                    mip_lp_solver=args.mip_lp_solver,
                     log=log,
                 )
             record(f"{size}-seed{seed}", data, body, found, command)

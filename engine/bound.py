@@ -18,6 +18,11 @@ units, ``g_o`` an order's ``z``). Candidates that price out negative join the ma
 solved again from its last basis; when none does, LB equals the LP bound over every candidate.
 The bound is valid at every iteration, so a caller out of time still has one.
 
+A large master (L's first holds 300k candidates, which HiGHS' dual simplex needs 35-70 s for) is
+solved instead by a first-order method, HiGHS' PDLP, to a loose tolerance: 5-10 s a round, cold
+each time. Its duals are only near-optimal, which costs the bound nothing but a little strength:
+LB holds at any duals.
+
 This is the LP-dual view of fulfilment of Acimovic & Graves (2015): the duals of the stock rows
 are the opportunity cost of a unit at a location, which the search uses to pick neighbourhoods and
 the candidates worth offering.
@@ -79,21 +84,29 @@ class CostBound:
     seconds: float
     prices: Prices | None = field(default=None, repr=False)
     duals: Duals | None = field(default=None, repr=False)  # the best round's, per element
+    # every round's Lagrangian value at ``fill`` and fill prices (highest priority first)
+    rounds: tuple[tuple[float, FloatArray], ...] = field(default=(), repr=False)
 
     def at_fill(self, fill: dict[int, int], priorities: list[int]) -> CostBound | None:
         """The bound carried to another ``fill``, or None when it says nothing there.
 
-        Its duals hold at any fill: only the fill rows' part of the Lagrangian moves, by each
-        priority's fill price times the change in its units. Without them (or where the
-        Lagrangian was cut at 0), it holds only at a fill at least as high everywhere."""
+        Each round's duals hold at any fill: only the fill rows' part of the Lagrangian moves,
+        by each priority's fill price times the change in its units. The best round there need
+        not be the best at ``self.fill`` (PDLP's rounds at L: 421k and 448k at the same answer),
+        so every round is carried. Without duals (or where the Lagrangian was cut at 0), the
+        bound holds only at a fill at least as high everywhere."""
         if fill == self.fill:
             return self
+        change = np.array([fill.get(p, 0) - self.fill.get(p, 0) for p in priorities], float)
+        # (each round's value moves with it, so that a carried bound may be carried again)
+        rounds = tuple(
+            (value + float(np.dot(price, change)), price) for value, price in self.rounds
+        )
+        carried = [value for value, _ in rounds]
         if self.duals is not None and self.value > 0.0:
-            shift = sum(
-                float(price) * (fill.get(p, 0) - self.fill.get(p, 0))
-                for p, price in zip(priorities, self.duals.fill, strict=True)
-            )
-            return replace(self, value=max(0.0, self.value + shift), fill=dict(fill))
+            carried.append(self.value + float(np.dot(self.duals.fill, change)))
+        if carried:
+            return replace(self, value=max(0.0, *carried), fill=dict(fill), rounds=rounds)
         return self if covers(self.fill, fill) else None
 
 
@@ -108,13 +121,21 @@ class RestrictedMaster:
     A row the master lacks has dual 0 in the bound, which any dual may be.
     """
 
-    def __init__(self, data: ProblemData, fill: dict[int, int]):
+    def __init__(
+        self, data: ProblemData, fill: dict[int, int], first_order_tolerance: float | None = None
+    ):
         self.data = data
         self.fill = dict(fill)
         h = quiet_highs()
         h.setOptionValue("random_seed", 0)
-        # dual simplex: the master grows by columns and is re-solved from its basis
-        h.setOptionValue("simplex_strategy", 1)
+        # ``first_order_tolerance``: the master is solved by PDLP to that relative accuracy
+        self.first_order_tolerance = first_order_tolerance
+        if first_order_tolerance is None:
+            # dual simplex: the master grows by columns and is re-solved from its basis
+            h.setOptionValue("simplex_strategy", 1)
+        else:
+            h.setOptionValue("solver", "pdlp")
+            h.setOptionValue("kkt_tolerance", float(first_order_tolerance))
         self.h = h
         self.row_lower = np.empty(0)
         self.row_upper = np.empty(0)
@@ -311,10 +332,20 @@ class RestrictedMaster:
     # --- solving and pricing -------------------------------------------------------------------
 
     def solve(self, time_limit_s: float) -> bool:
+        """Solve the master; has it duals to price with? The simplex has them at its optimum
+        only. PDLP has them whenever it says so, its optimum to its tolerance or not ("Unknown"
+        is common at L): any duals give a bound, and better ones a better bound."""
         # HiGHS' time limit counts the instance's whole run time, every earlier solve included
         spent = float(self.h.getRunTime())
         self.h.setOptionValue("time_limit", spent + max(0.01, float(time_limit_s)))
         self.h.run()
+        if self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            return True
+        return self.first_order_tolerance is not None and bool(self.h.getSolution().dual_valid)
+
+    @property
+    def optimal(self) -> bool:
+        """Did the last solve reach the master's optimum (PDLP's: to its tolerance)?"""
         return self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
     def value(self) -> float:
@@ -445,6 +476,7 @@ def cost_bound(
     max_iterations: int | None = None,
     tolerance: float = 1e-6,
     master: RestrictedMaster | None = None,
+    first_order_tolerance: float | None = None,
     on_prices: Callable[[Prices], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> tuple[CostBound, RestrictedMaster]:
@@ -452,14 +484,15 @@ def cost_bound(
     ``x``'s candidates and each line's ``per_line`` cheapest, until no candidate prices out
     negative, ``deadline`` (a ``time.perf_counter()`` value) or ``max_iterations``.
 
-    ``master`` (from an earlier call) is re-used from its basis, at ``x``'s fill. ``on_prices``
+    ``master`` (from an earlier call) is re-used from its basis, at ``x``'s fill; a new one is
+    solved by PDLP to ``first_order_tolerance`` when given (see the module). ``on_prices``
     hears each round's prices (the search reads them while the bound goes on); ``stop`` ends
     the rounds early (the bound found so far stands). Returns the bound and the master, for a later call at another fill.
     """
     started = time.perf_counter()
     fill = fill_by_priority(data, x)
     if master is None:
-        master = RestrictedMaster(data, fill)
+        master = RestrictedMaster(data, fill, first_order_tolerance)
         master.add(np.flatnonzero((x > 0) | (cheapness_rank(data) < per_line)))
     else:
         master.hold_fill(fill)
@@ -467,9 +500,15 @@ def cost_bound(
     best = -np.inf
     best_prices: Prices | None = None
     best_duals: Duals | None = None
+    rounds: list[tuple[float, FloatArray]] = []
     iterations = 0
     converged = False
     master_value = np.nan
+    if master.first_order_tolerance is not None:
+        # PDLP's master value is itself only within its tolerance, and a round is slow (12 s
+        # at L-seed2, cold): there, rounds 4 to 8 raised the bound by 0.06% in all, while
+        # the master stayed 0.2% above it.
+        tolerance = max(tolerance, 5 * master.first_order_tolerance)
     while True:
         left = deadline - time.perf_counter()
         if left <= 0.02 or (max_iterations is not None and iterations >= max_iterations):
@@ -483,18 +522,20 @@ def cost_bound(
         master_value = master.value()
         duals = master.row_duals()
         bound, prices, shortfall = master.price(duals)
+        rounds.append((bound, duals[master.fill_row].copy()))
         if bound > best:
             best, best_prices, best_duals = bound, prices, master.element_duals(duals)
         if on_prices is not None:
             on_prices(prices)
-        if bound >= master_value - tolerance * max(1.0, abs(master_value)):
+        # (a master value short of its optimum proves nothing of the LP)
+        if master.optimal and bound >= master_value - tolerance * max(1.0, abs(master_value)):
             converged = True
             break
         # the pairs that would lower the master's cost the most, each with its candidates
         # that earn more than they cost
         improving = np.flatnonzero(shortfall < -tolerance)
         if improving.size == 0:
-            converged = True
+            converged = master.optimal
             break
         improving = improving[np.argsort(shortfall[improving], kind="stable")]
         chosen = np.zeros(data.n_pairs, dtype=bool)
@@ -517,6 +558,7 @@ def cost_bound(
             seconds=time.perf_counter() - started,
             prices=best_prices,
             duals=best_duals,
+            rounds=tuple(rounds),
         ),
         master,
     )
@@ -535,6 +577,11 @@ class BackgroundBound:
 
     Its prices are readable while it runs. In deterministic mode it runs in the caller's thread
     for a fixed number of rounds instead, so that the search sees the same prices every time.
+    A master solved by PDLP (``first_order_tolerance``) converges at its first fill, never cut
+    short, and stops there: the answer's fill gets its bound by the fill prices. Its prices are
+    not offered to the search: at L-seed2 the search guided by them ended one unit of priority
+    1 short in all four runs (13,262-13,263 against 13,264 in the three without), however many
+    more units of priority 0 it placed.
     """
 
     def __init__(
@@ -545,9 +592,11 @@ class BackgroundBound:
         deadline: float,
         per_line: int,
         max_iterations: int | None = None,
+        first_order_tolerance: float | None = None,
     ):
         self.data = data
         self._start = x
+        self._first_order_tolerance = first_order_tolerance
         self._deadline = deadline
         self._per_line = per_line
         self._max_iterations = max_iterations
@@ -577,6 +626,14 @@ class BackgroundBound:
     def _moved_on(self, fill: dict[int, int]) -> bool:
         if self._stopping.is_set():
             return True
+        if (
+            self._first_order_tolerance is not None
+            and self._solving
+            and not any(b.converged for b in self._results)
+        ):
+            # A PDLP master starts cold at each fill: cut short to follow the search, it would
+            # never converge at L. It converges first; its fill prices carry it meanwhile.
+            return False
         latest = self._latest
         if latest is None or time.perf_counter() - self._moved_at < self._follow_every_s:
             return False
@@ -594,6 +651,7 @@ class BackgroundBound:
                 per_line=self._per_line,
                 max_iterations=self._max_iterations,
                 master=self._master,
+                first_order_tolerance=self._first_order_tolerance,
                 on_prices=self._keep,
                 stop=lambda fill=fill: self._moved_on(fill),  # type: ignore[misc]
             )
@@ -601,6 +659,10 @@ class BackgroundBound:
             self._solving = False
             if self._thread is None:
                 return  # deterministic: one bound, in the caller's thread
+            if self._first_order_tolerance is not None:
+                # another cold PDLP round would take the search's second core for what the
+                # fill prices already carry: the search has both from here
+                return
             # wait for the search to publish an allocation at another fill, or the end
             while not self._moved_on(fill):
                 if time.perf_counter() >= self._deadline - 0.05:
@@ -612,7 +674,8 @@ class BackgroundBound:
             self._moved_at = time.perf_counter()
 
     def _keep(self, prices: Prices) -> None:
-        self._prices = prices
+        if self._first_order_tolerance is None:
+            self._prices = prices
 
     def prices(self) -> Prices | None:
         """The latest round's prices (None before the first master is solved)."""
@@ -637,7 +700,9 @@ class BackgroundBound:
         priorities = self.data.priorities
         found = [moved for b in self._results if (moved := b.at_fill(fill, priorities)) is not None]
         settled = any(b.fill == fill and b.converged for b in self._results)
-        if not settled and self._master is not None and deadline - time.perf_counter() > 0.02:
+        # A PDLP master is not solved again here: a cold round takes longer than is left.
+        resolve = self._master is not None and self._master.first_order_tolerance is None
+        if not settled and resolve and deadline - time.perf_counter() > 0.02:
             moved, _ = cost_bound(
                 self.data,
                 x,

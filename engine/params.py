@@ -63,10 +63,15 @@ class SolveParams:
     stage_candidates_per_line: int = 2
     # Each line's cheapest candidates the bound's first master holds (with the allocation's).
     bound_candidates_per_line: int = 2
+    # The bound's master is solved by the dual simplex up to this many candidates in its first
+    # master (2 s for M's 61k), by PDLP above it: the simplex needs 35-70 s for L's 300k, PDLP
+    # 5-10 s a round to this relative tolerance, and L's bound converges in about 42 s.
+    bound_simplex_max_candidates: int = 100_000
+    bound_first_order_tolerance: float = 1e-3
     # No bound is computed beside the search when the first master would hold more candidates
-    # than this: HiGHS' simplex needs about 6 s for 48k at M but a minute for 180k at L, which
-    # would take a core from the search for nothing.
-    bound_max_candidates: int = 100_000
+    # than this (XL's: over a million), which would take a core from the search for nothing
+    # and the memory of a pass over every candidate each round.
+    bound_max_candidates: int = 600_000
     # Beyond it, the one-pass bound of engine.bound.line_bound takes about this much per
     # candidate, kept back from the search (0.36 s of CPU at L's 6M candidates; twice that
     # for a busy machine).

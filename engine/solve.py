@@ -152,15 +152,16 @@ def optimise(
     # Past the deadline already (a batch whose fixed passes took the time), nothing more starts:
     # the floor is the answer.
     late = not params.deterministic and _time_left(deadline) < params.min_solve_s
-    # The bound needs a master small enough for HiGHS to solve in a batch's seconds; the time
-    # for moving it to the answer's fill at the end is kept back from the search only then.
-    bounded = whole or (
-        not late and _first_master_size(data, x, params) <= params.bound_max_candidates
-    )
+    # The bound needs a master small enough for HiGHS to solve in a batch's seconds (by the
+    # simplex, or by PDLP above a size); the time for moving it to the answer's fill at the
+    # end is kept back from the search only for the simplex's.
+    master_size = _first_master_size(data, x, params)
+    bounded = whole or (not late and master_size <= params.bound_max_candidates)
+    first_order = not whole and master_size > params.bound_simplex_max_candidates
     span = max(deadline - time.perf_counter(), 0.0)
-    if bounded:
+    if bounded and not first_order:
         final_bound_s = min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * span)
-    else:
+    else:  # the one-pass bound only (a PDLP master is not solved again at the end)
         final_bound_s = min(params.line_bound_s_per_candidate * data.n_candidates, 0.5 * span)
     search_deadline = deadline - final_bound_s
 
@@ -179,6 +180,7 @@ def optimise(
         deadline=search_deadline,
         per_line=params.bound_candidates_per_line,
         max_iterations=params.bound_iterations if params.deterministic else None,
+        first_order_tolerance=params.bound_first_order_tolerance if first_order else None,
     )
     search: SearchReport | None = None
     searching = params.deterministic or _time_left(search_deadline) >= params.min_solve_s

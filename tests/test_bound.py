@@ -155,6 +155,38 @@ def test_a_bound_carried_to_another_fill_never_exceeds_the_lp_there(seed: int) -
     assert found.at_fill(fill, data.priorities) is found
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_first_order_master_bound_stays_under_the_lp_and_near_it(seed: int) -> None:
+    # PDLP's duals are only near-optimal: the Lagrangian at them is still a bound (never above
+    # the LP solved apart), and close to it once the master has converged to its tolerance.
+    data = build_problem(parse_solve_request(_generated(300, 30, 200, seed)))
+    x = greedy_allocate(data, preference="cheapest")
+    found, master = cost_bound(
+        data, x, deadline=time.perf_counter() + 120, first_order_tolerance=1e-3
+    )
+    full = lp_cost_bound(data, fill_of(data, x))
+    assert master.first_order_tolerance == 1e-3
+    assert full.bound is not None
+    assert found.value <= full.bound + 1e-6
+    assert found.value >= 0.98 * full.bound
+    assert len(found.rounds) == found.iterations
+
+
+def test_a_carried_bound_carried_again_is_the_bound_carried_once() -> None:
+    data = build_problem(parse_solve_request(_generated(300, 30, 200, 6)))
+    x = greedy_allocate(data, preference="cheapest")
+    found, _ = cost_bound(data, x, deadline=time.perf_counter() + 120)
+    fill = fill_of(data, x)
+    lower = {p: max(0, units - 3) for p, units in fill.items()}
+    higher = {p: units + 2 for p, units in fill.items()}
+    once = found.at_fill(higher, data.priorities)
+    twice = found.at_fill(lower, data.priorities)
+    assert once is not None and twice is not None
+    again = twice.at_fill(higher, data.priorities)
+    assert again is not None
+    assert again.value == pytest.approx(once.value, rel=1e-9)
+
+
 def test_large_batches_report_a_useful_bound() -> None:
     # The search's path (no model of the whole batch) reports the relaxation's bound, not 0.
     raw = _generated(400, 30, 300, 5)
