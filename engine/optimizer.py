@@ -229,13 +229,20 @@ def complete_greedily(data: ProblemData, served: IntArray | None, priority: int)
     if served is None:
         served = np.zeros(data.n_candidates, dtype=np.int64)
     used = Usage.of(data, served)
+    stock_left = data.inventory_quantity - used.stock
+    # the lines above `priority` are served already: nothing more for them
+    quantity_left = np.where(data.line_priority > priority, 0, data.line_quantity)
     rest = replace(
         data,
-        inventory_quantity=data.inventory_quantity - used.stock,
+        inventory_quantity=stock_left,
         location_max_units=capacity_left(data.location_max_units, used.units),
         location_max_shipments=capacity_left(data.location_max_shipments, used.shipments),
-        # the lines above `priority` are served already: nothing more for them
-        line_quantity=np.where(data.line_priority > priority, 0, data.line_quantity),
+        line_quantity=quantity_left,
+        # what may still flow, kept true of the rest (the greedy does not read it; others may)
+        candidate_upper=np.minimum(
+            data.candidate_upper,
+            np.minimum(stock_left[data.candidate_inventory], quantity_left[data.candidate_line]),
+        ),
         _cache={},
     )
     return served + greedy_allocate(rest, preference="cheapest")
