@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.measures import line_units
 from engine.problem import UNLIMITED, IntArray, ProblemData, build_problem
 
 MAX_TAKERS = 3  # takers listed per unfilled line: the few an analyst reads, highest priority first
@@ -163,8 +164,8 @@ def _shipment_rows(data: ProblemData, x: IntArray) -> list[dict[str, Any]]:
 
 
 def _unfilled_rows(data: ProblemData, x: IntArray, max_takers: int) -> list[dict[str, Any]]:
-    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
-    short = np.flatnonzero(line_units < data.line_quantity)
+    filled = line_units(data, x)
+    short = np.flatnonzero(filled < data.line_quantity)
     if short.size == 0:
         return []
     taken: dict[int, list[dict[str, Any]]] = {int(line): [] for line in short}
@@ -220,7 +221,7 @@ def _unfilled_rows(data: ProblemData, x: IntArray, max_takers: int) -> list[dict
         {
             "order_id": data.order_ids[int(data.line_order[ln])],
             "line_id": data.line_ids[ln],
-            "missing": int(data.line_quantity[ln] - line_units[ln]),
+            "missing": int(data.line_quantity[ln] - filled[ln]),
             "taken_by": taken[ln],
         }
         for ln in short.tolist()

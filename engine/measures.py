@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.problem import IntArray, ProblemData
+from engine.problem import BoolArray, FloatArray, IntArray, ProblemData
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -25,11 +25,22 @@ def allocation_cost(data: ProblemData, x: IntArray) -> float:
     return float(data.pair_cost[pair_units > 0].sum()) + units_cost
 
 
+def line_units(data: ProblemData, x: IntArray) -> FloatArray:
+    """Units allocated per line (float: summed by bincount)."""
+    units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
+    return units.astype(np.float64, copy=False)  # float already: no copy
+
+
+def short_lines(data: ProblemData, x: IntArray) -> BoolArray:
+    """Per line: is it left short of its quantity?"""
+    return line_units(data, x) < data.line_quantity
+
+
 def fill_by_priority(data: ProblemData, x: IntArray) -> dict[int, int]:
     """Units allocated per priority, for every priority of the batch."""
-    line_units = np.bincount(data.candidate_line, weights=x, minlength=data.n_lines)
+    units = line_units(data, x)
     priority = data.line_priority
-    return {p: round(line_units[priority == p].sum()) for p in data.priorities}
+    return {p: round(units[priority == p].sum()) for p in data.priorities}
 
 
 def fill_upper_bounds(data: ProblemData) -> dict[int, int]:

@@ -196,6 +196,7 @@ def optimise(
             prices=bound.prices,
             spare_core=lambda: not bound.busy(),
             publish=bound.publish,
+            fill_proven=stages is not None and stages.fill_proven,
         )
 
     cost = allocation_cost(data, x)
