@@ -55,13 +55,6 @@ class Usage:
             full |= (capacity != UNLIMITED) & (used >= capacity)
         return full
 
-    def over_capacity(self, data: ProblemData) -> BoolArray:
-        """Locations whose shipments or units are used past their capacity."""
-        return ~(
-            _within_capacity(self.shipments, data.location_max_shipments)
-            & _within_capacity(self.units, data.location_max_units)
-        )
-
     def fits(self, data: ProblemData, candidates: IntArray, old: IntArray, new: IntArray) -> bool:
         """Would moving ``candidates`` from ``old`` to ``new`` units keep every stock row and
         location capacity? (Another neighbourhood may have taken stock since ``new`` was found.)"""
