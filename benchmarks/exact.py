@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from engine.bound import quiet_highs
 from engine.checker import check
 from engine.greedy import greedy_allocate
-from engine.measures import allocation_cost, fill_by_priority
+from engine.measures import allocation_cost, fill_by_priority, relative_gap
 from engine.model import build_model, cost_objective
 from engine.optimizer import complete_greedily
 from engine.problem import ProblemData, build_problem
@@ -351,7 +351,7 @@ def record(
         optimal=found["proven_optimal"],
         objective=found["cost"],
         bound=min(found["bound"], found["cost"]),
-        gap=0.0,
+        gap=relative_gap(found["cost"], min(found["bound"], found["cost"])),
         seconds=0.0,
         strategy="optimal",
     )

@@ -56,3 +56,23 @@ def test_a_fill_stage_starts_from_a_feasible_allocation(raw: dict[str, Any]) -> 
         assert np.array_equal(np.where(line_priority > priority, start, 0), above)
         assert not np.any(start[line_priority < priority])
         above = np.where(line_priority >= priority, start, 0)
+
+
+def test_a_record_not_proven_keeps_its_bound_and_passes_the_checker(tmp_path, monkeypatch) -> None:
+    # A stage stopped by its time limit is recorded with the bound HiGHS proved: the response
+    # checked before recording must say the gap that bound leaves, not 0.
+    import orjson
+
+    from benchmarks import exact
+    from engine.generate import Size, generate
+
+    raw = generate(Size(orders=30, locations=5, skus=10), 1)
+    body = orjson.dumps(raw)
+    data = build_problem(parse_solve_request(raw))
+    found = solve_exactly(data, fill_limit_s=60, cost_limit_s=60, threads=1, log=lambda _: None)
+    found = {**found, "bound": 0.9 * found["cost"], "proven_optimal": False}
+    monkeypatch.setattr(exact, "BEST_KNOWN", tmp_path / "best_known.json")
+    exact.record("T-seed1", data, body, found, "test")
+    entry = orjson.loads((tmp_path / "best_known.json").read_bytes())["T-seed1"]
+    assert entry["proven_optimal"] is False
+    assert entry["bound"] == round(0.9 * found["cost"], 4)
