@@ -6,16 +6,22 @@ candidate, every shipment, every all-or-nothing order, no pruning) is handed to 
 ``highspy`` and solved lexicographically, as the contract orders:
 
 1. for each priority from the highest down, the most units of that priority (a MIP, the lower
-   priorities' columns fixed at zero, since they can only take stock away), held from then on;
-2. the least cost at those fills (a MIP started from the greedy rules' allocation, which is not
-   under test), with HiGHS' proven dual bound.
+   priorities' columns fixed at zero, since they can only take stock away, started from the
+   higher priorities' allocation completed by the greedy rules, which are not under test), held
+   from then on;
+2. the least cost at those fills (a MIP started from the last fill stage's allocation), with
+   HiGHS' proven dual bound.
 
 The model's rows are those of ``engine.model.build_model`` (held to the independent reference MILP
 of ``tests/reference.py`` by the tests); the allocation found is checked by ``engine.checker``
 (written apart from the optimiser) before it is recorded. Each stage has its own time limit; a
 stage that stops at its limit is recorded as such, with the bound it proved, never as optimal.
 
-    python -m benchmarks.exact --sizes S,M --seeds 1,2,3 --fill-limit 600 --cost-limit 3600
+    python -m benchmarks.exact --sizes S --seeds 1,2,3 --fill-limit 600 --cost-limit 1800
+    nice -n 19 python -m benchmarks.exact --sizes M --seeds 1 --threads 1 \
+        --presolve-rule-off 98304 --mip-lp-solver ipm --fill-limit 1800 --cost-limit 900
+
+(M: probing and enumeration off, IPX for the fill stages' first LP; one process per seed.)
 """
 
 from __future__ import annotations
