@@ -349,8 +349,9 @@ def solve_exactly_with_scip(
 
 def record(
     key: str, data: ProblemData, request_bytes: bytes, found: dict[str, Any], command: str
-) -> None:
-    """Check the allocation with the independent checker, then store it in best_known.json."""
+) -> dict[str, Any]:
+    """Check the allocation with the independent checker, then store it in best_known.json (when
+    it is better than the one there); the checked response."""
     request = parse_solve_request_json(request_bytes)
     info = SolverInfo(
         name=f"highs/{highspy.__version__ if hasattr(highspy, '__version__') else 'highspy'}",
@@ -372,9 +373,10 @@ def record(
         best = json.loads(BEST_KNOWN.read_text()) if BEST_KNOWN.exists() else {}
         if key in best and _rank(best[key]) <= _rank(entry):
             print(f"{key}: kept the best known already recorded (as good or better)")
-            return
+            return response
         best[key] = entry
         BEST_KNOWN.write_text(json.dumps(dict(sorted(best.items())), indent=2) + "\n")
+    return response
 
 
 def _rank(entry: dict[str, Any]) -> tuple[Any, ...]:
@@ -435,6 +437,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--solver", choices=("highs", "scip"), default="highs")
     parser.add_argument(
+        "--responses",
+        type=Path,
+        default=None,
+        help="directory for each solution as the contract's response (<size>-seed<n>.json), to "
+        "compare the engine's allocation with it order by order",
+    )
+    parser.add_argument(
         "--instances-dir",
         type=Path,
         default=Path(os.environ.get("TMPDIR", "/tmp")) / "omnibroker-bench",
@@ -467,8 +476,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     mip_lp_solver=args.mip_lp_solver,
                     log=log,
                 )
-            record(f"{size}-seed{seed}", data, body, found, command)
-            del found
+            response = record(f"{size}-seed{seed}", data, body, found, command)
+            if args.responses is not None:
+                args.responses.mkdir(parents=True, exist_ok=True)
+                out = args.responses / f"{size}-seed{seed}.json"
+                out.write_text(json.dumps(response) + "\n")
+            del found, response
     return 0
 
 

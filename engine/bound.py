@@ -72,6 +72,23 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class Objective:
+    """What the relaxation minimises: a price per unit of each candidate and per shipment of
+    each pair. The contract's cost by default; the fill relaxation (:mod:`engine.fill_bound`)
+    gives each unit of the priority it fills a negative price instead."""
+
+    candidate: FloatArray  # per candidate, per unit
+    pair: FloatArray  # per pair, per shipment
+
+    @classmethod
+    def cost(cls, data: ProblemData) -> Objective:
+        return cls(
+            data.location_unit_cost[data.candidate_location].astype(np.float64),
+            data.pair_cost.astype(np.float64),
+        )
+
+
+@dataclass(frozen=True)
 class CostBound:
     """A proven lower bound on the cost of any allocation with at least ``fill`` per priority."""
 
@@ -122,10 +139,15 @@ class RestrictedMaster:
     """
 
     def __init__(
-        self, data: ProblemData, fill: dict[int, int], first_order_tolerance: float | None = None
+        self,
+        data: ProblemData,
+        fill: dict[int, int],
+        first_order_tolerance: float | None = None,
+        objective: Objective | None = None,
     ):
         self.data = data
         self.fill = dict(fill)
+        self.objective = Objective.cost(data) if objective is None else objective
         h = quiet_highs()
         h.setOptionValue("random_seed", 0)
         # ``first_order_tolerance``: the master is solved by PDLP to that relative accuracy
@@ -178,7 +200,6 @@ class RestrictedMaster:
             )
         self.candidate_column = np.full(data.n_candidates, -1, dtype=np.int64)
         self.pair_column = np.full(data.n_pairs, -1, dtype=np.int64)
-        self.unit_cost = data.location_unit_cost[data.candidate_location]
 
     # --- building ------------------------------------------------------------------------------
 
@@ -315,10 +336,10 @@ class RestrictedMaster:
         return _priority_rank(self.data, priority)
 
     def _x_cost(self, candidates: IntArray) -> FloatArray:
-        return self.unit_cost[candidates].astype(np.float64)
+        return self.objective.candidate[candidates]
 
     def _y_cost(self, pairs: IntArray) -> FloatArray:
-        return self.data.pair_cost[pairs].astype(np.float64)
+        return self.objective.pair[pairs]
 
     def hold_fill(self, fill: dict[int, int]) -> None:
         """Change the fill the master holds (the bound is then at that fill)."""
@@ -351,6 +372,12 @@ class RestrictedMaster:
     def value(self) -> float:
         return float(self.h.getInfo().objective_function_value)
 
+    def candidate_values(self) -> FloatArray:
+        """The last solve's units per candidate of the batch (0 where it has no column)."""
+        values = np.asarray(self.h.getSolution().col_value, dtype=np.float64)
+        column = self.candidate_column
+        return np.where(column >= 0, values[np.maximum(column, 0)], 0.0)
+
     def row_duals(self) -> FloatArray:
         duals = np.asarray(self.h.getSolution().row_dual, dtype=np.float64)
         # Signs the rows allow (HiGHS: reduced cost = c - A^T y): a row with no finite upper
@@ -380,7 +407,7 @@ class RestrictedMaster:
         its candidates outside the master would add to the bound (negative: they would lower
         the master's cost; the master's own columns price out at its optimum)."""
         data = self.data
-        bound, prices = lagrangian(data, self.element_duals(duals), self.fill)
+        bound, prices = lagrangian(data, self.element_duals(duals), self.fill, self.objective)
         # What the master could make of each pair with the candidates it has: a pair whose
         # value is lower over every candidate than over the master's gains from more of them.
         earns = data.candidate_upper * np.minimum(prices.candidate_reduced_cost, 0.0)
@@ -415,21 +442,24 @@ class Duals:
     fill: FloatArray  # per priority, highest first (data.priorities)
 
 
-def lagrangian(data: ProblemData, duals: Duals, fill: dict[int, int]) -> tuple[float, Prices]:
-    """The Lagrangian bound on the cost of any allocation with at least ``fill`` per priority,
-    at ``duals`` (every row relaxed but the shipment links; see the module's docstring), in one
-    pass over the candidates, and the prices it implies. Valid for any duals of the right
-    signs; the LP bound at the LP's duals."""
+def lagrangian(
+    data: ProblemData, duals: Duals, fill: dict[int, int], objective: Objective | None = None
+) -> tuple[float, Prices]:
+    """The Lagrangian bound on the cost (or ``objective``) of any allocation with at least
+    ``fill`` per priority, at ``duals`` (every row relaxed but the shipment links; see the
+    module's docstring), in one pass over the candidates, and the prices it implies. Valid for
+    any duals of the right signs; the LP bound at the LP's duals."""
+    objective = Objective.cost(data) if objective is None else objective
     aon_line = ~data.order_allow_partial[data.line_order]
     ranks = _priority_rank(data, data.line_priority)
     reduced = (
-        data.location_unit_cost[data.candidate_location]
+        objective.candidate
         - duals.line[data.candidate_line]
         - duals.stock[data.candidate_inventory]
         - duals.units[data.candidate_location]
         - duals.fill[ranks][data.candidate_line]
     )
-    pair_reduced = data.pair_cost - duals.order[data.pair_order] - duals.ships[data.pair_location]
+    pair_reduced = objective.pair - duals.order[data.pair_order] - duals.ships[data.pair_location]
     earns = data.candidate_upper * np.minimum(reduced, 0.0)
     pair_value = np.minimum(
         pair_reduced + np.bincount(data.candidate_pair, weights=earns, minlength=data.n_pairs),
@@ -487,7 +517,8 @@ def cost_bound(
     ``master`` (from an earlier call) is re-used from its basis, at ``x``'s fill; a new one is
     solved by PDLP to ``first_order_tolerance`` when given (see the module). ``on_prices``
     hears each round's prices (the search reads them while the bound goes on); ``stop`` ends
-    the rounds early (the bound found so far stands). Returns the bound and the master, for a later call at another fill.
+    the rounds early (the bound found so far stands). Returns the bound and the master, for a
+    later call at another fill.
     """
     started = time.perf_counter()
     fill = fill_by_priority(data, x)
@@ -497,6 +528,58 @@ def cost_bound(
     else:
         master.hold_fill(fill)
         master.add(np.flatnonzero(x > 0))
+    generated = generate_columns(
+        master,
+        deadline=deadline,
+        max_iterations=max_iterations,
+        tolerance=tolerance,
+        on_prices=on_prices,
+        stop=stop,
+    )
+    best = generated.best
+    return (
+        CostBound(
+            value=max(0.0, best) if np.isfinite(best) else 0.0,
+            master_value=generated.master_value,
+            fill=fill,
+            converged=generated.converged,
+            iterations=generated.iterations,
+            columns=int((master.candidate_column >= 0).sum()),
+            seconds=time.perf_counter() - started,
+            prices=generated.prices,
+            duals=generated.duals,
+            rounds=generated.rounds,
+        ),
+        master,
+    )
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What a column generation reached: the best Lagrangian bound of its rounds and its
+    prices and duals, every round's bound and fill prices, whether the master converged."""
+
+    best: float  # -inf when no round was solved
+    prices: Prices | None
+    duals: Duals | None
+    rounds: tuple[tuple[float, FloatArray], ...]
+    iterations: int
+    converged: bool
+    master_value: float
+
+
+def generate_columns(
+    master: RestrictedMaster,
+    *,
+    deadline: float,
+    max_iterations: int | None = None,
+    tolerance: float = 1e-6,
+    on_prices: Callable[[Prices], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> Generated:
+    """Solve the master, price every candidate, add those that would lower its value, again,
+    until none would, ``deadline``, ``max_iterations`` or ``stop()``."""
+    data = master.data
     best = -np.inf
     best_prices: Prices | None = None
     best_duals: Duals | None = None
@@ -531,7 +614,7 @@ def cost_bound(
         if master.optimal and bound >= master_value - tolerance * max(1.0, abs(master_value)):
             converged = True
             break
-        # the pairs that would lower the master's cost the most, each with its candidates
+        # the pairs that would lower the master's value the most, each with its candidates
         # that earn more than they cost
         improving = np.flatnonzero(shortfall < -tolerance)
         if improving.size == 0:
@@ -547,20 +630,14 @@ def cost_bound(
         )
         if master.add(np.flatnonzero(entering)) == 0:
             break
-    return (
-        CostBound(
-            value=max(0.0, float(best)) if np.isfinite(best) else 0.0,
-            master_value=float(master_value),
-            fill=fill,
-            converged=converged,
-            iterations=iterations,
-            columns=int((master.candidate_column >= 0).sum()),
-            seconds=time.perf_counter() - started,
-            prices=best_prices,
-            duals=best_duals,
-            rounds=tuple(rounds),
-        ),
-        master,
+    return Generated(
+        best=float(best),
+        prices=best_prices,
+        duals=best_duals,
+        rounds=tuple(rounds),
+        iterations=iterations,
+        converged=converged,
+        master_value=float(master_value),
     )
 
 

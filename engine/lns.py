@@ -152,6 +152,7 @@ def improve_by_neighbourhoods(
             # stale, which only makes a seed less promising than it looked, never the answer
             # worse.
             order_cost, single = _single_shipment_costs(data, x)
+            short = short_lines(data, x)
             # offered in every neighbourhood: each line's cheapest candidates, every one at a
             # location that could ship an order whole for less than it costs now or ships it,
             # and every one the relaxation's prices favour
@@ -160,7 +161,7 @@ def improve_by_neighbourhoods(
                 | (index.usage.pair_units > 0)
             )[data.candidate_pair]
             if not fill_proven:
-                worth_trying |= short_lines(data, x)[data.candidate_line]
+                worth_trying |= short[data.candidate_line]
             priced = prices()
             if priced is not None:
                 worth_trying |= _favoured(data, priced)
@@ -168,9 +169,9 @@ def improve_by_neighbourhoods(
             kinds = turns if priced is not None else tuple(k for k in turns if k != "priced")
             kind = kinds[rounds % len(kinds)]
             if kind == "short":
-                seeds, related = _seeds_short_of_stock(data, index, x, rng)
+                seeds, related = _seeds_short_of_stock(data, index, x, short, rng)
             elif kind == "full":
-                seeds, related = _seeds_at_full_locations(data, index, x, rng)
+                seeds, related = _seeds_at_full_locations(data, index, x, short, rng)
             elif kind == "regret":
                 seeds, related = _seeds_by_regret(
                     data, index, x, rng, order_cost, single, params.saving_epsilon
@@ -367,13 +368,13 @@ def _seeds_by_regret(
 
 
 def _seeds_short_of_stock(
-    data: ProblemData, index: _Index, x: IntArray, rng: np.random.Generator
+    data: ProblemData, index: _Index, x: IntArray, short: BoolArray, rng: np.random.Generator
 ) -> tuple[IntArray, Callable[[int], IntArray]]:
     """Orders with a line left short, in random order; for each, the stock rows its short
     lines could take from. Who gets a scarce unit decides what ships: a unit given to an order
     that ships anyway costs nothing more, the same unit to an order that ships nothing else
-    costs a shipment; the MIP of the neighbourhood weighs exactly that."""
-    short = short_lines(data, x)
+    costs a shipment; the MIP of the neighbourhood weighs exactly that. ``short``: per line,
+    is it left short in ``x``?"""
     seeds = np.unique(index.candidate_order[short[data.candidate_line]])
 
     def target_rows(order: int) -> IntArray:
@@ -384,7 +385,7 @@ def _seeds_short_of_stock(
 
 
 def _seeds_at_full_locations(
-    data: ProblemData, index: _Index, x: IntArray, rng: np.random.Generator
+    data: ProblemData, index: _Index, x: IntArray, short: BoolArray, rng: np.random.Generator
 ) -> tuple[IntArray, Callable[[int], IntArray]]:
     """Orders left short that a location at capacity (shipments or units) could serve, grouped
     by that location; for each, the orders that location serves now. A store with its last
@@ -392,7 +393,7 @@ def _seeds_at_full_locations(
     shipment) waits, is the case: only the two together can trade."""
     usage = index.usage
     full = usage.at_capacity(data)
-    waiting = short_lines(data, x)[data.candidate_line] & full[data.candidate_location]
+    waiting = short[data.candidate_line] & full[data.candidate_location]
     if not waiting.any():
         return np.empty(0, dtype=np.int64), lambda order: np.empty(0, dtype=np.int64)
     # one full location per waiting order, seeds grouped by it in random location order

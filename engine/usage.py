@@ -64,9 +64,9 @@ class Usage:
         locations = data.candidate_location[candidates]
         return bool(
             np.all(after.stock[rows] <= data.inventory_quantity[rows])
-            and np.all(_within_capacity(after.units[locations], data.location_max_units[locations]))
+            and np.all(within_capacity(after.units[locations], data.location_max_units[locations]))
             and np.all(
-                _within_capacity(after.shipments[locations], data.location_max_shipments[locations])
+                within_capacity(after.shipments[locations], data.location_max_shipments[locations])
             )
         )
 
@@ -94,7 +94,8 @@ class Usage:
             self.pair_units[pairs] = after.astype(np.int64)
 
 
-def _within_capacity(used: IntArray, capacity: IntArray) -> BoolArray:
+def within_capacity(used: IntArray, capacity: IntArray) -> BoolArray:
+    """Per location: is ``used`` within its ``capacity`` (always, where unlimited)?"""
     return (capacity == UNLIMITED) | (used <= capacity)
 
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+# The property tests' settings: reproducible (derandomized, no example database), no deadline
+# (a solve of a tiny batch may take a tenth of a second on a busy machine).
+REPRODUCIBLE = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 SKUS = ("A", "B", "C")
 # The box: about 55 km north-south and 50 km east-west, around New York.

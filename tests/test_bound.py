@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from benchmarks.lp_bound import lp_cost_bound, lp_cost_bounds
 from engine.bound import RestrictedMaster, cost_bound, covers, line_bound
@@ -26,15 +26,9 @@ from engine.solve import solve
 from models.solve import SolveRequest
 from models.validation import parse_solve_request
 from tests.reference import reference_optimum
-from tests.strategies import solve_requests
+from tests.strategies import REPRODUCIBLE, solve_requests
 
-SETTINGS = settings(
-    max_examples=60,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+SETTINGS = settings(REPRODUCIBLE, max_examples=60)
 # The search alone, for a fixed number of neighbourhoods: the path of every large batch, which
 # proves nothing about fill and reports the relaxation's bound.
 SEARCH_ONLY = SolveParams(search_above_candidates=0, deterministic=True, neighbourhoods=6)

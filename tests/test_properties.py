@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from engine.checker import ResponseInvalid, check, fill_by_priority, total_cost
 from engine.generate import Size, generate
@@ -26,19 +26,13 @@ from engine.solve import solve
 from models.solve import SolveRequest
 from models.validation import parse_solve_request
 from tests.reference import reference_optimum
-from tests.strategies import solve_requests
+from tests.strategies import REPRODUCIBLE, solve_requests
 
 REGRESSIONS = Path(__file__).parent / "data" / "property_regressions"
 COST_RELATIVE_TOLERANCE = 1e-6
 COST_ABSOLUTE_TOLERANCE = 0.01
 
-PROPERTY_SETTINGS = settings(
-    max_examples=150,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+PROPERTY_SETTINGS = settings(REPRODUCIBLE, max_examples=150)
 
 
 def solve_as_json(request: SolveRequest) -> dict[str, Any]:
