@@ -238,24 +238,26 @@ def solve_exactly(
     values = np.asarray(h.getSolution().col_value)
     x = np.rint(values[: model.n_x]).astype(np.int64)
     cost_status = h.modelStatusToString(h.getModelStatus())
+    # stopped before its first LP, HiGHS has no bound (-inf): costs are never negative
+    cost_bound = max(float(info.mip_dual_bound), 0.0)
     stages.append(
         {
             "stage": "cost",
             "status": cost_status,
             "value": allocation_cost(data, x),
-            "bound": float(info.mip_dual_bound),
+            "bound": cost_bound,
             "seconds": round(time.perf_counter() - started, 2),
         }
     )
     log(
-        f"  cost {cost_status} {stages[-1]['value']:.2f} (bound {info.mip_dual_bound:.2f}) "
+        f"  cost {cost_status} {stages[-1]['value']:.2f} (bound {cost_bound:.2f}) "
         f"in {stages[-1]['seconds']} s"
     )
     return {
         "x": x,
         "fill": {str(p): int(v) for p, v in fill_by_priority(data, x).items()},
         "cost": allocation_cost(data, x),
-        "bound": float(info.mip_dual_bound),
+        "bound": cost_bound,
         "fills_proven": fills_proven,
         "proven_optimal": fills_proven and _proven(h),
         "stages": stages,

@@ -31,7 +31,6 @@ the candidates worth offering.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -341,6 +340,20 @@ class RestrictedMaster:
     def _y_cost(self, pairs: IntArray) -> FloatArray:
         return self.objective.pair[pairs]
 
+    def change_objective(self, objective: Objective) -> None:
+        """Price the master's columns anew (its basis stays: the next solve starts from it)."""
+        self.objective = objective
+        for columns, costs in (
+            (self.candidate_column, objective.candidate),
+            (self.pair_column, objective.pair),
+        ):
+            present = np.flatnonzero(columns >= 0)
+            self.h.changeColsCost(
+                int(present.size),
+                np.ascontiguousarray(columns[present], dtype=np.int32),
+                np.ascontiguousarray(costs[present], dtype=np.float64),
+            )
+
     def hold_fill(self, fill: dict[int, int]) -> None:
         """Change the fill the master holds (the bound is then at that fill)."""
         self.fill = dict(fill)
@@ -376,6 +389,8 @@ class RestrictedMaster:
         """The last solve's units per candidate of the batch (0 where it has no column)."""
         values = np.asarray(self.h.getSolution().col_value, dtype=np.float64)
         column = self.candidate_column
+        if values.size < self.n_columns:  # no solution (an empty master, or none yet)
+            return np.zeros(column.size)
         return np.where(column >= 0, values[np.maximum(column, 0)], 0.0)
 
     def row_duals(self) -> FloatArray:
@@ -645,150 +660,6 @@ def covers(bound_fill: dict[int, int], fill: dict[int, int]) -> bool:
     """Does a bound at ``bound_fill`` hold for an allocation at ``fill``? Yes when ``fill`` is at
     least as high at every priority: more fill never costs less."""
     return all(fill.get(p, 0) >= units for p, units in bound_fill.items())
-
-
-class BackgroundBound:
-    """The bound computed in a thread beside the search (HiGHS releases the GIL), following the
-    search: whenever the search publishes a better allocation at another fill, the master moves
-    to that fill from its basis. At the end it moves to the answer's fill.
-
-    Its prices are readable while it runs. In deterministic mode it runs in the caller's thread
-    for a fixed number of rounds instead, so that the search sees the same prices every time.
-    A master solved by PDLP (``first_order_tolerance``) converges at its first fill, never cut
-    short, and stops there: the answer's fill gets its bound by the fill prices. Its prices are
-    not offered to the search: at L-seed2 the search guided by them ended one unit of priority
-    1 short in all four runs (13,262-13,263 against 13,264 in the three without), however many
-    more units of priority 0 it placed.
-    """
-
-    def __init__(
-        self,
-        data: ProblemData,
-        x: IntArray,
-        *,
-        deadline: float,
-        per_line: int,
-        max_iterations: int | None = None,
-        first_order_tolerance: float | None = None,
-    ):
-        self.data = data
-        self._start = x
-        self._first_order_tolerance = first_order_tolerance
-        self._deadline = deadline
-        self._per_line = per_line
-        self._max_iterations = max_iterations
-        self._prices: Prices | None = None
-        self._results: list[CostBound] = []
-        self._master: RestrictedMaster | None = None
-        self._thread: threading.Thread | None = None
-        self._latest: IntArray | None = None  # the search's latest allocation
-        self._stopping = threading.Event()
-        self._solving = False
-        # the master follows the search at most this often: each move costs the search a core
-        self._follow_every_s = 0.3 * max(0.0, deadline - time.perf_counter())
-        self._moved_at = time.perf_counter()
-
-    def start(self, *, in_background: bool = True) -> BackgroundBound:
-        if in_background:
-            self._thread = threading.Thread(target=self._run, name="bound", daemon=True)
-            self._thread.start()
-        else:
-            self._run()
-        return self
-
-    def publish(self, x: IntArray) -> None:
-        """The search's latest allocation (a copy the search no longer changes)."""
-        self._latest = x
-
-    def _moved_on(self, fill: dict[int, int]) -> bool:
-        if self._stopping.is_set():
-            return True
-        if (
-            self._first_order_tolerance is not None
-            and self._solving
-            and not any(b.converged for b in self._results)
-        ):
-            # A PDLP master starts cold at each fill: cut short to follow the search, it would
-            # never converge at L. It converges first; its fill prices carry it meanwhile.
-            return False
-        latest = self._latest
-        if latest is None or time.perf_counter() - self._moved_at < self._follow_every_s:
-            return False
-        return fill_by_priority(self.data, latest) != fill
-
-    def _run(self) -> None:
-        x = self._start
-        while True:
-            fill = fill_by_priority(self.data, x)
-            self._solving = True
-            found, self._master = cost_bound(
-                self.data,
-                x,
-                deadline=self._deadline,
-                per_line=self._per_line,
-                max_iterations=self._max_iterations,
-                master=self._master,
-                first_order_tolerance=self._first_order_tolerance,
-                on_prices=self._keep,
-                stop=lambda fill=fill: self._moved_on(fill),  # type: ignore[misc]
-            )
-            self._results.append(found)
-            self._solving = False
-            if self._thread is None:
-                return  # deterministic: one bound, in the caller's thread
-            if self._first_order_tolerance is not None:
-                # another cold PDLP round would take the search's second core for what the
-                # fill prices already carry: the search has both from here
-                return
-            # wait for the search to publish an allocation at another fill, or the end
-            while not self._moved_on(fill):
-                if time.perf_counter() >= self._deadline - 0.05:
-                    return
-                self._stopping.wait(0.05)
-            if self._stopping.is_set() or self._latest is None:
-                return
-            x = self._latest
-            self._moved_at = time.perf_counter()
-
-    def _keep(self, prices: Prices) -> None:
-        if self._first_order_tolerance is None:
-            self._prices = prices
-
-    def prices(self) -> Prices | None:
-        """The latest round's prices (None before the first master is solved)."""
-        return self._prices
-
-    def busy(self) -> bool:
-        """Is the master being solved (a core taken)?"""
-        return self._solving and self._thread is not None and self._thread.is_alive()
-
-    def at_fill_of(self, x: IntArray, *, deadline: float) -> CostBound | None:
-        """A proven bound on the cost at ``x``'s fill: the master moved to that fill and solved
-        again until ``deadline``, or the best earlier bound that still holds there; None when
-        there is none."""
-        if self._thread is None and not self._results:
-            return None  # never started: the stages proved what there was to prove
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.perf_counter()))
-            if self._thread.is_alive():
-                return None  # the master is still solving; it is not ours to touch
-        fill = fill_by_priority(self.data, x)
-        priorities = self.data.priorities
-        found = [moved for b in self._results if (moved := b.at_fill(fill, priorities)) is not None]
-        settled = any(b.fill == fill and b.converged for b in self._results)
-        # A PDLP master is not solved again here: a cold round takes longer than is left.
-        resolve = self._master is not None and self._master.first_order_tolerance is None
-        if not settled and resolve and deadline - time.perf_counter() > 0.02:
-            moved, _ = cost_bound(
-                self.data,
-                x,
-                deadline=deadline,
-                master=self._master,
-                max_iterations=self._max_iterations,
-            )
-            found.append(moved)
-        return max(found, key=lambda b: b.value) if found else None
 
 
 def line_bound(data: ProblemData, x: IntArray, *, chunk_lines: int = 200_000) -> float:

@@ -27,12 +27,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
 from engine.bound import Prices
 from engine.candidates import cheapness_rank
-from engine.measures import allocation_cost, lexicographically_better, line_units, short_lines
+from engine.fill_bound import FillPlan, PlannedMoves
+from engine.measures import (
+    allocation_cost,
+    fill_by_priority,
+    lexicographically_better,
+    line_units,
+    short_lines,
+)
 from engine.params import SolveParams
 from engine.problem import (
     UNLIMITED,
@@ -71,15 +79,32 @@ FILL_ROUNDS = ("full", "short", "priced", "short", "regret", "short", "region")
 CHEAPEST_PER_LINE = 6
 # ... doubled, up to this, when neighbourhoods run dry (before they grow in orders).
 MAX_CHEAPEST_PER_LINE = 12
+# A neighbourhood planned by the fill relaxation holds at most this many orders: the orders the
+# plan moves and every holder of the stock it takes (about 730 at M after a few seconds of search,
+# 3,000 from the greedy floor, whose fill MIP then takes seconds).
+MAX_PLANNED_ORDERS = 2000
+# The first plan is asked for once this share of the search's time has gone by (the neighbourhoods
+# find the easy units first; a plan at the floor moves four times as many orders).
+PLAN_AFTER_SHARE = 0.25
 # Each small MIP's time limit.
 SUBPROBLEM_TIME_S = 1.0
 # ... in deterministic mode, a guard that a neighbourhood's MIPs never reach.
 DETERMINISTIC_SUBPROBLEM_TIME_S = 600.0
 
 
-# (neighbourhood problem, its current allocation, parameters, time limit) -> an allocation of
-# it never lexicographically worse than the current one
-NeighbourhoodSolver = Callable[[ProblemData, IntArray, SolveParams, float], IntArray]
+class NeighbourhoodSolver(Protocol):
+    """Solves a neighbourhood: an allocation of it never lexicographically worse than
+    ``start``; ``prove_fill``: its fill stages may run their full MIPs."""
+
+    def __call__(
+        self,
+        data: ProblemData,
+        start: IntArray,
+        params: SolveParams,
+        time_limit_s: float,
+        *,
+        prove_fill: bool = False,
+    ) -> IntArray: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,7 @@ def improve_by_neighbourhoods(
     publish: Callable[[IntArray], None] = lambda x: None,
     neighbourhood_orders: int = NEIGHBOURHOOD_ORDERS,
     fill_proven: bool = False,
+    fill_plan: Callable[[IntArray], FillPlan | None] | None = None,
 ) -> tuple[IntArray, SearchReport]:
     """A lexicographically better (or the same) allocation than ``x``, found by ``deadline``
     (a ``time.perf_counter()`` value).
@@ -121,7 +147,12 @@ def improve_by_neighbourhoods(
     Unless ``fill_proven`` (the stages proved the fill most), the search also works for fill:
     every candidate of a line left short is offered in every neighbourhood (a line whose stock
     is only at its seventh-cheapest location was never offered it), and such orders seed
-    more rounds (``FILL_ROUNDS``).
+    more rounds (``FILL_ROUNDS``). And once ``PLAN_AFTER_SHARE`` of the time has gone by (in
+    deterministic mode: half the neighbourhoods), it asks ``fill_plan`` for the fill
+    relaxation's plan at its allocation (in the background it answers with the latest plan it
+    has finished, if any, and starts the next one): each new plan is one neighbourhood beside
+    the round's, the orders it moves and the holders of the stock it takes, whose fill stages
+    may prove their fill. A plan that proves the fill ends the work for fill.
     """
     started = time.perf_counter()
     start = np.asarray(x, dtype=np.int64)
@@ -136,6 +167,16 @@ def improve_by_neighbourhoods(
     initial_cost = allocation_cost(data, x)
     solved = improved = 0
     rounds = idle_rounds = 0
+
+    last_plan: FillPlan | None = None
+    plan_after = started + PLAN_AFTER_SHARE * max(0.0, deadline - started)
+
+    def planning_due() -> bool:
+        if fill_proven:
+            return False
+        if budget is not None:  # deterministic: one plan, at half the neighbourhoods
+            return last_plan is None and solved >= budget // 2
+        return time.perf_counter() >= plan_after
 
     def out_of_work(margin_s: float) -> bool:
         if budget is not None and solved >= budget:
@@ -194,12 +235,25 @@ def improve_by_neighbourhoods(
                 while len(in_flight) < running and not out_of_work(0.0):
                     if budget is not None and solved + len(in_flight) >= budget:
                         break
+                    plan = fill_plan(x.copy()) if fill_plan and planning_due() else None
+                    if plan is not None and plan is not last_plan:
+                        last_plan = plan
+                        if plan.proven and plan.fill == fill_by_priority(data, x):
+                            fill_proven = True  # the plain rounds from the next one on
+                        else:
+                            moves = plan.moves()
+                            orders = _planned_orders(data, index, x, moves, busy, rng)
+                            tried[orders] = busy[orders] = True
+                            job = _Job.of(data, index, x, orders, worth_trying | moves.used, True)
+                            future = pool.submit(job.solve, solve_neighbourhood, params, deadline)
+                            in_flight[future] = job
+                            continue
                     seed_order = next((o for o in pending if not tried[o] and not busy[o]), None)
                     if seed_order is None:
                         break
                     orders = _neighbourhood(seed_order, seeds, related, tried, busy, size)
                     tried[orders] = busy[orders] = True
-                    job = _Job.of(data, index, x, orders, worth_trying)
+                    job = _Job.of(data, index, x, orders, worth_trying, False)
                     future = pool.submit(job.solve, solve_neighbourhood, params, deadline)
                     in_flight[future] = job
                 if not in_flight:
@@ -278,6 +332,30 @@ def _seeds_by_prices(
         return data.candidate_inventory[own[favoured[own] & (x[own] == 0)]]
 
     return seeds[np.argsort(-regret[seeds], kind="stable")], _holding(index, x, target_rows, rng)
+
+
+def _planned_orders(
+    data: ProblemData,
+    index: _Index,
+    x: IntArray,
+    moves: PlannedMoves,
+    busy: BoolArray,
+    rng: np.random.Generator,
+) -> IntArray:
+    """A neighbourhood from a fill plan: the orders it moves and the orders holding the stock it
+    takes more of, a sample of the holders where there are too many; none that is ``busy``."""
+    moved = np.unique(index.candidate_order[moves.changed])
+    moved = moved[~busy[moved]]
+    rows = np.unique(data.candidate_inventory[moves.takes_more])
+    held = index.candidates_at(rows)
+    holders = np.setdiff1d(index.candidate_order[held[x[held] > 0]], moved)
+    holders = holders[~busy[holders]]
+    room = MAX_PLANNED_ORDERS - moved.size
+    if room <= 0:
+        return np.sort(rng.choice(moved, MAX_PLANNED_ORDERS, replace=False))
+    if holders.size > room:
+        holders = rng.choice(holders, room, replace=False)
+    return np.union1d(moved, holders)
 
 
 class _Index:
@@ -510,6 +588,7 @@ class _Job:
     candidates: IntArray
     current: IntArray
     sub: ProblemData
+    planned: bool  # formed from a fill plan: its fill stages may prove their fill
 
     @classmethod
     def of(
@@ -519,13 +598,14 @@ class _Job:
         x: IntArray,
         orders: IntArray,
         worth_trying: BoolArray,
+        planned: bool,
     ) -> _Job:
         """Only the candidates ``worth_trying`` and those ``x`` uses are offered: a
         neighbourhood's LP then takes a few hundredths of a second instead of a tenth."""
         candidates = index.candidates_of(orders)
         candidates = candidates[worth_trying[candidates] | (x[candidates] > 0)]
         sub = residual_problem(data, x, orders, candidates, index.usage)
-        return cls(orders, candidates, x[candidates], sub)
+        return cls(orders, candidates, x[candidates], sub, planned)
 
     def solve(
         self, solve_neighbourhood: NeighbourhoodSolver, params: SolveParams, deadline: float
@@ -538,7 +618,7 @@ class _Job:
             limit = DETERMINISTIC_SUBPROBLEM_TIME_S
         else:
             limit = min(SUBPROBLEM_TIME_S * scale, deadline - time.perf_counter())
-        new = solve_neighbourhood(self.sub, self.current, params, limit)
+        new = solve_neighbourhood(self.sub, self.current, params, limit, prove_fill=self.planned)
         if not lexicographically_better(
             self.sub, new, self.current, tolerance=params.saving_epsilon
         ):

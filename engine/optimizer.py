@@ -71,13 +71,16 @@ def solve_stages(
     deadline: float,
     params: SolveParams,
     neighbourhood: bool = False,
+    prove_fill: bool = False,
 ) -> StagesResult:
     """The lexicographic optimum, or the best allocation the stages reach by ``deadline`` (a
     ``time.perf_counter()`` value); never lexicographically worse than ``floor``.
 
     In a batch the cost stage leaves ``params.search_share`` of its time to the search that
     follows. ``neighbourhood``: ``data`` is a neighbourhood of the search (a few hundred orders,
-    the rest fixed): no proofs by full MIP, just the LP-guided stages, until ``deadline``.
+    the rest fixed): no proofs by full MIP, just the LP-guided stages, until ``deadline``;
+    unless ``prove_fill``, where the fill stages may go on to their full MIPs (the search's
+    neighbourhoods planned by the fill relaxation, whose units only a proof finds).
     """
     # The policy's gap is what the answer must be proven within; a neighbourhood's MIP is small
     # and its saving is the search's progress, so it is solved tight whatever the policy allows.
@@ -143,8 +146,9 @@ def solve_stages(
             # lower priorities cannot raise this one's fill: keep them out of the model
             upper=_upper_without_lower_priorities(data, stages.model, priority),
             # proving a fill must leave time for the cost stage and the lower priorities (a
-            # neighbourhood proves nothing for the batch: no time goes to proofs)
-            full_time_share=0.0 if neighbourhood else params.fill_proof_share,
+            # neighbourhood proves nothing for the batch: no time goes to proofs, unless it
+            # was formed for fill)
+            full_time_share=(0.0 if neighbourhood and not prove_fill else params.fill_proof_share),
         )
         if x is None:
             # Out of fill time before any allocation for this priority: keep what the higher
@@ -214,13 +218,21 @@ def solve_stages(
 
 
 def solve_neighbourhood(
-    data: ProblemData, start: IntArray, params: SolveParams, time_limit_s: float
+    data: ProblemData,
+    start: IntArray,
+    params: SolveParams,
+    time_limit_s: float,
+    *,
+    prove_fill: bool = False,
 ) -> IntArray:
     """A neighbourhood of the search solved by the same stages as a batch: fill per priority
     first (in a few LPs where stock is left for a short line; skipped where none is), then cost.
-    Never lexicographically worse than ``start``."""
+    ``prove_fill``: the fill stages may run their full MIPs. Never lexicographically worse than
+    ``start``."""
     deadline = time.perf_counter() + time_limit_s
-    return solve_stages(data, start, deadline=deadline, params=params, neighbourhood=True).x
+    return solve_stages(
+        data, start, deadline=deadline, params=params, neighbourhood=True, prove_fill=prove_fill
+    ).x
 
 
 def complete_greedily(data: ProblemData, served: IntArray | None, priority: int) -> IntArray:

@@ -77,6 +77,10 @@ class SolveParams:
     # for a busy machine).
     line_bound_s_per_candidate: float = 1e-7
 
+    # Fill plans (engine.fill_bound) guide the search where no stage proved the fill: the fill
+    # relaxation beside the search, and a neighbourhood of the orders its plan moves.
+    fill_plans: bool = True
+
     # --- tolerances -----------------------------------------------------------------------
     # A neighbourhood's MIP stops within this gap at most, however loose the policy's
     # `relative_gap` (at S, 0.02 for the neighbourhoods too cost 1% more in the same time). The

@@ -4,16 +4,20 @@ The pipeline, in the order it runs:
 
 1. **Floor**: the greedy rules, ranking locations by distance and by cost; the better one is
    the answer the rest must beat (and the answer of ``strategy: greedy`` by itself).
-2. **Bound and prices**: the LP relaxation by column generation (:mod:`engine.bound`), in a
-   thread beside the rest: a proven lower bound on the cost at a fill, and the prices of stock
-   and capacity that guide the search.
+2. **Bound, prices and fill plans**: the LP relaxation by column generation
+   (:mod:`engine.bound`), in a thread beside the rest (:mod:`engine.background`): a proven lower
+   bound on the cost at a fill, and the prices of stock and capacity that guide the search; and
+   where no stage proves the fill, the fill relaxation (:mod:`engine.fill_bound`), whose plan
+   says which orders to move for more fill and whose bound proves a fill that reaches it.
 3. **Construction**: where a model of the whole batch fits, the lexicographic stages
    (:mod:`engine.optimizer`: fill per priority, then cost, each LP-guided and proven where the
    time allows).
 4. **Improvement**: the neighbourhood search (:mod:`engine.lns`) from the best allocation so
-   far, each neighbourhood solved by the same stages, favouring what the prices favour.
+   far, each neighbourhood solved by the same stages, favouring what the prices favour, with a
+   neighbourhood of its own for each fill plan.
 5. **Response**: the bound moved to the final fill, the status (``optimal`` only when the fill
-   is proven and the cost within ``relative_gap`` of the bound), the contract's response.
+   is proven, by the stages or a fill plan, and the cost within ``relative_gap`` of the bound),
+   the contract's response.
 
 Every step keeps to one deadline that counts from ``started`` (the caller's clock, from before the
 request was parsed) and leaves time for writing the response.
@@ -27,9 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.bound import BackgroundBound, CostBound, line_bound
+from engine.background import BackgroundBound
+from engine.bound import CostBound, line_bound
 from engine.candidates import cheapness_rank
 from engine.explain import explain
+from engine.fill_bound import FillPlan, FillPlanner
 from engine.greedy import greedy_allocate
 from engine.lns import SearchReport, improve_by_neighbourhoods
 from engine.measures import allocation_cost, fill_by_priority, lexicographically_better
@@ -172,6 +178,14 @@ def optimise(
         stages = solve_stages(data, x, deadline=search_deadline, params=params)
         x = stages.x
 
+    # Fill plans (the fill relaxation, by the simplex like the master's) where the fill is not
+    # proven by the stages.
+    planning = (
+        params.fill_plans
+        and bounded
+        and not first_order
+        and not (stages is not None and stages.fill_proven)
+    )
     # Bound and prices beside the search; in deterministic mode first, for a fixed number of
     # rounds, so that the search sees the same prices every time.
     bound = BackgroundBound(
@@ -181,7 +195,23 @@ def optimise(
         per_line=params.bound_candidates_per_line,
         max_iterations=params.bound_iterations if params.deterministic else None,
         first_order_tolerance=params.bound_first_order_tolerance if first_order else None,
+        fill_plans=planning and not params.deterministic,
     )
+    plans: list[FillPlan] = []
+
+    def plan_fill(at: IntArray) -> FillPlan | None:
+        """The search asks for a fill plan: in the background, the latest one finished; in
+        deterministic mode, one at ``at``, now, for a fixed number of rounds."""
+        if params.deterministic:
+            plan: FillPlan | None = FillPlanner(data).plan(
+                at, deadline=search_deadline, max_iterations=params.bound_iterations
+            )
+        else:
+            plan = bound.plan_for(at)
+        if plan is not None:
+            plans.append(plan)
+        return plan
+
     search: SearchReport | None = None
     searching = params.deterministic or _time_left(search_deadline) >= params.min_solve_s
     if (stages is None or not stages.optimal) and searching:
@@ -197,6 +227,7 @@ def optimise(
             spare_core=lambda: not bound.busy(),
             publish=bound.publish,
             fill_proven=stages is not None and stages.fill_proven,
+            fill_plan=plan_fill if planning else None,
         )
 
     cost = allocation_cost(data, x)
@@ -208,6 +239,8 @@ def optimise(
         # the stages proved (or not) this very fill; their cost bound holds at it too
         fill_proven = stages.fill_proven
         proven_bound = max(proven_bound, stages.bound)
+    # a fill plan at this fill that proves it
+    fill_proven |= any(plan.proven and plan.fill == fill for plan in plans)
     if (moved is None or not moved.converged) and _line_bound_fits(data, params, deadline):
         # No relaxation (a batch too large for its master), or one the clock cut short, whose
         # first rounds' duals can be far weaker: the one-pass bound too (a linear pass).

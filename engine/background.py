@@ -1,0 +1,204 @@
+"""The bound and the fill plans computed beside the search, in a thread of their own.
+
+HiGHS releases the GIL while it solves, so the relaxation's master (:mod:`engine.bound`) and the
+fill relaxations (:mod:`engine.fill_bound`) take the second core while the neighbourhood search
+(:mod:`engine.lns`) goes on, which reads their prices and plans as they come.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from engine.bound import CostBound, Prices, RestrictedMaster, cost_bound
+from engine.fill_bound import FillPlan, FillPlanner
+from engine.measures import fill_by_priority
+from engine.problem import IntArray, ProblemData
+
+
+class BackgroundBound:
+    """The bound computed in a thread beside the search (HiGHS releases the GIL), following the
+    search: whenever the search publishes a better allocation at another fill, the master moves
+    to that fill from its basis. At the end it moves to the answer's fill.
+
+    Its prices are readable while it runs. In deterministic mode it runs in the caller's thread
+    for a fixed number of rounds instead, so that the search sees the same prices every time.
+    A master solved by PDLP (``first_order_tolerance``) converges at its first fill, never cut
+    short, and stops there: the answer's fill gets its bound by the fill prices. Its prices are
+    not offered to the search: at L-seed2 the search guided by them ended one unit of priority
+    1 short in all four runs (13,262-13,263 against 13,264 in the three without), however many
+    more units of priority 0 it placed.
+    """
+
+    def __init__(
+        self,
+        data: ProblemData,
+        x: IntArray,
+        *,
+        deadline: float,
+        per_line: int,
+        max_iterations: int | None = None,
+        first_order_tolerance: float | None = None,
+        fill_plans: bool = False,
+    ):
+        self.data = data
+        self._start = x
+        # between moves of the cost master, fill plans at the search's allocations
+        self._planner = FillPlanner(data) if fill_plans else None
+        self._plan: FillPlan | None = None
+        self._plan_wanted: IntArray | None = None
+        self._first_order_tolerance = first_order_tolerance
+        self._deadline = deadline
+        self._per_line = per_line
+        self._max_iterations = max_iterations
+        self._prices: Prices | None = None
+        self._results: list[CostBound] = []
+        self._master: RestrictedMaster | None = None
+        self._thread: threading.Thread | None = None
+        self._latest: IntArray | None = None  # the search's latest allocation
+        self._stopping = threading.Event()
+        self._solving = False
+        # the master follows the search at most this often: each move costs the search a core
+        self._follow_every_s = 0.3 * max(0.0, deadline - time.perf_counter())
+        self._moved_at = time.perf_counter()
+
+    def start(self, *, in_background: bool = True) -> BackgroundBound:
+        if in_background:
+            self._thread = threading.Thread(target=self._run, name="bound", daemon=True)
+            self._thread.start()
+        else:
+            self._run()
+        return self
+
+    def publish(self, x: IntArray) -> None:
+        """The search's latest allocation (a copy the search no longer changes)."""
+        self._latest = x
+
+    def _moved_on(self, fill: dict[int, int]) -> bool:
+        if self._stopping.is_set():
+            return True
+        if (
+            self._first_order_tolerance is not None
+            and self._solving
+            and not any(b.converged for b in self._results)
+        ):
+            # A PDLP master starts cold at each fill: cut short to follow the search, it would
+            # never converge at L. It converges first; its fill prices carry it meanwhile.
+            return False
+        latest = self._latest
+        if latest is None or time.perf_counter() - self._moved_at < self._follow_every_s:
+            return False
+        return fill_by_priority(self.data, latest) != fill
+
+    def _run(self) -> None:
+        x = self._start
+        while True:
+            fill = fill_by_priority(self.data, x)
+            self._solving = True
+            found, self._master = cost_bound(
+                self.data,
+                x,
+                deadline=self._deadline,
+                per_line=self._per_line,
+                max_iterations=self._max_iterations,
+                master=self._master,
+                first_order_tolerance=self._first_order_tolerance,
+                on_prices=self._keep,
+                # (a fill plan the search waits for goes first: fill comes before cost)
+                stop=lambda fill=fill: self._moved_on(fill) or self._plan_due(),  # type: ignore[misc]
+            )
+            self._results.append(found)
+            self._solving = False
+            if self._thread is None:
+                return  # deterministic: one bound, in the caller's thread
+            if self._first_order_tolerance is not None:
+                # another cold PDLP round would take the search's second core for what the
+                # fill prices already carry: the search has both from here
+                return
+            # wait for the search to publish an allocation at another fill, or the end; plan
+            # its fill meanwhile when it asks
+            while True:
+                if time.perf_counter() >= self._deadline - 0.05 or self._stopping.is_set():
+                    return
+                if self._plan_due():
+                    self._plan_once()
+                elif self._moved_on(fill):
+                    break
+                else:
+                    self._stopping.wait(0.05)
+            if self._stopping.is_set() or self._latest is None:
+                return
+            x = self._latest
+            self._moved_at = time.perf_counter()
+
+    def plan_for(self, x: IntArray) -> FillPlan | None:
+        """The latest fill plan finished (None before the first); and a plan at ``x`` (a copy
+        the search no longer changes) is wanted, unless the last one is at its fill already."""
+        if self._planner is not None:
+            self._plan_wanted = x
+        return self._plan
+
+    def _plan_due(self) -> bool:
+        """Has the search asked for a plan at a fill the last plan is not at?"""
+        wanted = self._plan_wanted
+        if wanted is None or self._stopping.is_set():
+            return False
+        if self._plan is not None:
+            # a plan that would end too late for the search to solve its neighbourhood is not
+            # started (one second for it, besides as long as the last plan took)
+            if time.perf_counter() + self._plan.seconds + 1.0 > self._deadline:
+                return False
+            if fill_by_priority(self.data, wanted) == self._plan.fill:
+                return False
+        return True
+
+    def _plan_once(self) -> None:
+        """Plan the fill of the allocation the search asked for last."""
+        wanted = self._plan_wanted
+        if wanted is None or self._planner is None:
+            return
+        self._solving = True
+        try:
+            self._plan = self._planner.plan(wanted, deadline=self._deadline)
+        finally:
+            self._solving = False
+
+    def _keep(self, prices: Prices) -> None:
+        if self._first_order_tolerance is None:
+            self._prices = prices
+
+    def prices(self) -> Prices | None:
+        """The latest round's prices (None before the first master is solved)."""
+        return self._prices
+
+    def busy(self) -> bool:
+        """Is the master being solved (a core taken)?"""
+        return self._solving and self._thread is not None and self._thread.is_alive()
+
+    def at_fill_of(self, x: IntArray, *, deadline: float) -> CostBound | None:
+        """A proven bound on the cost at ``x``'s fill: the master moved to that fill and solved
+        again until ``deadline``, or the best earlier bound that still holds there; None when
+        there is none."""
+        if self._thread is None and not self._results:
+            return None  # never started: the stages proved what there was to prove
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.perf_counter()))
+            if self._thread.is_alive():
+                return None  # the master is still solving; it is not ours to touch
+        fill = fill_by_priority(self.data, x)
+        priorities = self.data.priorities
+        found = [moved for b in self._results if (moved := b.at_fill(fill, priorities)) is not None]
+        settled = any(b.fill == fill and b.converged for b in self._results)
+        # A PDLP master is not solved again here: a cold round takes longer than is left.
+        resolve = self._master is not None and self._master.first_order_tolerance is None
+        if not settled and resolve and deadline - time.perf_counter() > 0.02:
+            moved, _ = cost_bound(
+                self.data,
+                x,
+                deadline=deadline,
+                master=self._master,
+                max_iterations=self._max_iterations,
+            )
+            found.append(moved)
+        return max(found, key=lambda b: b.value) if found else None
