@@ -86,6 +86,10 @@ MAX_PLANNED_ORDERS = 2000
 # The first plan is asked for once this share of the search's time has gone by (the neighbourhoods
 # find the easy units first; a plan at the floor moves four times as many orders).
 PLAN_AFTER_SHARE = 0.25
+# ... and its neighbourhood is solved only with this much time left: the fill stages may take
+# most of it, and a cost stage cut short leaves an allocation the search has no time to repair
+# (M-seed1: one more unit for 9% more cost, with 1 s left).
+PLANNED_MIN_S = 1.5
 # Each small MIP's time limit.
 SUBPROBLEM_TIME_S = 1.0
 # ... in deterministic mode, a guard that a neighbourhood's MIPs never reach.
@@ -236,7 +240,11 @@ def improve_by_neighbourhoods(
                     if budget is not None and solved + len(in_flight) >= budget:
                         break
                     plan = fill_plan(x.copy()) if fill_plan and planning_due() else None
-                    if plan is not None and plan is not last_plan:
+                    if (
+                        plan is not None
+                        and plan is not last_plan
+                        and not out_of_work(PLANNED_MIN_S)
+                    ):
                         last_plan = plan
                         if plan.proven and plan.fill == fill_by_priority(data, x):
                             fill_proven = True  # the plain rounds from the next one on
