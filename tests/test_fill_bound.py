@@ -16,8 +16,9 @@ from engine.greedy import greedy_allocate
 from engine.lns import MAX_PLANNED_ORDERS, _Index, _planned_orders
 from engine.measures import fill_by_priority
 from engine.params import SolveParams
-from engine.problem import build_problem
+from engine.problem import ProblemData, build_problem
 from engine.solve import optimise
+from models.solve import SolveRequest
 from models.validation import parse_solve_request
 from tests.reference import reference_optimum
 from tests.strategies import REPRODUCIBLE, solve_requests
@@ -30,14 +31,20 @@ def _deadline() -> float:
     return time.perf_counter() + 60.0
 
 
+def _problem(raw: dict[str, Any]) -> tuple[SolveRequest, ProblemData] | None:
+    """The request and its problem arrays; None when nothing can be allocated at all."""
+    request = parse_solve_request(raw)
+    data = build_problem(request)
+    return (request, data) if data.n_candidates else None
+
+
 @SETTINGS
 @given(raw=REQUESTS)
 def test_the_highest_priority_fill_never_exceeds_its_relaxation(raw: dict[str, Any]) -> None:
     # nothing is held above the highest priority: its bound holds at any allocation
-    request = parse_solve_request(raw)
-    data = build_problem(request)
-    if data.n_candidates == 0:
+    if (problem := _problem(raw)) is None:
         return
+    request, data = problem
     highest = data.priorities[0]
     relaxation, _ = fill_relaxation(data, greedy_allocate(data), highest, deadline=_deadline())
     assert relaxation.upper >= reference_optimum(request).fill_by_priority.get(highest, 0)
@@ -49,10 +56,9 @@ def test_a_relaxation_bounds_its_priority_at_the_optimum_s_higher_fills(
     raw: dict[str, Any],
 ) -> None:
     # at an allocation with the optimum's fill, every priority's bound is at least the optimum's
-    request = parse_solve_request(raw)
-    data = build_problem(request)
-    if data.n_candidates == 0:
+    if (problem := _problem(raw)) is None:
         return
+    request, data = problem
     x = optimise(data, SolveParams()).x
     optimum = reference_optimum(request).fill_by_priority
     assert fill_by_priority(data, x) == {p: optimum.get(p, 0) for p in data.priorities}
@@ -64,10 +70,9 @@ def test_a_relaxation_bounds_its_priority_at_the_optimum_s_higher_fills(
 @SETTINGS
 @given(raw=REQUESTS)
 def test_a_plan_proves_a_fill_only_when_it_is_the_optimum_s(raw: dict[str, Any]) -> None:
-    request = parse_solve_request(raw)
-    data = build_problem(request)
-    if data.n_candidates == 0:
+    if (problem := _problem(raw)) is None:
         return
+    request, data = problem
     optimum = reference_optimum(request).fill_by_priority
     for x in (greedy_allocate(data), optimise(data, SolveParams()).x):
         plan = FillPlanner(data).plan(x, deadline=_deadline())
