@@ -65,12 +65,15 @@ def fill_relaxation(
     per_line: int = 2,
     max_iterations: int | None = None,
     master: RestrictedMaster | None = None,
+    trivial: int | None = None,
 ) -> tuple[FillRelaxation, RestrictedMaster]:
     """The LP relaxation of ``priority``'s fill, every higher priority held at ``x``'s fill, by
     column generation from ``x``'s candidates, each line's ``per_line`` cheapest and every
     candidate of a line ``x`` leaves short, until ``deadline`` or ``max_iterations``. Its
     ``upper`` is proven whenever it stops. ``master``: the one an earlier call returned for
-    this priority, re-solved from its basis (a tenth of the time of a new one at M)."""
+    this priority, re-solved from its basis (a tenth of the time of a new one at M).
+    ``trivial``: the priority's trivial bound (:func:`fill_upper_bounds`), when the caller has
+    it already."""
     started = time.perf_counter()
     fill = fill_by_priority(data, x)
     held = {p: units for p, units in fill.items() if p > priority}
@@ -92,7 +95,8 @@ def fill_relaxation(
         master.change_objective(objective)
     master.add(np.flatnonzero(allowed & offered))
     generated = generate_columns(master, deadline=deadline, max_iterations=max_iterations)
-    trivial = fill_upper_bounds(data)[priority]
+    if trivial is None:
+        trivial = fill_upper_bounds(data)[priority]
     # -LB >= units + the keep weight of any allocation: a bound on the units alone (the
     # trivial bound when no round was solved)
     finite = np.isfinite(generated.best)
@@ -186,6 +190,7 @@ class FillPlanner:
                 per_line=self.per_line,
                 max_iterations=max_iterations,
                 master=self._masters.get(priority),
+                trivial=trivial[priority],
             )
             relaxations.append(relaxation)
         # cut short by the deadline, it proves nothing of the priorities it did not reach

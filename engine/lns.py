@@ -133,7 +133,7 @@ def improve_by_neighbourhoods(
     publish: Callable[[IntArray], None] = lambda x: None,
     neighbourhood_orders: int = NEIGHBOURHOOD_ORDERS,
     fill_proven: bool = False,
-    fill_plan: Callable[[IntArray], FillPlan | None] | None = None,
+    fill_plan: Callable[[IntArray | None], FillPlan | None] | None = None,
 ) -> tuple[IntArray, SearchReport]:
     """A lexicographically better (or the same) allocation than ``x``, found by ``deadline``
     (a ``time.perf_counter()`` value).
@@ -173,6 +173,7 @@ def improve_by_neighbourhoods(
     rounds = idle_rounds = 0
 
     last_plan: FillPlan | None = None
+    asked_at = -1  # the count of improvements when a plan was last asked for
     plan_after = started + PLAN_AFTER_SHARE * max(0.0, deadline - started)
 
     def planning_due() -> bool:
@@ -239,7 +240,12 @@ def improve_by_neighbourhoods(
                 while len(in_flight) < running and not out_of_work(0.0):
                     if budget is not None and solved + len(in_flight) >= budget:
                         break
-                    plan = fill_plan(x.copy()) if fill_plan and planning_due() else None
+                    plan = None
+                    if fill_plan is not None and planning_due():
+                        # a plan is asked for at the allocation only once it has changed since
+                        # the last ask (each ask copies it); the latest plan is read every time
+                        changed = asked_at != improved
+                        plan, asked_at = fill_plan(x.copy() if changed else None), improved
                     if (
                         plan is not None
                         and plan is not last_plan

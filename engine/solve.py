@@ -199,16 +199,19 @@ def optimise(
     )
     plans: list[FillPlan] = []
 
-    def plan_fill(at: IntArray) -> FillPlan | None:
-        """The search asks for a fill plan: in the background, the latest one finished; in
-        deterministic mode, one at ``at``, now, for a fixed number of rounds."""
-        if params.deterministic:
-            plan: FillPlan | None = FillPlanner(data).plan(
+    def plan_fill(at: IntArray | None) -> FillPlan | None:
+        """The search asks for a fill plan (at ``at``; None: where it last asked): in the
+        background, the latest one finished; in deterministic mode, one at ``at``, now, for a
+        fixed number of rounds."""
+        if not params.deterministic:
+            plan = bound.plan_for(at)
+        elif at is not None:
+            plan = FillPlanner(data).plan(
                 at, deadline=search_deadline, max_iterations=params.bound_iterations
             )
         else:
-            plan = bound.plan_for(at)
-        if plan is not None:
+            plan = None
+        if plan is not None and (not plans or plans[-1] is not plan):
             plans.append(plan)
         return plan
 
