@@ -522,6 +522,18 @@ def _bold(verdict: str) -> str:
     return f"**{verdict}**" if verdict in (MET, NOT_MET) else verdict
 
 
+def _speed_line(speed: dict[str, float] | None) -> str:
+    """The machine's speed on fixed work (:mod:`benchmarks.calibration`)."""
+    if not speed:
+        return "Machine speed: not measured in this run."
+    return (
+        "Machine speed (fixed work, best of 3, seconds; lower is faster, see "
+        "`benchmarks/calibration.py`): "
+        f"Python loop {speed.get('python_s', '?')}, numpy sort {speed.get('numpy_s', '?')}, "
+        f"HiGHS LP {speed.get('highs_s', '?')}."
+    )
+
+
 def write_table(results: dict[str, Any], best: BestKnown, protocol: dict[str, list[int]]) -> str:
     """The results page: machine, one row per instance x strategy, best knowns, LP, targets."""
     machine = results.get("machine", {})
@@ -536,6 +548,8 @@ def write_table(results: dict[str, Any], best: BestKnown, protocol: dict[str, li
         f"Python {machine.get('python', '?')}, OR-Tools {machine.get('ortools', '?')}, numpy {machine.get('numpy', '?')}; "
         f"commit {machine.get('commit', '?')}; last run {machine.get('date', '?')}. "
         "The machine is shared: wall times carry noise from other work running at the same time.",
+        "",
+        _speed_line(machine.get("speed")),
         "",
         "Runs: "
         + "; ".join(

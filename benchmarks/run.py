@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from benchmarks.calibration import calibrate
 from benchmarks.resources import free_port
 from engine.generate import SIZES, generate
 
@@ -684,6 +685,8 @@ def machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "commit": commit,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        # fixed work timed on this machine: runs on machines of other speeds compare by it
+        "speed": calibrate(),
     }
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from benchmarks.calibration import calibrate
 from benchmarks.lp_bound import lp_cost_bound
 from benchmarks.naive_mip import solve_naive_mip
 from benchmarks.report import (
@@ -22,6 +23,7 @@ from benchmarks.report import (
     PREVIOUS_XL_FILL,
     TARGET_NAMES,
     BestKnown,
+    _speed_line,
     evaluate_targets,
     load_best_known,
     write_plot,
@@ -42,9 +44,10 @@ from tests.reference import reference_optimum
 from tests.strategies import solve_requests
 
 # HiGHS sizes its thread pool once per process, at the first solve: one run with another count
-# makes every later solve that asks for a different one fail. The engine's solves ask for 1, so
-# these do too, or the tests after them in the same process would see the engine's bound fail.
-HIGHS_THREADS = 1
+# makes every later solve that asks for a different one fail ("Not Set"). The engine's solves
+# leave the count to HiGHS (engine.bound.quiet_highs), so these do too (0), whichever of the
+# engine's tests ran before them in the same process.
+HIGHS_THREADS = 0
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -431,3 +434,23 @@ def test_bench_seeds_option_refuses_what_is_not_a_list_of_integers(
     with pytest.raises(SystemExit):
         parser.parse_args(["--seeds", "one"])
     assert "--seeds: seeds are comma-separated integers" in capsys.readouterr().err
+
+
+def test_machine_speed_is_timed_on_fixed_work_and_printed_with_the_results(
+    tmp_path: Path,
+) -> None:
+    speed = calibrate(repeats=1)
+    assert set(speed) == {"python_s", "numpy_s", "highs_s"}
+    assert all(seconds > 0.0 for seconds in speed.values())
+    results = {
+        **_results(**{"S-seed1": {"optimal": _case(S_FILL, 10_000.0)}}),
+        "machine": {"speed": speed},
+    }
+    write_outputs(results, tmp_path, tmp_path / "none.json", log=lambda _: None)
+    table = (tmp_path / "results.md").read_text()
+    assert f"HiGHS LP {speed['highs_s']}" in table
+    assert f"Python loop {speed['python_s']}" in table
+
+
+def test_a_run_without_a_machine_speed_says_so() -> None:
+    assert _speed_line(None) == "Machine speed: not measured in this run."
