@@ -38,7 +38,12 @@ from engine.explain import explain
 from engine.fill_bound import FillPlan, FillPlanner
 from engine.greedy import greedy_allocate
 from engine.lns import SearchReport, improve_by_neighbourhoods
-from engine.measures import allocation_cost, fill_by_priority, lexicographically_better
+from engine.measures import (
+    allocation_cost,
+    fill_by_priority,
+    fill_upper_bounds,
+    lexicographically_better,
+)
 from engine.measures import relative_gap as gap_between
 from engine.optimizer import StagesResult, solve_neighbourhood, solve_stages
 from engine.params import SolveParams
@@ -153,6 +158,9 @@ def optimise(
         del by_cost  # one allocation per candidate held from here on, not two
     if data.n_candidates == 0:
         return PipelineResult(x, 0.0, 0.0, True, True, None, None, None)
+    proven = _floor_proven(data, x)
+    if proven is not None:
+        return proven
 
     whole = data.n_candidates <= params.search_above_candidates and not params.deterministic
     # Past the deadline already (a batch whose fixed passes took the time), nothing more starts:
@@ -251,6 +259,20 @@ def optimise(
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)
+
+
+def _floor_proven(data: ProblemData, x: IntArray) -> PipelineResult | None:
+    """The floor as the proven optimum, when it is one without a model: every priority at its
+    trivial fill bound, and its cost within the policy's gap of the one-pass bound. That is a
+    checkout's single order served whole from its cheapest location (189 of the bench's 200
+    single orders): the stages' model, LP and MIP took two thirds of its latency."""
+    if fill_by_priority(data, x) != fill_upper_bounds(data):
+        return None  # (the linear bound below is computed only for a full floor)
+    cost = allocation_cost(data, x)
+    bound = min(line_bound(data, x), cost)
+    if gap_between(cost, bound) > data.relative_gap + 1e-12:
+        return None
+    return PipelineResult(x, cost, bound, True, True, None, None, None)
 
 
 def _time_left(deadline: float) -> float:
