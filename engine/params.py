@@ -72,7 +72,7 @@ class SolveParams:
     # than this (XL's: over a million), which would take a core from the search for nothing
     # and the memory of a pass over every candidate each round.
     bound_max_candidates: int = 600_000
-    # Beyond it, the one-pass bound of engine.bound.line_bound takes about this much per
+    # Beyond it, the one-pass bound of engine.line_bound takes about this much per
     # candidate, kept back from the search (0.36 s of CPU at L's 6M candidates; twice that
     # for a busy machine).
     line_bound_s_per_candidate: float = 1e-7

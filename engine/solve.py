@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from engine.background import BackgroundBound
-from engine.bound import CostBound, line_bound
+from engine.bound import CostBound
 from engine.candidates import cheapness_rank
 from engine.explain import explain
 from engine.fill_bound import FillPlan, FillPlanner
 from engine.greedy import greedy_allocate
+from engine.line_bound import line_bound
 from engine.lns import SearchReport, improve_by_neighbourhoods
 from engine.measures import (
     allocation_cost,

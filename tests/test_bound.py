@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 
 from benchmarks.lp_bound import lp_cost_bound, lp_cost_bounds
-from engine.bound import RestrictedMaster, cost_bound, covers, line_bound
+from engine.bound import RestrictedMaster, cost_bound, covers
 from engine.checker import assert_valid, fill_by_priority, total_cost
 from engine.generate import Size, generate
 from engine.greedy import greedy_allocate
+from engine.line_bound import line_bound
 from engine.measures import allocation_cost
 from engine.measures import fill_by_priority as fill_of
 from engine.params import SolveParams
