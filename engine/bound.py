@@ -155,9 +155,7 @@ class RestrictedMaster:
         self.first_order_tolerance = first_order_tolerance
         # the simplex a solve starts with: see ``solve``
         self._rows_moved = True
-        if first_order_tolerance is None:
-            h.setOptionValue("simplex_strategy", _DUAL_SIMPLEX)
-        else:
+        if first_order_tolerance is not None:
             h.setOptionValue("solver", "pdlp")
             h.setOptionValue("kkt_tolerance", float(first_order_tolerance))
         self.h = h

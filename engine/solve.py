@@ -159,11 +159,12 @@ def optimise(
         del by_cost  # one allocation per candidate held from here on, not two
     if data.n_candidates == 0:
         return PipelineResult(x, 0.0, 0.0, True, True, None, None, None)
-    proven = _floor_proven(data, x)
+    whole = data.n_candidates <= params.search_above_candidates and not params.deterministic
+    # (a model is what the floor's proof saves; past the whole-batch size its two passes over
+    # every candidate would only add to the batch's fixed work, at XL a 290 MB array)
+    proven = _floor_proven(data, x) if data.n_candidates <= params.search_above_candidates else None
     if proven is not None:
         return proven
-
-    whole = data.n_candidates <= params.search_above_candidates and not params.deterministic
     # Past the deadline already (a batch whose fixed passes took the time), nothing more starts:
     # the floor is the answer.
     late = not params.deterministic and _time_left(deadline) < params.min_solve_s
