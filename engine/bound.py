@@ -601,9 +601,12 @@ def generate_columns(
     tolerance: float = 1e-6,
     on_prices: Callable[[Prices], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
+    settled: Callable[[float, float], bool] = lambda best, master_value: False,
 ) -> Generated:
     """Solve the master, price every candidate, add those that would lower its value, again,
-    until none would, ``deadline``, ``max_iterations`` or ``stop()``."""
+    until none would, ``deadline``, ``max_iterations`` or ``stop()``; or until
+    ``settled(best, master_value)`` (the best Lagrangian bound so far and the master's value)
+    says no further round can change what the caller takes from the bound."""
     data = master.data
     best = -np.inf
     best_prices: Prices | None = None
@@ -635,6 +638,8 @@ def generate_columns(
             best, best_prices, best_duals = bound, prices, master.element_duals(duals)
         if on_prices is not None:
             on_prices(prices)
+        if master.optimal and settled(best, master_value):
+            break
         # (a master value short of its optimum proves nothing of the LP)
         if master.optimal and bound >= master_value - tolerance * max(1.0, abs(master_value)):
             converged = True

@@ -8,9 +8,11 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 
-from engine.fill_bound import FillPlanner, fill_relaxation
+from engine import fill_bound
+from engine.fill_bound import FillPlanner, fill_relaxation, integer_bound_settled
 from engine.generate import Size, generate
 from engine.greedy import greedy_allocate
 from engine.lns import MAX_PLANNED_ORDERS, _Index, _planned_orders
@@ -91,6 +93,32 @@ def test_a_master_kept_between_plans_gives_the_bound_of_a_new_one() -> None:
     new = FillPlanner(data).plan(better, deadline=_deadline())
     assert [r.upper for r in kept.relaxations] == [r.upper for r in new.relaxations]
     assert kept.proven == new.proven
+
+
+def test_a_relaxation_stopped_once_its_whole_unit_bound_is_settled_gives_the_converged_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the rounds a settled relaxation skips could only move its bound within one unit
+    for seed in (1, 2, 3):
+        data = build_problem(parse_solve_request(generate(Size(400, 20, 150), seed)))
+        x = greedy_allocate(data)
+        settled = FillPlanner(data).plan(x, deadline=_deadline())
+        with monkeypatch.context() as patch:
+            patch.setattr(fill_bound, "integer_bound_settled", lambda best, master_value: False)
+            converged = FillPlanner(data).plan(x, deadline=_deadline())
+        assert [r.upper for r in settled.relaxations] == [r.upper for r in converged.relaxations]
+        assert all(r.converged for r in converged.relaxations)
+        assert sum(r.iterations for r in settled.relaxations) <= sum(
+            r.iterations for r in converged.relaxations
+        )
+
+
+def test_a_whole_unit_bound_is_settled_only_when_no_round_can_lower_it() -> None:
+    # -best >= -LP >= -master: once both floor to the same unit, no later bound floors lower
+    assert integer_bound_settled(best=-18434.4, master_value=-18434.0)
+    assert not integer_bound_settled(best=-18435.2, master_value=-18434.9)
+    # (solver noise just under a whole unit counts as that unit)
+    assert integer_bound_settled(best=-18434.0000001, master_value=-18433.9999999)
 
 
 def test_a_plan_leaves_the_lower_priorities_units_where_they_are() -> None:
