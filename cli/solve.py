@@ -43,21 +43,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     # Imported here: `omnibroker --help` and the other commands need not load OR-Tools.
     from engine.params import SolveParams
-    from engine.problem import build_problem
+    from engine.problem import problem_from_json
     from engine.solve import solve_problem
     from models.problems import InvalidInput
-    from models.validation import parse_solve_request_json
 
     # The time limit counts from here: reading and parsing the request are part of it.
     started = time.perf_counter()
     try:
-        request = parse_solve_request_json(read_bytes(args.request, "request"))
+        # engine.solve.solve, the validated request let go of once its arrays are built
+        data = problem_from_json(read_bytes(args.request, "request"))
     except InvalidInput as error:
         return report_invalid(error)
-    # engine.solve.solve, letting go of the validated request once its arrays are built: the
-    # solve needs nothing else, and at 200k orders the request's objects hold about 0.8 GB.
-    data = build_problem(request)
-    del request
     params = SolveParams(backend=args.backend, deterministic=args.deterministic)
     response = solve_problem(data, params, started=started)
     write_json(response, args.output)

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from models.collector import collector_paused
 from models.problems import (
     InvalidInput,
     Problem,
@@ -26,13 +27,14 @@ from models.solve import SolveRequest
 
 def parse_solve_request_json(body: bytes | str) -> SolveRequest:
     """Parse a request body. Raises :class:`InvalidInput` on malformed JSON or a refused request."""
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            [Problem((), f"body is not valid JSON: {exc}", "json_invalid")]
-        ) from None
-    return parse_solve_request(raw)
+    with collector_paused():  # the decoded JSON's objects too
+        try:
+            raw = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(
+                [Problem((), f"body is not valid JSON: {exc}", "json_invalid")]
+            ) from None
+        return parse_solve_request(raw)
 
 
 def parse_solve_request(raw: Any) -> SolveRequest:
@@ -41,11 +43,12 @@ def parse_solve_request(raw: Any) -> SolveRequest:
         raise InvalidInput([Problem((), "the request must be a JSON object", "model_type")])
     problems: list[Problem] = []
     request: SolveRequest | None = None
-    try:
-        request = SolveRequest.model_validate(raw)
-    except ValidationError as exc:
-        problems.extend(problems_from_validation_error(exc))
-    problems.extend(cross_reference_problems(raw))
+    with collector_paused():
+        try:
+            request = SolveRequest.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(problems_from_validation_error(exc))
+        problems.extend(cross_reference_problems(raw))
     if problems:
         raise InvalidInput(sort_problems(unique_problems(problems)))
     assert request is not None

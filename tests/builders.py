@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import numpy as np
+
 from engine.checker import assert_valid
+from engine.problem import ProblemData
 from engine.solve import solve
 from models.validation import parse_solve_request
 
@@ -88,3 +92,12 @@ def reason_of(response: dict[str, Any], order_id: str, line_id: str = "1") -> st
         if row["order_id"] == order_id and row["line_id"] == line_id:
             return str(row["reason"])
     return None
+
+
+def problem_arrays(data: ProblemData) -> dict[str, np.ndarray]:
+    """A problem's arrays by name, to compare two builds of one request."""
+    return {
+        f.name: getattr(data, f.name)
+        for f in dataclasses.fields(data)
+        if isinstance(getattr(data, f.name), np.ndarray)
+    }

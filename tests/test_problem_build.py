@@ -10,8 +10,9 @@ import pytest
 from engine import greedy, problem
 from engine.generate import Size, generate
 from engine.greedy import greedy_allocate
-from engine.problem import ProblemData, build_problem
+from engine.problem import build_problem
 from models.validation import parse_solve_request
+from tests.builders import problem_arrays
 
 
 def _request(max_distance_km: float | None) -> object:
@@ -22,14 +23,6 @@ def _request(max_distance_km: float | None) -> object:
         if order["delivery"] == "ship":
             order["max_distance_km"] = 400.0
     return parse_solve_request(raw)
-
-
-def _arrays(data: ProblemData) -> dict[str, np.ndarray]:
-    return {
-        f.name: getattr(data, f.name)
-        for f in dataclasses.fields(data)
-        if isinstance(getattr(data, f.name), np.ndarray)
-    }
 
 
 @pytest.mark.parametrize("max_distance_km", [None, 1500.0])
@@ -43,7 +36,7 @@ def test_chunked_build_equals_one_piece(
     monkeypatch.setattr(problem, "_JOIN_CHUNK", chunk)
     monkeypatch.setattr(greedy, "_CHUNK", chunk)
     chunked = build_problem(request)
-    for name, column in _arrays(whole).items():
+    for name, column in problem_arrays(whole).items():
         other = getattr(chunked, name)
         assert other.dtype == column.dtype, name
         assert np.array_equal(other, column, equal_nan=True), name
@@ -102,7 +95,7 @@ def test_pairs_found_by_sorting_equal_those_found_by_marking(
     marked = build_problem(request)
     monkeypatch.setattr(problem, "_DENSE_KEYS_PER_CANDIDATE", 0)  # every chunk sorts
     sorted_ = build_problem(request)
-    for name, column in _arrays(marked).items():
+    for name, column in problem_arrays(marked).items():
         assert np.array_equal(getattr(sorted_, name), column, equal_nan=True), name
 
 
