@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-from engine.bound import CostBound, Prices, RestrictedMaster, cost_bound
+from engine.bound import CostBound, Duals, Prices, RestrictedMaster, cost_bound
 from engine.fill_bound import FillPlan, FillPlanner
 from engine.measures import fill_by_priority
 from engine.problem import IntArray, ProblemData
@@ -187,6 +187,11 @@ class BackgroundBound:
             # (0.2-0.3 s against 2-2.5 s): until one is measured, a quarter is assumed.
             self._replan_s = plan.seconds / 4 if self._plan is None else plan.seconds
             self._plan = plan
+
+    def duals(self) -> list[Duals]:
+        """The best duals of each bound it found, the latest first (at any fill: what prices
+        the one-pass bound, :func:`engine.line_bound.line_bound`)."""
+        return [b.duals for b in reversed(self._results) if b.duals is not None]
 
     def _keep(self, prices: Prices) -> None:
         if self._first_order_tolerance is None:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 from benchmarks.lp_bound import lp_cost_bound, lp_cost_bounds
-from engine.bound import RestrictedMaster, cost_bound, covers
+from engine.bound import Duals, RestrictedMaster, cost_bound, covers
 from engine.checker import assert_valid, fill_by_priority, total_cost
 from engine.generate import Size, generate
 from engine.greedy import greedy_allocate
@@ -22,7 +22,7 @@ from engine.line_bound import line_bound
 from engine.measures import allocation_cost
 from engine.measures import fill_by_priority as fill_of
 from engine.params import SolveParams
-from engine.problem import build_problem
+from engine.problem import ProblemData, build_problem
 from engine.solve import solve
 from models.solve import SolveRequest
 from models.validation import parse_solve_request
@@ -225,6 +225,31 @@ def test_the_one_pass_bound_never_exceeds_the_exact_optimum(raw: dict[str, Any])
                 x[c] = int(row["quantity"])  # type: ignore[call-overload]
     assert fill_of(data, x) == reference.fill_by_priority
     assert line_bound(data, x) <= reference.cost + 1e-6 * max(1.0, reference.cost)
+    # priced by a master's first round (cut short, as at M in 10 s), or by any duals of the
+    # right signs: the stock and capacity rows are then relaxed, not dropped
+    first_round, _ = cost_bound(data, x, deadline=time.perf_counter() + 60, max_iterations=1)
+    rng = np.random.default_rng(len(reference.allocations))
+    for duals in (first_round.duals, _nonpositive_duals(data, rng)):
+        if duals is None:
+            continue  # (no master: nothing to price with)
+        priced = line_bound(data, x, duals=duals)
+        assert priced <= reference.cost + 1e-6 * max(1.0, reference.cost)
+
+
+def _nonpositive_duals(data: ProblemData, rng: np.random.Generator) -> Duals:
+    """Duals of the signs the rows allow, drawn at random: half of each kind 0."""
+
+    def draw(n: int) -> np.ndarray:
+        return -rng.exponential(5.0, n) * (rng.random(n) < 0.5)
+
+    return Duals(
+        line=draw(data.n_lines),
+        stock=draw(data.inventory_quantity.size),
+        order=draw(data.n_orders),
+        ships=draw(data.n_locations),
+        units=draw(data.n_locations),
+        fill=np.zeros(len(data.priorities)),
+    )
 
 
 def test_the_one_pass_bound_is_below_the_relaxation_and_the_same_by_chunks() -> None:
@@ -234,3 +259,20 @@ def test_the_one_pass_bound_is_below_the_relaxation_and_the_same_by_chunks() -> 
     one_pass = line_bound(data, x)
     assert 0.0 < one_pass <= relaxed.value + 1e-6
     assert line_bound(data, x, chunk_lines=17) == pytest.approx(one_pass, rel=1e-12)
+    assert relaxed.duals is not None
+    priced = line_bound(data, x, duals=relaxed.duals)
+    assert priced <= relaxed.value + 1e-6
+    assert line_bound(data, x, duals=relaxed.duals, chunk_lines=17) == pytest.approx(
+        priced, rel=1e-12
+    )
+
+
+def test_the_priced_one_pass_bound_beats_the_plain_one_at_a_first_round_s_duals() -> None:
+    # a master cut short after its first round: its Lagrangian bound is weak (each line's
+    # row relaxed), the one-pass bound priced by its stock and capacity duals is not
+    data = build_problem(parse_solve_request(_generated(2_000, 60, 800, 3)))
+    x = greedy_allocate(data, preference="cheapest")
+    first_round, _ = cost_bound(data, x, deadline=time.perf_counter() + 120, max_iterations=1)
+    assert first_round.duals is not None
+    priced = line_bound(data, x, duals=first_round.duals)
+    assert priced > max(line_bound(data, x), first_round.value)
