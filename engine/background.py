@@ -180,7 +180,9 @@ class BackgroundBound:
             assert wanted is not None
             self._planning = True
             try:
-                plan = self._planner.plan(wanted[0], deadline=self._deadline)
+                plan = self._planner.plan(
+                    wanted[0], deadline=self._deadline, stop=self._stopping.is_set
+                )
             finally:
                 self._planning = False
             # A plan from the masters the first one left takes a tenth of its time at M
@@ -214,6 +216,10 @@ class BackgroundBound:
         if self._thread is None and not self._results:
             return None  # never started: the stages proved what there was to prove
         self._stopping.set()
+        # (a plan stops at its next round; no thread of HiGHS' may outlive the solve: one still
+        # running when the command line's process exits aborts it)
+        if self._plan_thread is not None:
+            self._plan_thread.join(max(0.0, deadline - time.perf_counter()))
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.perf_counter()))
             if self._thread.is_alive():

@@ -21,6 +21,7 @@ it is tight (its optimum is the MIP's on seeds 1 and 3), and so it does two thin
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,7 @@ def fill_relaxation(
     max_iterations: int | None = None,
     master: RestrictedMaster | None = None,
     trivial: int | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> tuple[FillRelaxation, RestrictedMaster]:
     """The LP relaxation of ``priority``'s fill, every higher priority held at ``x``'s fill, by
     column generation from ``x``'s candidates, each line's ``per_line`` cheapest and every
@@ -73,7 +75,7 @@ def fill_relaxation(
     ``upper`` is proven whenever it stops. ``master``: the one an earlier call returned for
     this priority, re-solved from its basis (a tenth of the time of a new one at M).
     ``trivial``: the priority's trivial bound (:func:`fill_upper_bounds`), when the caller has
-    it already."""
+    it already. ``stop()`` ends the rounds early (the bound so far stands)."""
     started = time.perf_counter()
     fill = fill_by_priority(data, x)
     held = {p: units for p, units in fill.items() if p > priority}
@@ -95,7 +97,11 @@ def fill_relaxation(
         master.change_objective(objective)
     master.add(np.flatnonzero(allowed & offered))
     generated = generate_columns(
-        master, deadline=deadline, max_iterations=max_iterations, settled=integer_bound_settled
+        master,
+        deadline=deadline,
+        max_iterations=max_iterations,
+        stop=stop,
+        settled=integer_bound_settled,
     )
     if trivial is None:
         trivial = fill_upper_bounds(data)[priority]
@@ -186,10 +192,17 @@ class FillPlanner:
         self.per_line = per_line
         self._masters: dict[int, RestrictedMaster] = {}
 
-    def plan(self, x: IntArray, *, deadline: float, max_iterations: int | None = None) -> FillPlan:
+    def plan(
+        self,
+        x: IntArray,
+        *,
+        deadline: float,
+        max_iterations: int | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> FillPlan:
         """The fill relaxation of each of ``x``'s priorities that the trivial bound leaves
         open, highest first, each at the higher ones' fill in ``x``, while ``deadline``
-        allows."""
+        allows and until ``stop()``."""
         data = self.data
         started = time.perf_counter()
         fill = fill_by_priority(data, x)
@@ -198,7 +211,7 @@ class FillPlanner:
         for priority in data.priorities:
             if fill[priority] >= trivial[priority]:
                 continue
-            if deadline - time.perf_counter() <= 0.05:
+            if deadline - time.perf_counter() <= 0.05 or stop():
                 break
             relaxation, self._masters[priority] = fill_relaxation(
                 data,
@@ -209,6 +222,7 @@ class FillPlanner:
                 max_iterations=max_iterations,
                 master=self._masters.get(priority),
                 trivial=trivial[priority],
+                stop=stop,
             )
             relaxations.append(relaxation)
         # cut short by the deadline, it proves nothing of the priorities it did not reach
