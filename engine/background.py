@@ -57,6 +57,7 @@ class BackgroundBound:
         self._per_line = per_line
         self._max_iterations = max_iterations
         self._prices: Prices | None = None
+        self._round_duals: Duals | None = None  # the latest round's
         self._results: list[CostBound] = []
         self._master: RestrictedMaster | None = None
         self._thread: threading.Thread | None = None
@@ -115,7 +116,7 @@ class BackgroundBound:
                 max_iterations=self._max_iterations,
                 master=self._master,
                 first_order_tolerance=self._first_order_tolerance,
-                on_prices=self._keep,
+                on_round=self._keep,
                 stop=lambda fill=fill: self._moved_on(fill),  # type: ignore[misc]
             )
             self._results.append(found)
@@ -191,11 +192,18 @@ class BackgroundBound:
             self._plan = plan
 
     def duals(self) -> list[Duals]:
-        """The best duals of each bound it found, the latest first (at any fill: what prices
-        the one-pass bound, :func:`engine.line_bound.line_bound`)."""
-        return [b.duals for b in reversed(self._results) if b.duals is not None]
+        """The latest round's duals, then the best of each bound it found, the latest first
+        (at any fill: what prices the one-pass bound, :func:`engine.line_bound.line_bound`).
+        The latest round's are there even while its master is still solving (at L, a PDLP
+        round of 11-15 s that the answer does not wait for)."""
+        found = [b.duals for b in reversed(self._results) if b.duals is not None]
+        latest = self._round_duals
+        if latest is None or any(latest is d for d in found):
+            return found
+        return [latest, *found]
 
-    def _keep(self, prices: Prices) -> None:
+    def _keep(self, prices: Prices, duals: Duals) -> None:
+        self._round_duals = duals
         if self._first_order_tolerance is None:
             self._prices = prices
 

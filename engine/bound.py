@@ -532,7 +532,7 @@ def cost_bound(
     tolerance: float = 1e-6,
     master: RestrictedMaster | None = None,
     first_order_tolerance: float | None = None,
-    on_prices: Callable[[Prices], None] | None = None,
+    on_round: Callable[[Prices, Duals], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> tuple[CostBound, RestrictedMaster]:
     """A proven lower bound on the cost at ``x``'s fill per priority, by column generation from
@@ -540,8 +540,10 @@ def cost_bound(
     negative, ``deadline`` (a ``time.perf_counter()`` value) or ``max_iterations``.
 
     ``master`` (from an earlier call) is re-used from its basis, at ``x``'s fill; a new one is
-    solved by PDLP to ``first_order_tolerance`` when given (see the module). ``on_prices``
-    hears each round's prices (the search reads them while the bound goes on); ``stop`` ends
+    solved by PDLP to ``first_order_tolerance`` when given (see the module). ``on_round``
+    hears each round's prices and duals (the search reads the prices while the bound goes on;
+    the duals price the one-pass bound, :mod:`engine.line_bound`, of a master cut short before
+    it returns); ``stop`` ends
     the rounds early (the bound found so far stands). Returns the bound and the master, for a
     later call at another fill.
     """
@@ -558,7 +560,7 @@ def cost_bound(
         deadline=deadline,
         max_iterations=max_iterations,
         tolerance=tolerance,
-        on_prices=on_prices,
+        on_round=on_round,
         stop=stop,
     )
     best = generated.best
@@ -599,7 +601,7 @@ def generate_columns(
     deadline: float,
     max_iterations: int | None = None,
     tolerance: float = 1e-6,
-    on_prices: Callable[[Prices], None] | None = None,
+    on_round: Callable[[Prices, Duals], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
     settled: Callable[[float, float], bool] = lambda best, master_value: False,
 ) -> Generated:
@@ -634,10 +636,11 @@ def generate_columns(
         duals = master.row_duals()
         bound, prices, shortfall = master.price(duals)
         rounds.append((bound, duals[master.fill_row].copy()))
+        element_duals = master.element_duals(duals)
         if bound > best:
-            best, best_prices, best_duals = bound, prices, master.element_duals(duals)
-        if on_prices is not None:
-            on_prices(prices)
+            best, best_prices, best_duals = bound, prices, element_duals
+        if on_round is not None:
+            on_round(prices, element_duals)
         if master.optimal and settled(best, master_value):
             break
         # (a master value short of its optimum proves nothing of the LP)
