@@ -191,7 +191,7 @@ def problem_from_json(body: bytes | str) -> ProblemData:
     The cyclic garbage collector stays paused until the validated request has been let go of:
     resumed while the request is alive, its first collection would traverse every object of
     it once more (0.3-0.6 s at M, see :mod:`models.collector`); once it is gone, only the
-    arrays' few objects are left. At M, parse and build took 1.46-1.72 s so against 2.1-2.2 s
+    arrays' few objects are left. At M, parse and build took 1.05-1.11 s so against 1.70-1.93 s
     with the collector running; and at 200k orders the request's objects hold about 0.8 GB
     that the solve does not need."""
     with collector_paused():

@@ -293,8 +293,9 @@ _PRICED_ONE_PASS = 2
 def _one_pass_bound(
     data: ProblemData, params: SolveParams, x: IntArray, deadline: float, duals: list[Duals]
 ) -> float:
-    """The one-pass bound at ``x``'s fill, plain and priced by the first of ``duals``, each
-    pass while there is time for it (0 when there is none)."""
+    """The one-pass bound at ``x``'s fill, plain and priced by each of the first
+    ``_PRICED_ONE_PASS`` of ``duals``, each pass while there is time for it (0 when there is
+    none)."""
     found = 0.0
     for priced_by in [None, *duals[:_PRICED_ONE_PASS]]:
         if not _line_bound_fits(data, params, deadline):
