@@ -47,6 +47,7 @@ from engine.measures import (
 )
 from engine.measures import relative_gap as gap_between
 from engine.optimizer import StagesResult, solve_neighbourhood, solve_stages
+from engine.order_bound import order_bound
 from engine.params import SolveParams
 from engine.problem import IntArray, ProblemData, build_problem
 from engine.result import SolverInfo, build_response
@@ -179,7 +180,9 @@ def optimise(
         final_bound_s = min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * span)
     else:  # the one-pass bound only (a PDLP master is not solved again at the end)
         final_bound_s = min(params.line_bound_s_per_candidate * data.n_candidates, 0.5 * span)
-    search_deadline = deadline - final_bound_s
+    # ... and the order bound's, where it fits in its share of the time
+    order_bound_s = _order_bound_s(data, params, span - final_bound_s)
+    search_deadline = deadline - final_bound_s - order_bound_s
 
     # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
     # bound at their fill, so the column-generated one is not needed beside them.
@@ -244,7 +247,8 @@ def optimise(
         )
 
     cost = allocation_cost(data, x)
-    moved = bound.at_fill_of(x, deadline=deadline)
+    # (the order bound's time kept for it: it is stronger than the master's last rounds)
+    moved = bound.at_fill_of(x, deadline=deadline - order_bound_s)
     proven_bound = moved.value if moved is not None else 0.0
     fill = fill_by_priority(data, x)
     fill_proven = False
@@ -262,6 +266,18 @@ def optimise(
             d for d in bound.duals() if moved is None or d is not moved.duals
         ]
         proven_bound = max(proven_bound, _one_pass_bound(data, params, x, deadline, duals))
+    if order_bound_s > 0 or params.deterministic:
+        # whole orders at the relaxation's best duals at hand: stronger than the LP itself
+        best_duals = next(
+            (
+                d
+                for d in [moved.duals if moved is not None else None, *bound.duals()]
+                if d is not None
+            ),
+            None,
+        )
+        if best_duals is not None and (params.deterministic or _time_left(deadline) > 0):
+            proven_bound = max(proven_bound, order_bound(data, x, duals=best_duals))
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)
@@ -302,6 +318,15 @@ def _one_pass_bound(
             break
         found = max(found, line_bound(data, x, duals=priced_by))
     return found
+
+
+def _order_bound_s(data: ProblemData, params: SolveParams, span: float) -> float:
+    """The time kept back for the order bound (:mod:`engine.order_bound`): its estimate, or 0
+    where that would take more than its share of the time left (then it is not computed)."""
+    if params.deterministic:
+        return 0.0
+    estimate_s = params.order_bound_s_per_candidate * data.n_candidates
+    return estimate_s if estimate_s <= params.order_bound_share * span else 0.0
 
 
 def _line_bound_fits(data: ProblemData, params: SolveParams, deadline: float) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.bound import Duals
 from engine.checker import assert_valid
 from engine.problem import ProblemData
 from engine.solve import solve
@@ -101,3 +102,37 @@ def problem_arrays(data: ProblemData) -> dict[str, np.ndarray]:
         for f in dataclasses.fields(data)
         if isinstance(getattr(data, f.name), np.ndarray)
     }
+
+
+def allocation_of(data: ProblemData, allocations: list[dict[str, object]]) -> np.ndarray:
+    """Units per candidate of ``data`` for response-style allocation rows (order, line,
+    location, quantity): a reference optimum's, to price the engine's bounds at its fill."""
+    x = np.zeros(data.n_candidates, dtype=np.int64)
+    for row in allocations:
+        for c in range(data.n_candidates):
+            line = int(data.candidate_line[c])
+            if (
+                data.order_ids[int(data.line_order[line])] == row["order_id"]
+                and data.line_ids[line] == row["line_id"]
+                and data.location_ids[int(data.candidate_location[c])] == row["location_id"]
+            ):
+                x[c] = int(row["quantity"])  # type: ignore[call-overload]
+    return x
+
+
+def random_duals(data: ProblemData, rng: np.random.Generator, *, fill: bool = False) -> Duals:
+    """Duals of the signs the rows allow, drawn at random: half of each kind 0 (``fill``: the
+    fill rows' too, else 0)."""
+
+    def draw(n: int) -> np.ndarray:
+        return -rng.exponential(5.0, n) * (rng.random(n) < 0.5)
+
+    n_priorities = len(data.priorities)
+    return Duals(
+        line=draw(data.n_lines),
+        stock=draw(data.inventory_quantity.size),
+        order=draw(data.n_orders),
+        ships=draw(data.n_locations),
+        units=draw(data.n_locations),
+        fill=-draw(n_priorities) if fill else np.zeros(n_priorities),
+    )

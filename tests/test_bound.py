@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 from benchmarks.lp_bound import lp_cost_bound, lp_cost_bounds
-from engine.bound import Duals, RestrictedMaster, cost_bound, covers
+from engine.bound import RestrictedMaster, cost_bound, covers
 from engine.checker import assert_valid, fill_by_priority, total_cost
 from engine.generate import Size, generate
 from engine.greedy import greedy_allocate
@@ -22,10 +22,11 @@ from engine.line_bound import line_bound
 from engine.measures import allocation_cost
 from engine.measures import fill_by_priority as fill_of
 from engine.params import SolveParams
-from engine.problem import ProblemData, build_problem
+from engine.problem import build_problem
 from engine.solve import solve
 from models.solve import SolveRequest
 from models.validation import parse_solve_request
+from tests.builders import allocation_of, random_duals
 from tests.reference import reference_optimum
 from tests.strategies import REPRODUCIBLE, solve_requests
 
@@ -213,43 +214,18 @@ def test_the_one_pass_bound_never_exceeds_the_exact_optimum(raw: dict[str, Any])
     request = parse_solve_request(raw)
     reference = reference_optimum(request)
     data = build_problem(request)
-    x = np.zeros(data.n_candidates, dtype=np.int64)
-    for row in reference.allocations:
-        for c in range(data.n_candidates):
-            line = int(data.candidate_line[c])
-            if (
-                data.order_ids[int(data.line_order[line])] == row["order_id"]
-                and data.line_ids[line] == row["line_id"]
-                and data.location_ids[int(data.candidate_location[c])] == row["location_id"]
-            ):
-                x[c] = int(row["quantity"])  # type: ignore[call-overload]
+    x = allocation_of(data, reference.allocations)
     assert fill_of(data, x) == reference.fill_by_priority
     assert line_bound(data, x) <= reference.cost + 1e-6 * max(1.0, reference.cost)
     # priced by a master's first round (cut short, as at M in 10 s), or by any duals of the
     # right signs: the stock and capacity rows are then relaxed, not dropped
     first_round, _ = cost_bound(data, x, deadline=time.perf_counter() + 60, max_iterations=1)
     rng = np.random.default_rng(len(reference.allocations))
-    for duals in (first_round.duals, _nonpositive_duals(data, rng)):
+    for duals in (first_round.duals, random_duals(data, rng)):
         if duals is None:
             continue  # (no master: nothing to price with)
         priced = line_bound(data, x, duals=duals)
         assert priced <= reference.cost + 1e-6 * max(1.0, reference.cost)
-
-
-def _nonpositive_duals(data: ProblemData, rng: np.random.Generator) -> Duals:
-    """Duals of the signs the rows allow, drawn at random: half of each kind 0."""
-
-    def draw(n: int) -> np.ndarray:
-        return -rng.exponential(5.0, n) * (rng.random(n) < 0.5)
-
-    return Duals(
-        line=draw(data.n_lines),
-        stock=draw(data.inventory_quantity.size),
-        order=draw(data.n_orders),
-        ships=draw(data.n_locations),
-        units=draw(data.n_locations),
-        fill=np.zeros(len(data.priorities)),
-    )
 
 
 def test_the_one_pass_bound_is_below_the_relaxation_and_the_same_by_chunks() -> None:
