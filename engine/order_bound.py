@@ -46,6 +46,9 @@ from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemDa
 MAX_LINES_EXACT = 6
 # Golden-section steps of each priority's fill price: the bracket shrinks by 0.618 a step.
 FILL_PRICE_STEPS = 10
+# ... from the relaxation's duals, whose own fill prices are as good as any found near them
+# (M-seed3 at a third round's: 93,762 after 0, 3, 5 and 8 steps; 0.4 s against 1.45 s)
+PRICED_FILL_PRICE_STEPS = 2
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 # bits set per subset of slots
 _BITS = np.array([bin(mask).count("1") for mask in range(1 << MAX_LINES_EXACT)], dtype=np.int64)
@@ -56,12 +59,15 @@ def order_bound(
     x: IntArray,
     *,
     duals: Duals | None = None,
-    steps: int = FILL_PRICE_STEPS,
+    steps: int | None = None,
 ) -> float:
     """A proven lower bound on the cost of any allocation with at least ``x``'s fill per
     priority: the Lagrangian with whole orders (see the module), at ``duals``' stock and
-    capacity prices (none: 0) and the best fill prices found in ``steps`` golden-section steps.
-    Valid for any duals: those of the wrong sign are taken as 0."""
+    capacity prices (none: 0) and the best fill prices found in ``steps`` golden-section steps
+    (default: ``FILL_PRICE_STEPS``, ``PRICED_FILL_PRICE_STEPS`` from duals). Valid for any
+    duals: those of the wrong sign are taken as 0."""
+    if steps is None:
+        steps = FILL_PRICE_STEPS if duals is None else PRICED_FILL_PRICE_STEPS
     fill = fill_by_priority(data, x)
     if data.n_candidates == 0:
         return 0.0

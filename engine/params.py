@@ -78,7 +78,7 @@ class SolveParams:
     line_bound_s_per_candidate: float = 1e-7
     # The order bound (engine.order_bound: the Lagrangian that keeps each order's shipments
     # whole, at the relaxation's best duals) takes about this much per candidate, kept back from
-    # the search where it fits in this share of the time (1.2-1.7 s at M's 0.73M candidates on
+    # the search where it fits in this share of the time (about 1 s at M's 0.73M candidates on
     # a slow machine, for a bound 2.5-3% above the relaxation's there).
     order_bound_s_per_candidate: float = 2e-6
     order_bound_share: float = 0.25
