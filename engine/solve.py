@@ -15,7 +15,9 @@ The pipeline, in the order it runs:
 4. **Improvement**: the neighbourhood search (:mod:`engine.lns`) from the best allocation so
    far, each neighbourhood solved by the same stages, favouring what the prices favour, with a
    neighbourhood of its own for each fill plan.
-5. **Response**: the bound moved to the final fill, the status (``optimal`` only when the fill
+5. **Response**: the bound moved to the final fill, and the order bound
+   (:mod:`engine.order_bound`) at the relaxation's best duals, each order's shipments whole; the
+   status (``optimal`` only when the fill
    is proven, by the stages or a fill plan, and the cost within ``relative_gap`` of the bound),
    the contract's response.
 
