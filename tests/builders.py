@@ -9,9 +9,11 @@ import numpy as np
 
 from engine.bound import Duals
 from engine.checker import assert_valid
-from engine.problem import ProblemData
+from engine.measures import fill_by_priority
+from engine.problem import ProblemData, build_problem
 from engine.solve import solve
 from models.validation import parse_solve_request
+from tests.reference import ReferenceOptimum, reference_optimum
 
 # Boston and nearby points: distances of a few km to a few hundred km.
 BOSTON = {"lat": 42.36, "lon": -71.06}
@@ -136,3 +138,14 @@ def random_duals(data: ProblemData, rng: np.random.Generator, *, fill: bool = Fa
         units=draw(data.n_locations),
         fill=-draw(n_priorities) if fill else np.zeros(n_priorities),
     )
+
+
+def at_the_optimum(raw: dict[str, Any]) -> tuple[ProblemData, np.ndarray, ReferenceOptimum]:
+    """A tiny request's problem, its exact optimum (``tests.reference``) and that optimum's
+    units per candidate: where a bound is held against the optimum."""
+    request_ = parse_solve_request(raw)
+    reference = reference_optimum(request_)
+    data = build_problem(request_)
+    x = allocation_of(data, reference.allocations)
+    assert fill_by_priority(data, x) == reference.fill_by_priority
+    return data, x, reference

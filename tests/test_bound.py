@@ -26,7 +26,7 @@ from engine.problem import build_problem
 from engine.solve import solve
 from models.solve import SolveRequest
 from models.validation import parse_solve_request
-from tests.builders import allocation_of, random_duals
+from tests.builders import at_the_optimum, random_duals
 from tests.reference import reference_optimum
 from tests.strategies import REPRODUCIBLE, solve_requests
 
@@ -211,11 +211,7 @@ def test_deterministic_solve_gives_the_same_response_twice() -> None:
 @SETTINGS
 @given(raw=solve_requests(max_locations=5, max_orders=5, max_lines=2, max_quantity=3))
 def test_the_one_pass_bound_never_exceeds_the_exact_optimum(raw: dict[str, Any]) -> None:
-    request = parse_solve_request(raw)
-    reference = reference_optimum(request)
-    data = build_problem(request)
-    x = allocation_of(data, reference.allocations)
-    assert fill_of(data, x) == reference.fill_by_priority
+    data, x, reference = at_the_optimum(raw)
     assert line_bound(data, x) <= reference.cost + 1e-6 * max(1.0, reference.cost)
     # priced by a master's first round (cut short, as at M in 10 s), or by any duals of the
     # right signs: the stock and capacity rows are then relaxed, not dropped
