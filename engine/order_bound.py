@@ -124,10 +124,9 @@ class _Priced:
     unit: FloatArray
     shipment: FloatArray
     constant: float
-    # the duals of each line's row and each no-split order's (None: 0): the LP's view of an
-    # order, which the bound takes where it is stronger than the plan's
+    # the duals of each line's row (None: 0): the LP's view of an order, which the bound
+    # takes where it is stronger than the plan's
     line: FloatArray | None = None
-    order: FloatArray | None = None
 
     @classmethod
     def of(cls, data: ProblemData, duals: Duals | None) -> _Priced:
@@ -148,7 +147,7 @@ class _Priced:
             + float(np.dot(units, np.where(units < 0, data.location_max_units, 0)))
             + float(np.dot(ships, np.where(ships < 0, data.location_max_shipments, 0)))
         )
-        return cls(unit, shipment, constant, duals.line, duals.order)
+        return cls(unit, shipment, constant, duals.line)
 
 
 @dataclass(frozen=True)
@@ -182,12 +181,17 @@ class _OrderPlans:
     candidate_rank: IntArray  # per candidate, its order's
     units: FloatArray  # per candidate, the most units it can give its line
     candidate_pair: IntArray
-    n_pairs: int
-    pair_order: IntArray
-    # no-split orders: one location; exact all-or-nothing ones need each line whole there
+    # orders at one location (no-split, or with one location to ship from): their candidates,
+    # each one's row among their pairs, and whether it must give its line whole (an
+    # all-or-nothing order's); their pairs, each one's order, and whether such an order can't
+    # ship from it at all (a line it can't give whole)
     single: IntArray
-    single_whole: BoolArray  # per candidate: its line whole, of a no-split all-or-nothing order
-    single_unusable: BoolArray  # per pair: such an order can't ship from it
+    single_candidates: IntArray
+    single_row: IntArray
+    single_whole: BoolArray
+    single_pair_order: IntArray
+    single_pair_shipment: IntArray  # the pairs themselves
+    single_unusable: BoolArray
     # split orders with more slots than MAX_LINES_EXACT: each line on its own
     by_line: IntArray  # their candidates, by line, cheapest first at any prices
     by_line_order: IntArray  # their order
@@ -195,13 +199,20 @@ class _OrderPlans:
     by_line_quantity: FloatArray  # their line's quantity
     by_line_pair_lines: FloatArray  # lines of the order that the candidate's location serves
     groups: tuple[_Group, ...]
-    # for the orders' LP terms
-    line: IntArray  # per candidate, its line
-    upper: FloatArray  # per candidate, its most units
-    line_order: IntArray
-    line_quantity: FloatArray
-    line_partial: BoolArray  # per line: of an order that may be served in part
-    order_split: BoolArray  # per order: may it ship from several locations
+    # the orders whose plan is priced by a relaxation somewhere (a thin line, many slots),
+    # whose LP terms may be stronger: their candidates with each one's line and row among
+    # their pairs, their pairs with each one's order, their lines with each one's order
+    weak: IntArray
+    weak_candidates: IntArray
+    weak_line: IntArray
+    weak_row: IntArray
+    weak_upper: FloatArray
+    weak_pairs: IntArray
+    weak_pair_order: IntArray
+    weak_lines: IntArray
+    weak_line_order: IntArray
+    weak_line_quantity: FloatArray
+    weak_line_partial: BoolArray
 
     @classmethod
     def of(cls, data: ProblemData) -> _OrderPlans:
@@ -241,11 +252,18 @@ class _OrderPlans:
         # one: exactly, each line what that location has
         split = data.order_allow_split & (np.bincount(data.pair_order, minlength=data.n_orders) > 1)
 
-        # no-split all-or-nothing: a location serves the order only with every line whole
-        whole_there = usable & (upper >= quantity)
-        single_whole = aon[candidate_order] & whole_there
-        lines_whole = np.bincount(data.candidate_pair, weights=single_whole, minlength=data.n_pairs)
-        single_unusable = aon[data.pair_order] & (lines_whole < lines_per_order[data.pair_order])
+        # at one location, an all-or-nothing order needs every line whole there
+        single = np.flatnonzero(~split)
+        single_candidates = np.flatnonzero(~split[candidate_order] & usable)
+        single_pairs = np.flatnonzero(~split[data.pair_order])
+        whole_there = (upper >= quantity)[single_candidates]
+        single_whole = aon[candidate_order[single_candidates]] & whole_there
+        single_row = np.searchsorted(single_pairs, data.candidate_pair[single_candidates])
+        lines_whole = np.bincount(single_row, weights=single_whole, minlength=single_pairs.size)
+        single_pair_order = data.pair_order[single_pairs]
+        single_unusable = aon[single_pair_order] & (
+            lines_whole < lines_per_order[single_pair_order]
+        )
 
         groups = []
         exact = split & has_pair & (slots_per_order <= MAX_LINES_EXACT)
@@ -299,6 +317,10 @@ class _OrderPlans:
         rest = split & ~exact
         by_line = np.flatnonzero(rest[candidate_order] & usable)
         pair_lines = np.bincount(data.candidate_pair, weights=usable, minlength=data.n_pairs)
+        weak_order = split & (order_thin | ~exact)
+        weak_candidates = np.flatnonzero(weak_order[candidate_order] & usable)
+        weak_pairs = np.flatnonzero(weak_order[data.pair_order])
+        weak_lines = np.flatnonzero(weak_order[data.line_order])
         return cls(
             n_orders=data.n_orders,
             n_priorities=priorities.size,
@@ -306,10 +328,12 @@ class _OrderPlans:
             candidate_rank=priority_rank[candidate_order],
             units=units,
             candidate_pair=data.candidate_pair,
-            n_pairs=data.n_pairs,
-            pair_order=data.pair_order,
-            single=np.flatnonzero(~split),
+            single=single,
+            single_candidates=single_candidates,
+            single_row=single_row,
             single_whole=single_whole,
+            single_pair_order=single_pair_order,
+            single_pair_shipment=single_pairs,
             single_unusable=single_unusable,
             by_line=by_line,
             by_line_order=candidate_order[by_line],
@@ -317,12 +341,17 @@ class _OrderPlans:
             by_line_quantity=quantity[by_line].astype(np.float64),
             by_line_pair_lines=pair_lines[data.candidate_pair[by_line]].astype(np.float64),
             groups=tuple(groups),
-            line=line,
-            upper=upper.astype(np.float64),
-            line_order=data.line_order,
-            line_quantity=data.line_quantity.astype(np.float64),
-            line_partial=data.order_allow_partial[data.line_order],
-            order_split=data.order_allow_split,
+            weak=np.flatnonzero(weak_order),
+            weak_candidates=weak_candidates,
+            weak_line=line[weak_candidates],
+            weak_row=np.searchsorted(weak_pairs, data.candidate_pair[weak_candidates]),
+            weak_upper=upper[weak_candidates].astype(np.float64),
+            weak_pairs=weak_pairs,
+            weak_pair_order=data.pair_order[weak_pairs],
+            weak_lines=weak_lines,
+            weak_line_order=data.line_order[weak_lines],
+            weak_line_quantity=data.line_quantity[weak_lines].astype(np.float64),
+            weak_line_partial=data.order_allow_partial[data.line_order[weak_lines]],
         )
 
     def least_cost(self, priced: _Priced, fill_price: FloatArray) -> FloatArray:
@@ -339,53 +368,65 @@ class _OrderPlans:
         worth = self.units * unit_worth  # all the units a candidate can give
         best = np.zeros(self.n_orders)
         if self.single.size:
-            at_pair = priced.shipment + np.bincount(
-                self.candidate_pair,
-                weights=np.where(self.single_whole, worth, np.minimum(worth, 0.0)),
-                minlength=self.n_pairs,
+            c = self.single_candidates
+            at_pair = priced.shipment[self.single_pair_shipment] + np.bincount(
+                self.single_row,
+                weights=np.where(self.single_whole, worth[c], np.minimum(worth[c], 0.0)),
+                minlength=self.single_pair_order.size,
             )
-            at_pair = np.where(self.single_unusable, np.inf, at_pair)
+            at_pair[self.single_unusable] = np.inf
             least = np.full(self.n_orders, np.inf)
-            np.minimum.at(least, self.pair_order, at_pair)
+            np.minimum.at(least, self.single_pair_order, at_pair)
             best[self.single] = np.minimum(0.0, least[self.single])
         if self.by_line.size:
             best += self._line_by_line(priced, unit_worth)
         for group in self.groups:
             best[group.orders] = _best_partitions(group, priced.shipment, unit_worth)
-        if priced.line is not None and priced.order is not None:
-            # each order's own relaxation at the LP's duals is a bound on its plans too
-            best = np.maximum(best, self._relaxed(priced, unit_worth))
+        if priced.line is not None and self.weak.size:
+            # each order's own relaxation at the LP's duals is a bound on its plans too, and
+            # where the plan is priced by a relaxation of its own it may be the stronger one
+            # (elsewhere the plan's is exact, never below it)
+            best[self.weak] = np.maximum(
+                best[self.weak], self._relaxed(priced.line, priced, unit_worth)
+            )
         return best
 
-    def _relaxed(self, priced: _Priced, unit_worth: FloatArray) -> FloatArray:
-        """Per order, the LP's Lagrangian term of the order (see :func:`engine.bound.lagrangian`)
-        at ``unit_worth``: its lines' and no-split rows relaxed by their duals too."""
-        assert priced.line is not None and priced.order is not None
-        line_dual, order_dual = priced.line, priced.order
-        lines = self.line
-        partial = self.line_partial
-        line_dual = np.where(partial, np.minimum(line_dual, 0.0), line_dual)
-        order_dual = np.where(self.order_split, 0.0, np.minimum(order_dual, 0.0))
-        reduced = unit_worth - line_dual[lines]
+    def _relaxed(
+        self, line_dual: FloatArray, priced: _Priced, unit_worth: FloatArray
+    ) -> FloatArray:
+        """Per weak order, the LP's Lagrangian term of the order (see
+        :func:`engine.bound.lagrangian`) at ``unit_worth``: its lines' rows relaxed by their
+        duals too (weak orders may split: no no-split row)."""
+        partial = self.weak_line_partial
+        dual = line_dual[self.weak_lines]
+        dual = np.where(partial, np.minimum(dual, 0.0), dual)
+        # (a line's position among the weak lines: both are in line order)
+        reduced = (
+            unit_worth[self.weak_candidates]
+            - dual[np.searchsorted(self.weak_lines, self.weak_line)]
+        )
         pair_value = np.minimum(
             0.0,
-            priced.shipment
-            - order_dual[self.pair_order]
+            priced.shipment[self.weak_pairs]
             + np.bincount(
-                self.candidate_pair,
-                weights=self.upper * np.minimum(reduced, 0.0),
-                minlength=self.n_pairs,
+                self.weak_row,
+                weights=self.weak_upper * np.minimum(reduced, 0.0),
+                minlength=self.weak_pairs.size,
             ),
         )
-        per_order = np.bincount(self.pair_order, weights=pair_value, minlength=self.n_orders)
-        quantity_dual = self.line_quantity * line_dual
+        per_order = np.bincount(self.weak_pair_order, weights=pair_value, minlength=self.n_orders)
+        quantity_dual = self.weak_line_quantity * dual
         per_order += np.bincount(
-            self.line_order, weights=np.where(partial, quantity_dual, 0.0), minlength=self.n_orders
+            self.weak_line_order,
+            weights=np.where(partial, quantity_dual, 0.0),
+            minlength=self.n_orders,
         )
         all_or_nothing = np.bincount(
-            self.line_order, weights=np.where(partial, 0.0, quantity_dual), minlength=self.n_orders
+            self.weak_line_order,
+            weights=np.where(partial, 0.0, quantity_dual),
+            minlength=self.n_orders,
         )
-        return per_order + order_dual + np.minimum(all_or_nothing, 0.0)
+        return (per_order + np.minimum(all_or_nothing, 0.0))[self.weak].astype(np.float64)
 
     def _line_by_line(self, priced: _Priced, unit_worth: FloatArray) -> FloatArray:
         """Per order (0 but for the line-by-line ones), its lines' best units on their own,
