@@ -14,21 +14,33 @@ with ``y`` the duals of the stock and capacity rows (any of the relaxation's rou
 row's and location's prices, ``g_k`` a shipment's cost plus its location's price per shipment.
 An order's plan keeps its own rules: each line at most its quantity (all-or-nothing: each line
 all of it, or the order nothing), its shipments whole, no-split orders at one location. That is
-Lagrangian relaxation with integral subproblems (the Dantzig-Wolfe bound at the best duals),
-never below the LP at the LP's duals, and at S-seed1 three quarters of the way from the LP
-(9,911) to the optimum (10,044) at the LP's duals.
+Lagrangian relaxation with integral subproblems (the Dantzig-Wolfe bound at the best duals).
+At S-seed1, at the LP's own duals, an exact MIP of every order's plan gives 10,013, three
+quarters of the way from the LP (9,911) to the optimum (10,044); this module 9,992.
 
-Each order's best plan is found exactly, vectorised over orders with numpy: a line that every
-one of its locations can serve whole is served from one location of the plan (the cheapest),
-so a plan is a partition of the order's lines into groups, each shipped from one location; the
-best group per location subset comes from a pass over the order's shipments, the best partition
-from a dynamic programme over subsets of its (at most ``MAX_LINES_EXACT``) lines. A line that
-some location can serve only in part (thin stock), and an order with more lines, is relaxed
-further, which keeps the bound valid: such a line is priced at every location on its own, as if
-each could give it all it has.
+Each order's best plan is found exactly where that is cheap, vectorised over orders in numpy:
+
+- an order at one location (no-split, or a pickup: one location to ship from): the best
+  location, each line what it has there (all of it, for an all-or-nothing order);
+- an order of at most ``MAX_LINES_EXACT`` *slots*: a line that every location of it can serve
+  whole is one slot (served from one location of the plan, the cheapest), a *thin* line (some
+  location holds part of it) a slot per unit. A plan is a partition of the slots into groups,
+  each shipped from one location that has the units (a thin line's per location at most what
+  it has there); each group's best location comes from one pass over the order's shipments,
+  the best partition from a dynamic programme over subsets of slots. (Two groups may pick one
+  location, paying its shipment twice: a thin line can then take more there than it has. Valid,
+  weaker.)
+- larger orders line by line, each shipment's cost shared among the lines it could carry, each
+  line's cheapest units while they pay for themselves: the LP of each line's plan.
+
+Where a plan is priced by a relaxation (thin lines, larger orders, an all-or-nothing order with
+a thin line priced as a partial one), the order's term of the LP's own Lagrangian at the same
+duals may be stronger and is taken where it is: so the bound is never below the LP's Lagrangian
+at the duals it is given, and above it wherever an order would share or split shipments.
 
 The fill prices are separable by priority (an order's lines share its priority), so each
-``pi_p`` is chosen by a golden-section search on its own concave piece.
+``pi_p`` is chosen by a golden-section search on its own concave piece, from the relaxation's
+own fill prices where duals are given.
 """
 
 from __future__ import annotations
@@ -41,9 +53,10 @@ from engine.bound import Duals
 from engine.measures import fill_by_priority
 from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
 
-# Orders with more lines than this are priced line by line (2^L subsets per location, 3^L
-# steps of the programme: 729 at 6).
-MAX_LINES_EXACT = 6
+# Orders with more slots than this are priced line by line (2^L subsets per location, 3^L
+# steps of the programme: 6,561 at 8, over the few orders that large). M-seed3 at a second
+# round's duals: 87,689 at 6, 87,758 at 7, 87,840 at 8 (1.05 / 1.01 / 1.36 s).
+MAX_LINES_EXACT = 8
 # Golden-section steps of each priority's fill price: the bracket shrinks by 0.618 a step.
 FILL_PRICE_STEPS = 10
 # ... from the relaxation's duals, whose own fill prices are as good as any found near them
@@ -289,9 +302,10 @@ class _OrderPlans:
                 data, pairs, row_of_pair, mine, thin_line, first_slot_of_line, first_slot_of_order
             )
             thin_rows = np.flatnonzero(thin_slots.any(axis=1))
+            thin_slots, thin_units = thin_slots[thin_rows], thin_units[thin_rows]
             over = np.stack(
                 [
-                    (_BITS[mask & thin_slots[thin_rows]] > thin_units[thin_rows]).any(axis=1)
+                    (_BITS[mask & thin_slots] > thin_units).any(axis=1)
                     for mask in range(1 << n_slots)
                 ]
             )
