@@ -45,18 +45,21 @@ own fill prices where duals are given.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.bound import Duals
 from engine.measures import fill_by_priority
 from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
 
 # Orders with more slots than this are priced line by line (2^L subsets per location, 3^L
-# steps of the programme: 6,561 at 8, over the few orders that large). M-seed3 at a second
+# steps of the programme: 2,187 at 7, over the few orders that large). M-seed3 at a second
 # round's duals: 87,689 at 6, 87,758 at 7, 87,840 at 8 (1.05 / 1.01 / 1.36 s).
-MAX_LINES_EXACT = 8
+MAX_LINES_EXACT = 7
 # Golden-section steps of each priority's fill price: the bracket shrinks by 0.618 a step.
 FILL_PRICE_STEPS = 10
 # ... from the relaxation's duals, whose own fill prices are as good as any found near them
@@ -280,15 +283,25 @@ class _OrderPlans:
 
         groups = []
         exact = split & has_pair & (slots_per_order <= MAX_LINES_EXACT)
+        # orders, pairs, candidates and thin lines by group (0: none), each group's in order
+        group_of_order = np.where(exact, slots_per_order, 0)
+        orders_by, pairs_by, candidates_by, thin_lines_by = (
+            _by_group(member_group)
+            for member_group in (
+                group_of_order,
+                group_of_order[data.pair_order],
+                np.where(usable, group_of_order[candidate_order], 0),
+                np.where(thin_line, group_of_order[data.line_order], 0),
+            )
+        )
+        row_of_pair = np.full(data.n_pairs, -1, dtype=np.int64)  # within its group
         for n_slots in range(1, MAX_LINES_EXACT + 1):
-            in_group = exact & (slots_per_order == n_slots)
-            orders = np.flatnonzero(in_group)
+            orders = orders_by(n_slots)
             if orders.size == 0:
                 continue
-            pairs = np.flatnonzero(in_group[data.pair_order])
-            row_of_pair = np.full(data.n_pairs, -1, dtype=np.int64)
+            pairs = pairs_by(n_slots)
             row_of_pair[pairs] = np.arange(pairs.size, dtype=np.int64)
-            mine = np.flatnonzero(in_group[candidate_order] & usable)
+            mine = candidates_by(n_slots)
             # a whole line's candidate is one entry; a thin line's, one per unit of the line
             copies = slots_per_line[line[mine]]
             entry = np.repeat(mine, copies)
@@ -299,17 +312,22 @@ class _OrderPlans:
                 + within
             )
             thin_slots, thin_units = _thin_lines_per_row(
-                data, pairs, row_of_pair, mine, thin_line, first_slot_of_line, first_slot_of_order
+                data,
+                pairs,
+                row_of_pair,
+                mine,
+                thin_lines_by(n_slots),
+                thin_line,
+                first_slot_of_line,
+                first_slot_of_order,
             )
             thin_rows = np.flatnonzero(thin_slots.any(axis=1))
-            thin_slots, thin_units = thin_slots[thin_rows], thin_units[thin_rows]
-            over = np.stack(
-                [
-                    (_BITS[mask & thin_slots] > thin_units).any(axis=1)
-                    for mask in range(1 << n_slots)
+            over = np.zeros((thin_rows.size, 1 << n_slots), dtype=bool)
+            for j in range(thin_slots.shape[1]):
+                over |= _over_units()[
+                    thin_slots[thin_rows, j], thin_units[thin_rows, j], : 1 << n_slots
                 ]
-            )
-            over_mask, over_at = np.nonzero(over)
+            over_at, over_mask = np.nonzero(over)
             groups.append(
                 _Group(
                     n_slots=n_slots,
@@ -504,20 +522,20 @@ def _thin_lines_per_row(
     pairs: IntArray,
     row_of_pair: IntArray,
     candidates: IntArray,
+    lines: IntArray,
     thin_line: BoolArray,
     first_slot_of_line: IntArray,
     first_slot_of_order: IntArray,
 ) -> tuple[IntArray, IntArray]:
-    """Per row (pair) of a group, its order's thin lines: the bits of their slots, and the
-    units the pair's location has for each (0 where it has none)."""
+    """Per row (pair) of a group, its order's thin lines (``lines``, all of the group's): the
+    bits of their slots, and the units the pair's location has for each (0 where none)."""
     most = MAX_LINES_EXACT // 2  # a thin line has two slots at least
     slots = np.zeros((pairs.size, most), dtype=np.int64)
     units = np.zeros((pairs.size, most), dtype=np.int64)
-    # the thin lines of the group's orders, numbered within their order
     order_of_pair = data.pair_order[pairs]
-    lines = np.flatnonzero(thin_line & np.isin(data.line_order, np.unique(order_of_pair)))
     if lines.size == 0:
         return slots, units
+    # (numbered within their order)
     line_order = data.line_order[lines]
     rank = np.arange(lines.size) - np.searchsorted(line_order, line_order)
     first = first_slot_of_line[lines] - first_slot_of_order[line_order]
@@ -537,3 +555,20 @@ def _thin_lines_per_row(
         data.candidate_upper[mine], data.line_quantity[data.candidate_line[mine]]
     )
     return slots, units
+
+
+def _by_group(group: IntArray) -> Callable[[int], IntArray]:
+    """``members(g)``: the positions whose ``group`` is g, in order (one sort for all groups)."""
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(MAX_LINES_EXACT + 2))
+    return lambda g: order[bounds[g] : bounds[g + 1]]
+
+
+@functools.cache
+def _over_units() -> npt.NDArray[np.bool_]:
+    """``[slots, units, subset]``: does the subset take more of a thin line's slots (a bit
+    each) than the units there?"""
+    masks = np.arange(1 << MAX_LINES_EXACT)
+    taken = _BITS[masks[:, None] & masks[None, :]]  # [slots, subset]
+    units = np.arange(MAX_LINES_EXACT + 1)
+    return taken[:, None, :] > units[None, :, None]
