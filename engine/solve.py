@@ -182,8 +182,9 @@ def optimise(
         final_bound_s = min(_FINAL_BOUND_SHARE * data.time_limit_s, 0.5 * span)
     else:  # the one-pass bound only (a PDLP master is not solved again at the end)
         final_bound_s = min(params.line_bound_s_per_candidate * data.n_candidates, 0.5 * span)
-    # ... and the order bound's, where it fits in its share of the time
-    order_bound_s = _order_bound_s(data, params, span - final_bound_s)
+    # ... and the order bound's, where there will be duals for it (a relaxation) and it fits in
+    # its share of the time
+    order_bound_s = _order_bound_s(data, params, span - final_bound_s) if bounded else 0.0
     search_deadline = deadline - final_bound_s - order_bound_s
 
     # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
@@ -268,7 +269,7 @@ def optimise(
             d for d in bound.duals() if moved is None or d is not moved.duals
         ]
         proven_bound = max(proven_bound, _one_pass_bound(data, params, x, deadline, duals))
-    if order_bound_s > 0 or params.deterministic:
+    if order_bound_s > 0 or (params.deterministic and bounded):
         # whole orders at the relaxation's best duals at hand: stronger than the LP itself
         best_duals = next(
             (

@@ -15,11 +15,14 @@ import pytest
 from hypothesis import given, settings
 
 from engine.bound import cost_bound
+from engine.checker import assert_valid
 from engine.generate import Size, generate
 from engine.greedy import greedy_allocate
 from engine.measures import allocation_cost
 from engine.order_bound import FILL_PRICE_STEPS, order_bound
+from engine.params import SolveParams
 from engine.problem import build_problem
+from engine.solve import solve
 from models.validation import parse_solve_request
 from tests.builders import (
     allocation_of,
@@ -96,3 +99,18 @@ def test_the_order_bound_is_the_same_twice() -> None:
     x = greedy_allocate(data)
     relaxed, _ = cost_bound(data, x, deadline=time.perf_counter() + 60, max_iterations=2)
     assert order_bound(data, x, duals=relaxed.duals) == order_bound(data, x, duals=relaxed.duals)
+
+
+def test_the_answer_s_bound_keeps_orders_whole() -> None:
+    # the search's path (no model of the whole batch), deterministic: the relaxation converges
+    # in its rounds, and the answer's bound is the order bound at its duals, above the LP's
+    raw = generate(Size(orders=300, locations=30, skus=200), 7)
+    request_ = parse_solve_request(raw)
+    params = SolveParams(search_above_candidates=0, deterministic=True, neighbourhoods=6)
+    response = solve(request_, params)
+    assert_valid(request_, response)
+    data = build_problem(request_)
+    x = allocation_of(data, response["allocations"])
+    relaxed, _ = cost_bound(data, x, deadline=time.perf_counter() + 120)
+    assert relaxed.converged
+    assert response["solver"]["bound"] > relaxed.value * 1.001
