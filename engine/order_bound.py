@@ -232,11 +232,9 @@ class _OrderPlans:
 
     @classmethod
     def of(cls, data: ProblemData) -> _OrderPlans:
-        cached = data._cache.get("order_plans")
-        if cached is None:
-            cached = data._cache["order_plans"] = cls._build(data)
-        assert isinstance(cached, _OrderPlans)
-        return cached
+        # (not kept in the problem's cache: a solve prices it once, and kept, its index (about
+        # a gigabyte at L) would still be held while the response is written)
+        return cls._build(data)
 
     @classmethod
     def _build(cls, data: ProblemData) -> _OrderPlans:
