@@ -182,6 +182,7 @@ class StageSolver:
         neighbourhood: BoolArray | None = None,
         restricted_abs_gap: float | None = None,
         with_support: BoolArray | None = None,
+        share_after_relaxation: tuple[float, float] | None = None,
     ) -> tuple[IntArray | None, float, float, bool]:
         """A stage solved from small models to the full one, each step only if still needed.
 
@@ -203,6 +204,10 @@ class StageSolver:
         fullest allocations, which the proof's gap of almost a unit would not; and
         ``with_support`` candidates join the LP's support in the first of them (a fill LP's
         support is any fullest allocation, a costly one as likely as not).
+        ``share_after_relaxation`` (a share, a deadline): once the LP is solved (by the solver's
+        deadline as it stands), the stage gets that share of the time left until that deadline
+        (the rest goes back to the caller): a share of the time taken before the LP starves the
+        MIPs wherever the LP is slow.
         Returns (x, value, bound, proven).
         """
         model = self.model
@@ -227,6 +232,10 @@ class StageSolver:
                     best, start = (x, value), x
 
         relaxation = self.relax(proof_objective, maximize, full_upper)
+        if share_after_relaxation is not None:
+            share, until = share_after_relaxation
+            now = time.perf_counter()
+            self.deadline = now + max(0.0, until - now) * share
         lp_bound = float("inf") if maximize else 0.0
         if relaxation is not None:
             values, lp_bound = relaxation

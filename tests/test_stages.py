@@ -91,3 +91,25 @@ def test_every_backend_returns_an_allocation_the_model_admits() -> None:
         assert allocation_is_feasible(data, stages.model, x, stages.row_lower)
         values.append(value)
     assert max(values) - min(values) <= 1e-6 * max(1.0, max(values))
+
+
+def test_a_stage_s_share_of_the_time_is_taken_after_its_lp() -> None:
+    # a stage given a share of what is left once its LP is solved: its MIPs run by that
+    # deadline, whatever the LP took of the time before it
+    _, data = _problem(5)
+    started = time.perf_counter()
+    until = started + 100.0
+    stages = StageSolver(data, "scip", started + 0.5 * (until - started))
+    stages.solve_guided(
+        "cost",
+        cost_objective(data, stages.model),
+        maximize=False,
+        gap=0.0,
+        abs_gap=1e-6,
+        start=np.zeros(data.n_candidates, dtype=np.int64),
+        share_after_relaxation=(0.25, until),
+    )
+    lp = next(r for r in stages.reports if r.name == "lp")
+    ended_lp = started + lp.seconds
+    assert stages.deadline <= time.perf_counter() + 0.25 * (until - ended_lp) + 1e-6
+    assert stages.deadline >= ended_lp + 0.25 * (until - time.perf_counter()) - 1e-6
