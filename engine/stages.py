@@ -205,7 +205,7 @@ class StageSolver:
         ``with_support`` candidates join the LP's support in the first of them (a fill LP's
         support is any fullest allocation, a costly one as likely as not).
         ``share_after_relaxation`` (a share, a deadline): once the LP is solved (by the solver's
-        deadline as it stands), the stage gets that share of the time left until that deadline
+        deadline as it stands; if it is not, nothing changes), the stage gets that share of the time left until that deadline
         (the rest goes back to the caller): a share of the time taken before the LP starves the
         MIPs wherever the LP is slow.
         Returns (x, value, bound, proven).
@@ -232,7 +232,9 @@ class StageSolver:
                     best, start = (x, value), x
 
         relaxation = self.relax(proof_objective, maximize, full_upper)
-        if share_after_relaxation is not None:
+        if relaxation is not None and share_after_relaxation is not None:
+            # (an LP cut short by the clock leaves the time to the caller: no MIP of the whole
+            # stage fits where its LP did not)
             share, until = share_after_relaxation
             now = time.perf_counter()
             self.deadline = now + max(0.0, until - now) * share
