@@ -467,6 +467,33 @@ class Duals:
     fill: FloatArray  # per priority, highest first (data.priorities)
 
 
+@dataclass(frozen=True)
+class RowPrices:
+    """The stock and capacity rows' duals as prices, for a bound that relaxes just those rows
+    the Lagrangian way: each at most 0 (a wrong-signed dual is taken as 0, which keeps any such
+    bound valid), none on an unlimited location's capacity (it has no row); and the sum of each
+    dual times its row's bound (at most 0)."""
+
+    stock: FloatArray  # per inventory row
+    units: FloatArray  # per location
+    ships: FloatArray  # per location
+    constant: float
+
+    @classmethod
+    def of(cls, data: ProblemData, duals: Duals) -> RowPrices:
+        stock = np.minimum(duals.stock, 0.0)
+        units = np.where(data.location_max_units != UNLIMITED, np.minimum(duals.units, 0.0), 0.0)
+        ships = np.where(
+            data.location_max_shipments != UNLIMITED, np.minimum(duals.ships, 0.0), 0.0
+        )
+        constant = (
+            float(np.dot(stock, data.inventory_quantity))
+            + float(np.dot(units, np.where(units < 0, data.location_max_units, 0)))
+            + float(np.dot(ships, np.where(ships < 0, data.location_max_shipments, 0)))
+        )
+        return cls(stock, units, ships, constant)
+
+
 def lagrangian(
     data: ProblemData, duals: Duals, fill: dict[int, int], objective: Objective | None = None
 ) -> tuple[float, Prices]:

@@ -25,9 +25,9 @@ import itertools
 
 import numpy as np
 
-from engine.bound import Duals
+from engine.bound import Duals, RowPrices
 from engine.measures import fill_by_priority
-from engine.problem import UNLIMITED, FloatArray, IntArray, ProblemData
+from engine.problem import FloatArray, IntArray, ProblemData
 
 
 def line_bound(
@@ -55,19 +55,11 @@ def line_bound(
     location_unit_cost = data.location_unit_cost.astype(np.float64)
     pair_cost = data.pair_cost.astype(np.float64)
     constant = 0.0
-    if duals is not None:
-        # (every dual here is at most 0: each raises a cost, and its row's bound times it is
-        # the price of that)
-        # (an unlimited location has no capacity row: nothing to price)
-        units_dual = np.where(data.location_max_units != UNLIMITED, duals.units, 0.0)
-        ships_dual = np.where(data.location_max_shipments != UNLIMITED, duals.ships, 0.0)
-        location_unit_cost = location_unit_cost - units_dual
-        pair_cost = pair_cost - ships_dual[data.pair_location]
-        constant = (
-            float(np.dot(duals.stock, data.inventory_quantity))
-            + float(np.dot(ships_dual, np.where(ships_dual < 0, data.location_max_shipments, 0)))
-            + float(np.dot(units_dual, np.where(units_dual < 0, data.location_max_units, 0)))
-        )
+    prices = RowPrices.of(data, duals) if duals is not None else None
+    if prices is not None:
+        location_unit_cost = location_unit_cost - prices.units
+        pair_cost = pair_cost - prices.ships[data.pair_location]
+        constant = prices.constant
     costs: dict[int, list[FloatArray]] = {p: [] for p in data.priorities}
     units: dict[int, list[FloatArray]] = {p: [] for p in data.priorities}
     # candidates come grouped by line (built line by line), so lines are cut in chunks
@@ -77,8 +69,8 @@ def line_bound(
         if begin == end:
             continue
         unit_cost = location_unit_cost[data.candidate_location[begin:end]]
-        if duals is not None:
-            unit_cost = unit_cost - duals.stock[data.candidate_inventory[begin:end]]
+        if prices is not None:
+            unit_cost = unit_cost - prices.stock[data.candidate_inventory[begin:end]]
         per_unit, slot, line = _cheapest_units(
             data, unit_cost, pair_cost, lines_at_pair, begin, end
         )

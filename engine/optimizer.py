@@ -184,20 +184,20 @@ def solve_stages(
     stages.deadline = (
         deadline if neighbourhood else now + (deadline - now) * (1.0 - params.search_share / 2)
     )
+    start_x = last_x if last_x is not None else floor_x
     x, _value, bound, optimal = stages.solve_guided(
         "cost",
         cost_objective(data, stages.model),
         maximize=False,
         gap=gap,
         abs_gap=1e-6,
-        start=last_x if last_x is not None else floor_x,
+        start=start_x,
         # a neighbourhood's candidates are chosen already; its second MIP measured slower
         # than the LP-support one, for less
         neighbourhood=cheap,
         full_time_share=0.0 if neighbourhood else 1.0,
         share_after_relaxation=None if neighbourhood else (share, deadline),
     )
-    start_x = last_x if last_x is not None else floor_x
     if x is None:
         # No allocation found within the time left: the last fill stage's allocation reaches
         # the optimal fill; the floor may too, and may be cheaper. The cost LP's bound, if it

@@ -52,9 +52,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.bound import Duals
+from engine.bound import Duals, RowPrices
 from engine.measures import fill_by_priority
-from engine.problem import UNLIMITED, BoolArray, FloatArray, IntArray, ProblemData
+from engine.problem import BoolArray, FloatArray, IntArray, ProblemData
 
 # Orders with more slots than this are priced line by line (2^L subsets per location, 3^L
 # steps of the programme: 2,187 at 7, over the few orders that large). M-seed3 at a second
@@ -150,20 +150,10 @@ class _Priced:
         shipment = data.pair_cost.astype(np.float64)
         if duals is None:
             return cls(unit, shipment, 0.0)
-        stock = np.minimum(duals.stock, 0.0)
-        # (an unlimited location has no capacity row: nothing to price)
-        units = np.where(data.location_max_units != UNLIMITED, np.minimum(duals.units, 0.0), 0.0)
-        ships = np.where(
-            data.location_max_shipments != UNLIMITED, np.minimum(duals.ships, 0.0), 0.0
-        )
-        unit = unit - stock[data.candidate_inventory] - units[data.candidate_location]
-        shipment = shipment - ships[data.pair_location]
-        constant = (
-            float(np.dot(stock, data.inventory_quantity))
-            + float(np.dot(units, np.where(units < 0, data.location_max_units, 0)))
-            + float(np.dot(ships, np.where(ships < 0, data.location_max_shipments, 0)))
-        )
-        return cls(unit, shipment, constant, duals.line)
+        prices = RowPrices.of(data, duals)
+        unit = unit - prices.stock[data.candidate_inventory] - prices.units[data.candidate_location]
+        shipment = shipment - prices.ships[data.pair_location]
+        return cls(unit, shipment, prices.constant, duals.line)
 
 
 @dataclass(frozen=True)
@@ -234,10 +224,6 @@ class _OrderPlans:
     def of(cls, data: ProblemData) -> _OrderPlans:
         # (not kept in the problem's cache: a solve prices it once, and kept, its index (about
         # a gigabyte at L) would still be held while the response is written)
-        return cls._build(data)
-
-    @classmethod
-    def _build(cls, data: ProblemData) -> _OrderPlans:
         priorities = np.array(data.priorities, dtype=np.int64)
         priority_rank = np.searchsorted(-priorities, -data.order_priority).astype(np.int64)
         line = data.candidate_line

@@ -261,26 +261,21 @@ def optimise(
         proven_bound = max(proven_bound, stages.bound)
     # a fill plan at this fill that proves it
     fill_proven |= any(plan.proven and plan.fill == fill for plan in plans)
+    # the relaxation's duals at hand, the master's at the answer's fill first, then the latest
+    # round's and each earlier bound's
+    duals = ([moved.duals] if moved is not None and moved.duals is not None else []) + [
+        d for d in bound.duals() if moved is None or d is not moved.duals
+    ]
     if moved is None or not moved.converged:
         # No relaxation (a batch too large for its master), or one the clock cut short, whose
         # first rounds' Lagrangian bounds can be far weaker: the one-pass bound too (a linear
         # pass), plain and priced by the relaxation's latest duals
-        duals = ([moved.duals] if moved is not None and moved.duals is not None else []) + [
-            d for d in bound.duals() if moved is None or d is not moved.duals
-        ]
         proven_bound = max(proven_bound, _one_pass_bound(data, params, x, deadline, duals))
-    if order_bound_s > 0 or (params.deterministic and bounded):
-        # whole orders at the relaxation's best duals at hand: stronger than the LP itself
-        best_duals = next(
-            (
-                d
-                for d in [moved.duals if moved is not None else None, *bound.duals()]
-                if d is not None
-            ),
-            None,
-        )
-        if best_duals is not None and (params.deterministic or _time_left(deadline) > 0):
-            proven_bound = max(proven_bound, order_bound(data, x, duals=best_duals))
+    # whole orders at the best of those duals (stronger than the LP itself), in the time kept
+    # for them (in deterministic mode, always)
+    timed = order_bound_s > 0 and _time_left(deadline) > 0
+    if duals and (timed or (params.deterministic and bounded)):
+        proven_bound = max(proven_bound, order_bound(data, x, duals=duals[0]))
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)

@@ -205,9 +205,9 @@ class StageSolver:
         ``with_support`` candidates join the LP's support in the first of them (a fill LP's
         support is any fullest allocation, a costly one as likely as not).
         ``share_after_relaxation`` (a share, a deadline): once the LP is solved (by the solver's
-        deadline as it stands; if it is not, nothing changes), the stage gets that share of the time left until that deadline
-        (the rest goes back to the caller): a share of the time taken before the LP starves the
-        MIPs wherever the LP is slow.
+        deadline as it stands; if it is not, nothing changes), the stage gets that share of the
+        time left until that deadline (the rest goes back to the caller): a share of the time
+        taken before the LP starves the MIPs wherever the LP is slow.
         Returns (x, value, bound, proven).
         """
         model = self.model
