@@ -49,6 +49,9 @@ class FillRelaxation:
     converged: bool  # the LP solved to its optimum (not once its whole-unit bound settled)
     iterations: int
     seconds: float
+    # a round was solved: ``upper`` and ``plan`` are the relaxation's (else the trivial bound
+    # and the allocation itself)
+    solved: bool = True
 
     def proves(self, fill: dict[int, int]) -> bool:
         """Does it prove ``fill`` of its priority the most there is, the higher ones held?"""
@@ -121,6 +124,7 @@ def fill_relaxation(
         converged=generated.converged,
         iterations=generated.iterations,
         seconds=time.perf_counter() - started,
+        solved=bool(finite),
     )
     return relaxation, master
 
@@ -213,18 +217,41 @@ class FillPlanner:
                 continue
             if deadline - time.perf_counter() <= 0.05 or stop():
                 break
-            relaxation, self._masters[priority] = fill_relaxation(
-                data,
-                x,
-                priority,
-                deadline=deadline,
-                per_line=self.per_line,
-                max_iterations=max_iterations,
-                master=self._masters.get(priority),
-                trivial=trivial[priority],
-                stop=stop,
+            relaxations.append(
+                self.relaxation(
+                    x,
+                    priority,
+                    deadline=deadline,
+                    max_iterations=max_iterations,
+                    trivial=trivial[priority],
+                    stop=stop,
+                )
             )
-            relaxations.append(relaxation)
         # cut short by the deadline, it proves nothing of the priorities it did not reach
         complete = len(relaxations) == sum(fill[p] < trivial[p] for p in data.priorities)
         return FillPlan(x, fill, tuple(relaxations), complete, time.perf_counter() - started)
+
+    def relaxation(
+        self,
+        x: IntArray,
+        priority: int,
+        *,
+        deadline: float,
+        max_iterations: int | None = None,
+        trivial: int | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> FillRelaxation:
+        """The fill relaxation of one priority at ``x``'s higher fills, from the master kept
+        for that priority (:func:`fill_relaxation`)."""
+        relaxation, self._masters[priority] = fill_relaxation(
+            self.data,
+            x,
+            priority,
+            deadline=deadline,
+            per_line=self.per_line,
+            max_iterations=max_iterations,
+            master=self._masters.get(priority),
+            trivial=trivial,
+            stop=stop,
+        )
+        return relaxation

@@ -187,23 +187,10 @@ def optimise(
     order_bound_s = _order_bound_s(data, params, span - final_bound_s) if bounded else 0.0
     search_deadline = deadline - final_bound_s - order_bound_s
 
-    # Construction: the stages, where a model of the whole batch fits. Their cost LP is the
-    # bound at their fill, so the column-generated one is not needed beside them.
-    stages: StagesResult | None = None
-    if whole and not late:
-        stages = solve_stages(data, x, deadline=search_deadline, params=params)
-        x = stages.x
-
-    # Fill plans (the fill relaxation, by the simplex like the master's) where the fill is not
-    # proven by the stages.
-    planning = (
-        params.fill_plans
-        and bounded
-        and not first_order
-        and not (stages is not None and stages.fill_proven)
-    )
-    # Bound and prices beside the search; in deterministic mode first, for a fixed number of
-    # rounds, so that the search sees the same prices every time.
+    # Bound and prices beside the rest; in deterministic mode first, for a fixed number of
+    # rounds, so that the search sees the same prices every time. Fill plans (the fill
+    # relaxation, by the simplex like the master's) where the fill is not proven by the stages.
+    may_plan = params.fill_plans and bounded and not first_order
     bound = BackgroundBound(
         data,
         x,
@@ -211,8 +198,27 @@ def optimise(
         per_line=params.bound_candidates_per_line,
         max_iterations=params.bound_iterations if params.deterministic else None,
         first_order_tolerance=params.bound_first_order_tolerance if first_order else None,
-        fill_plans=planning and not params.deterministic,
+        fill_plans=may_plan and not params.deterministic,
     )
+    bound_started = False
+
+    # Construction: the stages, where a model of the whole batch fits, with the master on the
+    # other core from the floor's fill on. Their LPs come from column generation: the fill
+    # relaxations' masters, and the cost master moved to their fill (their own LPs over the
+    # whole model took 2 s of S's 5 s on a slow machine and left their MIPs too little time).
+    stages: StagesResult | None = None
+    if whole and not late:
+        bound.start()
+        bound_started = True
+        try:
+            stages = solve_stages(
+                data, x, deadline=search_deadline, params=params, relaxations=bound
+            )
+        except BaseException:
+            bound.stop(search_deadline)
+            raise
+        x = stages.x
+    planning = may_plan and not (stages is not None and stages.fill_proven)
     plans: list[FillPlan] = []
 
     def plan_fill(at: IntArray | None) -> FillPlan | None:
@@ -234,7 +240,7 @@ def optimise(
     search: SearchReport | None = None
     searching = params.deterministic or _time_left(search_deadline) >= params.min_solve_s
     if (stages is None or not stages.optimal) and searching:
-        if bounded:
+        if bounded and not bound_started:
             bound.start(in_background=not params.deterministic)
         x, search = improve_by_neighbourhoods(
             data,

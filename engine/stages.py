@@ -9,6 +9,7 @@ MIPs through it too.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,6 +184,7 @@ class StageSolver:
         restricted_abs_gap: float | None = None,
         with_support: BoolArray | None = None,
         share_after_relaxation: tuple[float, float] | None = None,
+        relaxation: Callable[[], tuple[FloatArray, float] | None] | None = None,
     ) -> tuple[IntArray | None, float, float, bool]:
         """A stage solved from small models to the full one, each step only if still needed.
 
@@ -208,6 +210,10 @@ class StageSolver:
         deadline as it stands; if it is not, nothing changes), the stage gets that share of the
         time left until that deadline (the rest goes back to the caller): a share of the time
         taken before the LP starves the MIPs wherever the LP is slow.
+        ``relaxation``: the same LP solved elsewhere (the batch's column-generated master, moved
+        to this stage's fill: a few hundredths of a second where this model's LP takes one on
+        a slow machine), its units per candidate and a proven bound on ``lp_objective``; when it
+        returns None, the stage solves its own.
         Returns (x, value, bound, proven).
         """
         model = self.model
@@ -231,16 +237,18 @@ class StageSolver:
                 if best is None or _better(value, best[1], maximize):
                     best, start = (x, value), x
 
-        relaxation = self.relax(proof_objective, maximize, full_upper)
-        if relaxation is not None and share_after_relaxation is not None:
+        relaxed = self._relaxed_elsewhere(relaxation)
+        if relaxed is None:
+            relaxed = self.relax(proof_objective, maximize, full_upper)
+        if relaxed is not None and share_after_relaxation is not None:
             # (an LP cut short by the clock leaves the time to the caller: no MIP of the whole
             # stage fits where its LP did not)
             share, until = share_after_relaxation
             now = time.perf_counter()
             self.deadline = now + max(0.0, until - now) * share
         lp_bound = float("inf") if maximize else 0.0
-        if relaxation is not None:
-            values, lp_bound = relaxation
+        if relaxed is not None:
+            values, lp_bound = relaxed
             start_value = self.value_of(proof_objective, start)
             if _within(start_value, lp_bound, maximize, gap, abs_gap) and self._admits(
                 start, full_upper
@@ -279,6 +287,23 @@ class StageSolver:
         if best is not None and (x is None or not _better(value, best[1], maximize)):
             return best[0], best[1], bound, _within(best[1], bound, maximize, gap, abs_gap)
         return x, value, bound, optimal
+
+    def _relaxed_elsewhere(
+        self, relaxation: Callable[[], tuple[FloatArray, float] | None] | None
+    ) -> tuple[FloatArray, float] | None:
+        """The stage's LP from ``relaxation``, reported as ``lp:master``; None without one."""
+        if relaxation is None:
+            return None
+        started = time.perf_counter()
+        relaxed = relaxation()
+        seconds = time.perf_counter() - started
+        if relaxed is None:
+            self.reports.append(
+                StageReport("lp:master", "no_solution", float("nan"), float("nan"), seconds)
+            )
+            return None
+        self.reports.append(StageReport("lp:master", "optimal", relaxed[1], relaxed[1], seconds))
+        return relaxed
 
     def _admits(self, x: IntArray, upper: FloatArray) -> bool:
         """Is ``x`` an allocation of this stage's model (rows held so far, ``upper``)?"""
