@@ -46,6 +46,7 @@ own fill prices where duals are given.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,8 +63,12 @@ from engine.problem import BoolArray, FloatArray, IntArray, ProblemData
 MAX_LINES_EXACT = 7
 # Golden-section steps of each priority's fill price: the bracket shrinks by 0.618 a step.
 FILL_PRICE_STEPS = 10
-# ... from the relaxation's duals, whose own fill prices are as good as any found near them
-# (M-seed3 at a third round's: 93,762 after 0, 3, 5 and 8 steps; 0.4 s against 1.45 s)
+# ... from the relaxation's duals, whose own fill prices are priced first and are as good as
+# any found near them at M and L (M-seed3 at a third round's: 93,762 after 0, 3, 5 and 8 steps;
+# at the answers' duals of 2026-12-02 evening, M-seed1 93,727.9, M-seed3 93,146.7 and L-seed1
+# 419,221.8 at them alone and after 2 and 6 steps, 0.37-0.41 s and 4.0 s for the one pass at
+# them against 0.85-0.97 and 9.2 s with two steps): the steps run only while a deadline allows
+# (they find more in a small batch where one order's whole shipments are worth a higher price)
 PRICED_FILL_PRICE_STEPS = 2
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 # bits set per subset of slots
@@ -76,12 +81,16 @@ def order_bound(
     *,
     duals: Duals | None = None,
     steps: int | None = None,
+    deadline: float | None = None,
 ) -> float:
     """A proven lower bound on the cost of any allocation with at least ``x``'s fill per
     priority: the Lagrangian with whole orders (see the module), at ``duals``' stock and
     capacity prices (none: 0) and the best fill prices found in ``steps`` golden-section steps
-    (default: ``FILL_PRICE_STEPS``, ``PRICED_FILL_PRICE_STEPS`` from duals). Valid for any
-    duals: those of the wrong sign are taken as 0."""
+    (default: ``FILL_PRICE_STEPS``, ``PRICED_FILL_PRICE_STEPS`` from duals), each priced
+    first at the duals' own fill prices. ``deadline`` (a ``time.perf_counter()`` value): no
+    probe of the search starts that would end past it (each a pass over the orders, as long as
+    the first took); the first pass always runs. Valid for any duals: those of the wrong sign
+    are taken as 0."""
     if steps is None:
         steps = FILL_PRICE_STEPS if duals is None else PRICED_FILL_PRICE_STEPS
     fill = fill_by_priority(data, x)
@@ -104,17 +113,33 @@ def order_bound(
     def value(price: FloatArray) -> FloatArray:
         return price * need + plans.least_cost(priced, price)
 
-    # golden section on each priority's piece at once (each piece is concave in its price; at
-    # price 0 it is 0: no unit is worth its cost)
-    left = high - _GOLDEN * (high - low)
-    right = low + _GOLDEN * (high - low)
-    at_left, at_right = value(left), value(right)
-    best = np.maximum(0.0, np.maximum(at_left, at_right))
+    def bound(best: FloatArray) -> float:
+        # priorities that need no units: their piece is 0 at price 0 (costs are never negative)
+        return priced.constant + float(np.where(need > 0, best, 0.0).sum())
+
+    # (at price 0 each priority's piece is 0: no unit is worth its cost)
+    best = np.zeros(need.size)
+    pass_s = 0.0
     if duals is not None:
         # at the relaxation's own fill prices, never below its Lagrangian (each order's term
         # is the larger of its plan's and the relaxation's)
+        started = time.perf_counter()
         best = np.maximum(best, value(np.maximum(duals.fill, 0.0)))
+        pass_s = time.perf_counter() - started
+
+    def in_time(passes: int) -> bool:
+        return deadline is None or time.perf_counter() + passes * pass_s <= deadline
+
+    if steps == 0 or not in_time(2):
+        return bound(best)
+    # golden section on each priority's piece at once (each piece is concave in its price)
+    left = high - _GOLDEN * (high - low)
+    right = low + _GOLDEN * (high - low)
+    at_left, at_right = value(left), value(right)
+    best = np.maximum(best, np.maximum(at_left, at_right))
     for _ in range(steps):
+        if not in_time(1):
+            break
         # the maximum lies right of ``left`` where the right probe is higher, else left of
         # ``right``; the surviving probe keeps its value, one new probe is priced
         go_right = at_left < at_right
@@ -128,8 +153,7 @@ def order_bound(
             np.where(go_right, at_right, at_probe),
             np.where(go_right, at_probe, at_left),
         )
-    # priorities that need no units: their piece is 0 at price 0 (costs are never negative)
-    return priced.constant + float(np.where(need > 0, best, 0.0).sum())
+    return bound(best)
 
 
 @dataclass(frozen=True)

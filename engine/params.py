@@ -78,9 +78,10 @@ class SolveParams:
     line_bound_s_per_candidate: float = 1e-7
     # The order bound (engine.order_bound: the Lagrangian that keeps each order's shipments
     # whole, at the relaxation's best duals) takes about this much per candidate, kept back from
-    # the search where it fits in this share of the time (on a slow machine about 1 s at M's
-    # 0.73M candidates, for a bound 2.5-3% above the relaxation's there; 9.8-11.2 s at L's 6M).
-    order_bound_s_per_candidate: float = 1.8e-6
+    # the search where it fits in this share of the time (on a slow machine 0.6 s at M's
+    # 0.73M candidates beside the search's last neighbourhoods, for a bound 2.5-3% above the
+    # relaxation's there; 4 s alone at L's 6M), its search of the fill prices in what is left.
+    order_bound_s_per_candidate: float = 1.2e-6
     order_bound_share: float = 0.3
 
     # Fill plans (engine.fill_bound) guide the search where no stage proved the fill: the fill

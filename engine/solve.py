@@ -281,7 +281,10 @@ def optimise(
     # for them (in deterministic mode, always)
     timed = order_bound_s > 0 and _time_left(deadline) > 0
     if duals and (timed or (params.deterministic and bounded)):
-        proven_bound = max(proven_bound, order_bound(data, x, duals=duals[0]))
+        # (its search of the fill prices while the deadline allows: none at M and L, where
+        # the master's own are as good; in deterministic mode all of it)
+        until = None if params.deterministic else deadline
+        proven_bound = max(proven_bound, order_bound(data, x, duals=duals[0], deadline=until))
     proven_bound = min(proven_bound, cost)
     optimal = fill_proven and gap_between(cost, proven_bound) <= data.relative_gap + 1e-12
     return PipelineResult(x, cost, proven_bound, fill_proven, optimal, stages, search, moved)

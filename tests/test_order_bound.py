@@ -114,3 +114,26 @@ def test_the_answer_s_bound_keeps_orders_whole() -> None:
     relaxed, _ = cost_bound(data, x, deadline=time.perf_counter() + 120)
     assert relaxed.converged
     assert response["solver"]["bound"] > relaxed.value * 1.001
+
+
+def test_a_deadline_cuts_the_fill_price_search_never_the_pass_at_the_duals_own_prices() -> None:
+    # the single order of whole shipments: the search of the fill price finds them, the
+    # relaxation's own price alone does not; past its deadline only that one pass runs
+    stores = [
+        location("XY", at=(40.75, -73.99)),
+        location("YZ", at=(40.76, -73.98)),
+        location("XZ", at=(40.74, -73.98)),
+    ]
+    stock_rows = [stock(store["id"], sku, 5) for store in stores for sku in store["id"]]
+    raw = request(stores, stock_rows, [ship_order("O", ("X", 1), ("Y", 1), ("Z", 1))])
+    data = build_problem(parse_solve_request(raw))
+    x = greedy_allocate(data)
+    relaxed, _ = cost_bound(data, x, deadline=time.perf_counter() + 60)
+    at_own_prices = order_bound(data, x, duals=relaxed.duals, steps=0)
+    assert order_bound(data, x, duals=relaxed.duals, deadline=time.perf_counter()) == (
+        at_own_prices
+    )
+    assert at_own_prices >= relaxed.value - 1e-9
+    assert order_bound(data, x, duals=relaxed.duals, deadline=time.perf_counter() + 60) > (
+        at_own_prices
+    )
