@@ -70,7 +70,7 @@ class BackgroundBound:
         self._stopping = threading.Event()
         self._solving = False
         # the master is solved by one thread at a time: its own, or a stage asking for the LP
-        # at its fill (:meth:`relaxation_at`), which also stops the thread's rounds
+        # at its fill (:meth:`cost_relaxation`), which also stops the thread's rounds
         self._master_lock = threading.Lock()
         self._asked = threading.Event()
         # the master follows the search at most this often: each move costs the search a core
