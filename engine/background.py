@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from engine.bound import CostBound, Duals, Prices, RestrictedMaster, cost_bound
 from engine.fill_bound import FillPlan, FillPlanner
@@ -116,20 +117,13 @@ class BackgroundBound:
             fill = fill_by_priority(self.data, x)
             with self._master_lock:
                 self._solving = True
-                found, self._master = cost_bound(
-                    self.data,
+                self._solve_master(
                     x,
-                    deadline=self._deadline,
-                    per_line=self._per_line,
-                    max_iterations=self._max_iterations,
-                    master=self._master,
-                    first_order_tolerance=self._first_order_tolerance,
-                    on_round=self._keep,
+                    self._deadline,
                     stop=lambda fill=fill: (  # type: ignore[misc]
                         self._asked.is_set() or self._moved_on(fill)
                     ),
                 )
-                self._results.append(found)
                 self._solving = False
             if self._thread is None:
                 return  # deterministic: one bound, in the caller's thread
@@ -148,6 +142,25 @@ class BackgroundBound:
                 return
             x = self._latest
             self._moved_at = time.perf_counter()
+
+    def _solve_master(
+        self, x: IntArray, deadline: float, stop: Callable[[], bool] = lambda: False
+    ) -> CostBound:
+        """The master at ``x``'s fill by column generation (its own thread's or a stage's,
+        holding the master's lock); the bound found is kept."""
+        found, self._master = cost_bound(
+            self.data,
+            x,
+            deadline=deadline,
+            per_line=self._per_line,
+            max_iterations=self._max_iterations,
+            master=self._master,
+            first_order_tolerance=self._first_order_tolerance,
+            on_round=self._keep,
+            stop=stop,
+        )
+        self._results.append(found)
+        return found
 
     # --- the stages' LPs (engine.optimizer.Relaxations) ---------------------------------------
     # The stages would otherwise solve each LP over every candidate of the batch from scratch:
@@ -174,19 +187,11 @@ class BackgroundBound:
             if not self._master_lock.acquire(timeout=max(0.0, deadline - time.perf_counter())):
                 return None
             try:
-                found, self._master = cost_bound(
-                    self.data,
-                    x,
-                    deadline=deadline,
-                    per_line=self._per_line,
-                    master=self._master,
-                    first_order_tolerance=self._first_order_tolerance,
-                    on_round=self._keep,
-                )
-                self._results.append(found)
-                if not found.converged:
+                found = self._solve_master(x, deadline)
+                master = self._master
+                if not found.converged or master is None:
                     return None
-                return self._master.candidate_values(), found.value
+                return master.candidate_values(), found.value
             finally:
                 self._master_lock.release()
         finally:

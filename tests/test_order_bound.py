@@ -71,16 +71,21 @@ def test_at_the_relaxation_s_duals_the_order_bound_is_above_the_relaxation() -> 
     assert order_bound(data, x, duals=relaxed.duals) <= allocation_cost(data, x)
 
 
-def test_an_order_pays_whole_shipments_where_the_relaxation_pays_halves() -> None:
-    # three lines, three stores with two of the three skus each: any plan ships twice, the LP
-    # ships half of each store's shipment (each line from two halves)
+def _three_skus_over_three_stores() -> dict[str, Any]:
+    """One order of three lines, three stores with two of its three skus each."""
     stores = [
         location("XY", at=(40.75, -73.99)),
         location("YZ", at=(40.76, -73.98)),
         location("XZ", at=(40.74, -73.98)),
     ]
     stock_rows = [stock(store["id"], sku, 5) for store in stores for sku in store["id"]]
-    raw = request(stores, stock_rows, [ship_order("O", ("X", 1), ("Y", 1), ("Z", 1))])
+    return request(stores, stock_rows, [ship_order("O", ("X", 1), ("Y", 1), ("Z", 1))])
+
+
+def test_an_order_pays_whole_shipments_where_the_relaxation_pays_halves() -> None:
+    # three lines, three stores with two of the three skus each: any plan ships twice, the LP
+    # ships half of each store's shipment (each line from two halves)
+    raw = _three_skus_over_three_stores()
     request_ = parse_solve_request(raw)
     reference = reference_optimum(request_)
     data = build_problem(request_)
@@ -119,13 +124,7 @@ def test_the_answer_s_bound_keeps_orders_whole() -> None:
 def test_a_deadline_cuts_the_fill_price_search_never_the_pass_at_the_duals_own_prices() -> None:
     # the single order of whole shipments: the search of the fill price finds them, the
     # relaxation's own price alone does not; past its deadline only that one pass runs
-    stores = [
-        location("XY", at=(40.75, -73.99)),
-        location("YZ", at=(40.76, -73.98)),
-        location("XZ", at=(40.74, -73.98)),
-    ]
-    stock_rows = [stock(store["id"], sku, 5) for store in stores for sku in store["id"]]
-    raw = request(stores, stock_rows, [ship_order("O", ("X", 1), ("Y", 1), ("Z", 1))])
+    raw = _three_skus_over_three_stores()
     data = build_problem(parse_solve_request(raw))
     x = greedy_allocate(data)
     relaxed, _ = cost_bound(data, x, deadline=time.perf_counter() + 60)
